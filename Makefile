@@ -1,0 +1,98 @@
+# vlmtrace -- plain C11, one binary (bin/vlmtrace), cmocka tests run twice (plain and ASan+UBSan).
+#
+#   make          build bin/vlmtrace
+#   make demo     the main job on the bundled sample image and tiny model
+#   make test     every cmocka test, then the same tests built with -fsanitize=address,undefined
+#   make debug    bin/debug/vlmtrace with -O0 -g -fsanitize=address,undefined
+#   make help     this list
+#
+# Both demo and test first make sure the Debian packages they need are installed (apt-get when run as
+# root; otherwise the exact command is printed and make stops).
+
+CC      ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+WARN      := -std=c11 -Wall -Wextra -Wpedantic
+COMMON    := $(WARN) -D_DEFAULT_SOURCE -fopenmp -Iref -Itrace -MMD -MP
+OPT_FLAGS := -O2 -g
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+DBG_FLAGS := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+LDLIBS    := -lcjson -lstb -ljpeg -lexif -lm
+TEST_LIBS := -lcmocka
+
+REF_SRC   := $(sort $(wildcard ref/*.c))
+TRACE_SRC := $(sort $(filter-out trace/main.c,$(wildcard trace/*.c)))
+LIB_SRC   := $(REF_SRC) $(TRACE_SRC)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
+
+# Debian packages: to build, to test, and (later targets) for the notebooks.
+DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
+DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev
+
+.PHONY: all demo test test-plain test-san debug help clean deps-build deps-test tests-build
+all: bin/vlmtrace
+
+# ---- variants: build/<v>/... objects, binaries under bin/ (opt), bin/san/, bin/debug/ ----
+define variant
+build/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(COMMON) $(2) -c $$< -o $$@
+
+$(3)vlmtrace: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) trace/main.c)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -fopenmp $$^ -o $$@ $$(LDLIBS)
+
+$(3)tests/%: build/$(1)/tests/%.o build/$(1)/tests/vt_test.o $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -fopenmp $$^ -o $$@ $$(LDLIBS) $$(TEST_LIBS)
+
+-include $$(shell find build/$(1) -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call variant,opt,$(OPT_FLAGS),bin/))
+$(eval $(call variant,san,$(SAN_FLAGS),bin/san/))
+$(eval $(call variant,debug,$(DBG_FLAGS),bin/debug/))
+
+.SECONDARY:
+
+tests-build: bin/vlmtrace $(addprefix bin/tests/,$(TEST_NAMES)) bin/san/vlmtrace $(addprefix bin/san/tests/,$(TEST_NAMES))
+
+# ---- packages ----
+define ensure_debs
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "missing Debian packages; run:  sudo apt-get install -y$$missing"; exit 1; fi; \
+	fi
+endef
+
+deps-build:
+	$(call ensure_debs,$(DEBS_BUILD))
+deps-test:
+	$(call ensure_debs,$(DEBS_TEST))
+
+# ---- the two commands of the README ----
+DEMO_REF := notebooks-data/reference/qwen2vl-image
+DEMO_OUT := build/demo
+
+demo: deps-build
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@sh tests/demo.sh
+
+test: deps-test
+	@$(MAKE) --no-print-directory tests-build
+	@sh tests/run.sh bin
+	@sh tests/run.sh bin/san
+
+debug: deps-build
+	@$(MAKE) --no-print-directory bin/debug/vlmtrace
+
+help:
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+
+clean:
+	rm -rf build bin

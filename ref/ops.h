@@ -1,0 +1,63 @@
+/*
+ * ops.h -- the numeric kernels every family shares: the Linear matrix product, norms, activations and
+ * segment-restricted attention. Pure functions on float32 arrays; no allocation, no tracing.
+ *
+ * Legend: N rows (tokens), I input features, O output features, C channels, H heads, D head_dim.
+ *
+ * Determinism: every sum is taken in an order fixed by the code (explicit partial sums), so results do
+ * not depend on the compiler's vectorisation choices or on the thread count; OpenMP splits output rows
+ * only.
+ */
+#ifndef VT_OPS_H
+#define VT_OPS_H
+
+#include <stdint.h>
+
+/* y = x @ W^T + b, the layout of torch.nn.Linear. x [N, I], W [O, I], b [O] or NULL -> y [N, O]. */
+void vt_linear(float *y, const float *x, const float *W, const float *b, int64_t N, int64_t I, int64_t O);
+
+/* LayerNorm over the last dim: x [N, C] -> y [N, C]; w, b [C] (b may be NULL). y may alias x. */
+void vt_layernorm(float *y, const float *x, const float *w, const float *b, int64_t N, int64_t C, float eps);
+/* RMSNorm (Qwen2RMSNorm): y = w * x / sqrt(mean(x^2) + eps). x [N, C] -> y [N, C]. y may alias x. */
+void vt_rmsnorm(float *y, const float *x, const float *w, int64_t N, int64_t C, float eps);
+
+/* Elementwise activations over n values; y may alias x. */
+void vt_gelu_erf(float *y, const float *x, int64_t n);   /* 0.5 x (1 + erf(x / sqrt 2)), nn.GELU() */
+void vt_gelu_tanh(float *y, const float *x, int64_t n);  /* GELU(approximate="tanh") */
+void vt_quick_gelu(float *y, const float *x, int64_t n); /* x * sigmoid(1.702 x), Qwen2-VL blocks */
+void vt_silu(float *y, const float *x, int64_t n);       /* x * sigmoid(x) */
+
+/* Softmax of one row in place (max subtracted first, as torch does). */
+void vt_softmax_row(float *x, int64_t n);
+
+/*
+ * A [L, H, D] operand seen through strides, so attention can read q, k and v straight out of a fused
+ * qkv buffer whatever its layout: element (l, h, d) is at data[l*row_stride + h*head_stride + d].
+ */
+typedef struct vt_heads {
+    const float *data;
+    int64_t row_stride;
+    int64_t head_stride;
+} vt_heads;
+
+/*
+ * Attention restricted to segments (the segment path of DESIGN.md): query rows and key rows are cut at
+ * the same boundaries cu[0]=0 < cu[1] < ... < cu[nseg]=L, and a row attends only inside its segment, as
+ * the reference's additive mask built from cu_seqlens makes it (0 inside, -inf outside). Never forms an
+ * L x L buffer; work is the sum of squared segment lengths.
+ * out [L, H*D] (row-major, head-major columns) = softmax(q k^T * scale) v per head and segment.
+ * scratch: at least L floats per thread (one row of scores); pass NULL to let the kernel use the stack
+ * for rows up to 4096 keys and the heap beyond.
+ */
+int vt_attention_segments(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t L, int64_t H, int64_t D,
+                          const int32_t *cu, int64_t nseg, float scale);
+
+/*
+ * Attention with an explicit additive mask (the literal path, as the reference computes it): mask
+ * [Lq, Lk] holds 0 where attention is allowed and -INFINITY where it is not; NULL means no mask.
+ * out [Lq, H*D]. Returns 0, or VT_ERESOURCE when a score buffer cannot be allocated.
+ */
+int vt_attention_masked(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t Lq, int64_t Lk, int64_t H,
+                        int64_t D, const float *mask, float scale);
+
+#endif
