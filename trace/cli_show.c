@@ -35,13 +35,18 @@ static int show_run(int argc, char **argv, vt_status *st)
     if (rc == VT_OK && !dir) rc = vt_fail(st, VT_EINPUT, "no trace directory given (see vlmtrace show --help)");
     vt_manifest m;
     if (rc == VT_OK && (rc = vt_manifest_read(&m, dir, st)) == VT_OK) {
+        /* refuse a broken trace before printing anything */
+        for (int i = 0; i < m.n && rc == VT_OK; i++)
+            if (vt_glob_any(only.v, only.n, m.t[i].name)) rc = vt_manifest_check(&m, &m.t[i], st);
         int namew = 24;
         for (int i = 0; i < m.n; i++)
             if ((int)strlen(m.t[i].name) > namew) namew = (int)strlen(m.t[i].name);
         if (namew > 56) namew = 56;
-        printf("%s  (model: %s%s%s, %d tensors)\n", dir, m.model ? m.model : "?", m.inject ? ", injected bug: " : "",
+        if (rc == VT_OK)
+            printf("%s  (model: %s%s%s, %d tensors)\n", dir, m.model ? m.model : "?", m.inject ? ", injected bug: " : "",
                m.inject ? m.inject : "", m.n);
-        printf("%-*s %-7s %-18s %12s %12s %12s %12s %14s\n", namew, "name", "dtype", "shape", "min", "max", "mean", "std",
+        if (rc == VT_OK)
+            printf("%-*s %-7s %-18s %12s %12s %12s %12s %14s\n", namew, "name", "dtype", "shape", "min", "max", "mean", "std",
                "sum");
         for (int i = 0; i < m.n && rc == VT_OK; i++) {
             const vt_manifest_entry *e = &m.t[i];

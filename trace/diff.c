@@ -53,6 +53,19 @@ int vt_diff(const char *ours_dir, const char *ref_dir, const vt_diff_opts *o, FI
         vt_manifest_free(&mr);
         return st->code;
     }
+    /* refuse broken traces before printing anything: every entry's header must agree with its manifest */
+    int rc = VT_OK;
+    for (int i = 0; i < mr.n && rc == VT_OK; i++) {
+        if (!vt_glob_any(o->only, o->n_only, mr.t[i].name)) continue;
+        if ((rc = vt_manifest_check(&mr, &mr.t[i], st))) vt_wrap(st, "reference ");
+        const vt_manifest_entry *eo = vt_manifest_find(&mo, mr.t[i].name);
+        if (rc == VT_OK && eo && (rc = vt_manifest_check(&mo, eo, st))) vt_wrap(st, "ours ");
+    }
+    if (rc) {
+        vt_manifest_free(&mo);
+        vt_manifest_free(&mr);
+        return rc;
+    }
     int namew = 20;
     for (int i = 0; i < mr.n; i++) {
         int l = (int)strlen(mr.t[i].name);
@@ -63,7 +76,7 @@ int vt_diff(const char *ours_dir, const char *ref_dir, const vt_diff_opts *o, FI
     fprintf(out, "rule: integers exact; float32 |ours - ref| <= %g * max(1, max|ref|) + %g * |ref|\n\n", o->cmp.atol,
             o->cmp.rtol);
 
-    int rc = VT_OK, n_pass = 0, n_fail = 0, n_missing = 0, n_not_traced = 0, n_unvisited = 0, n_outside = 0;
+    int n_pass = 0, n_fail = 0, n_missing = 0, n_not_traced = 0, n_unvisited = 0, n_outside = 0;
     const char *first_fail = NULL, *last_pass_before = NULL, *last_pass = NULL;
     for (int i = 0; i < mr.n; i++) {
         const vt_manifest_entry *er = &mr.t[i];

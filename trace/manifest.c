@@ -261,22 +261,36 @@ int vt_manifest_write(const vt_manifest *m, const char *dir, vt_status *st)
     return rc;
 }
 
+static int check_same(const char *path, const vt_manifest_entry *e, const vt_tensor *t, vt_status *st)
+{
+    int same = t->dtype == e->dtype && t->ndim == e->ndim;
+    for (int i = 0; same && i < t->ndim; i++) same = t->shape[i] == e->shape[i];
+    if (same) return VT_OK;
+    char a[200], b[200];
+    return vt_fail(st, VT_EINPUT, "%s: tensor %s is %s %s in the file but %s %s in the manifest", path, e->name,
+                   vt_dtype_name(t->dtype), vt_shape_str(a, sizeof a, t->ndim, t->shape), vt_dtype_name(e->dtype),
+                   vt_shape_str(b, sizeof b, e->ndim, e->shape));
+}
+
+int vt_manifest_check(const vt_manifest *m, const vt_manifest_entry *e, vt_status *st)
+{
+    char path[4096];
+    VT_TRY(vt_path_join(path, sizeof path, m->dir ? m->dir : ".", e->file, st));
+    vt_tensor t;
+    VT_TRY(vt_npy_read_header(path, &t, st));
+    return check_same(path, e, &t, st);
+}
+
 int vt_manifest_load(const vt_manifest *m, const vt_manifest_entry *e, vt_tensor *t, void **owned,
                      vt_status *st)
 {
     char path[4096];
     VT_TRY(vt_path_join(path, sizeof path, m->dir ? m->dir : ".", e->file, st));
     VT_TRY(vt_npy_read(path, t, owned, st));
-    int same = t->dtype == e->dtype && t->ndim == e->ndim;
-    for (int i = 0; same && i < t->ndim; i++) same = t->shape[i] == e->shape[i];
-    if (!same) {
-        char a[200], b[200];
-        int rc = vt_fail(st, VT_EINPUT, "%s: tensor %s is %s %s in the file but %s %s in the manifest", path, e->name,
-                         vt_dtype_name(t->dtype), vt_shape_str(a, sizeof a, t->ndim, t->shape),
-                         vt_dtype_name(e->dtype), vt_shape_str(b, sizeof b, e->ndim, e->shape));
+    if (check_same(path, e, t, st)) {
         free(*owned);
         *owned = NULL;
-        return rc;
+        return st->code;
     }
     return VT_OK;
 }

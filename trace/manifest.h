@@ -62,6 +62,10 @@ int vt_manifest_only_keeps(const vt_manifest *m, const char *name);
 int vt_manifest_load(const vt_manifest *m, const vt_manifest_entry *e, vt_tensor *t, void **owned,
                      vt_status *st);
 
+/* Check an entry's file exists and its .npy header agrees with the manifest (dtype, shape, size),
+ * without reading the data: lets show/diff refuse a broken trace before printing anything. */
+int vt_manifest_check(const vt_manifest *m, const vt_manifest_entry *e, vt_status *st);
+
 /* Shell-style match over the whole name, `*` also matching dots (TRACE_SPEC rule 8). */
 int vt_glob_match(const char *glob, const char *name);
 /* Any of the globs (1 when n == 0). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "outfile.h"
@@ -145,17 +146,20 @@ static int parse_shape(cursor *c, int *ndim, int64_t *shape, vt_status *st)
     }
 }
 
-int vt_npy_parse(const void *buf, size_t len, vt_tensor *t, vt_status *st)
+/* Parse the header found at the start of buf (avail bytes of a file of file_len bytes). On success t
+ * has the dtype and shape (data NULL) and *data_off is where the data starts. */
+static int parse_header(const void *buf, size_t avail, size_t file_len, vt_tensor *t, size_t *data_off, vt_status *st)
 {
     const unsigned char *b = buf;
-    if (len < 10 || memcmp(b, NPY_MAGIC, 6) != 0) return vt_fail(st, VT_EINPUT, "not a .npy file (bad magic)");
+    size_t len = file_len;
+    if (avail < 10 || memcmp(b, NPY_MAGIC, 6) != 0) return vt_fail(st, VT_EINPUT, "not a .npy file (bad magic)");
     int major = b[6], minor = b[7];
     size_t hlen, pre;
     if (major == 1 && minor == 0) {
         hlen = (size_t)b[8] | (size_t)b[9] << 8;
         pre = 10;
     } else if ((major == 2 || major == 3) && minor == 0) {
-        if (len < 12) return vt_fail(st, VT_EINPUT, "truncated .npy header");
+        if (avail < 12) return vt_fail(st, VT_EINPUT, "truncated .npy header");
         hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
         pre = 12;
     } else {
@@ -164,6 +168,7 @@ int vt_npy_parse(const void *buf, size_t len, vt_tensor *t, vt_status *st)
     if (hlen > NPY_MAX_HEADER) return vt_fail(st, VT_EINPUT, "header length %zu is absurd", hlen);
     if (hlen > len - pre)
         return vt_fail(st, VT_EINPUT, "header length %zu runs past the end of the file (%zu bytes)", hlen, len);
+    if (hlen > avail - pre) return vt_fail(st, VT_EINPUT, "truncated .npy header");
     cursor c = {(const char *)b + pre, (const char *)b + pre + hlen};
     for (const char *q = c.p; q < c.end; q++)
         if (*q == 0) return vt_fail(st, VT_EINPUT, "NUL byte in header");
@@ -207,15 +212,48 @@ int vt_npy_parse(const void *buf, size_t len, vt_tensor *t, vt_status *st)
     else if (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0) dt = VT_U8;
     else return vt_fail(st, VT_EINPUT, "unsupported dtype '%s' (float32, int32, int64 or uint8 only)", descr);
     int64_t n = vt_shape_numel(ndim, shape);
-    size_t avail = len - pre - hlen;
+    size_t have = len - pre - hlen;
     if (n < 0 || (uint64_t)n > SIZE_MAX / 8) return vt_fail(st, VT_EINPUT, "shape is too large");
     size_t need = (size_t)n * vt_dtype_size(dt);
-    if (need != avail) {
+    if (need != have) {
         char sb[200];
         return vt_fail(st, VT_EINPUT, "%s %s needs %zu data bytes but the file has %zu%s", descr,
-                       vt_shape_str(sb, sizeof sb, ndim, shape), need, avail, avail < need ? " (truncated)" : "");
+                       vt_shape_str(sb, sizeof sb, ndim, shape), need, have, have < need ? " (truncated)" : "");
     }
-    *t = vt_tensor_of(dt, (void *)(b + pre + hlen), ndim, shape);
+    *t = vt_tensor_of(dt, NULL, ndim, shape);
+    *data_off = pre + hlen;
+    return VT_OK;
+}
+
+int vt_npy_parse(const void *buf, size_t len, vt_tensor *t, vt_status *st)
+{
+    size_t off;
+    VT_TRY(parse_header(buf, len, len, t, &off, st));
+    t->data = (unsigned char *)buf + off;
+    return VT_OK;
+}
+
+int vt_npy_read_header(const char *path, vt_tensor *t, vt_status *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return vt_fail(st, VT_EINPUT, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return vt_fail(st, VT_EINPUT, "%s: not a regular file", path);
+    }
+    size_t cap = NPY_MAX_HEADER + 12;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return vt_fail(st, VT_ERESOURCE, "%s: out of memory", path);
+    }
+    size_t got = fread(buf, 1, cap, f);
+    fclose(f);
+    size_t off;
+    int rc = parse_header(buf, got, (size_t)sb.st_size, t, &off, st);
+    free(buf);
+    if (rc) return vt_wrap(st, "%s: ", path);
     return VT_OK;
 }
 

@@ -24,6 +24,9 @@ int vt_npy_write(const char *path, const vt_tensor *t, vt_status *st);
 /* Read path. On success *owned is a malloc'd buffer holding t's data (free it). */
 int vt_npy_read(const char *path, vt_tensor *t, void **owned, vt_status *st);
 
+/* Read and validate only the header (dtype, shape, and the data size against the file size). */
+int vt_npy_read_header(const char *path, vt_tensor *t, vt_status *st);
+
 /* Parse an in-memory .npy; on success t->data points into buf (not necessarily aligned: copy before
  * using as float/int arrays). Messages do not name a file. Used by vt_npy_read and the fuzzer. */
 int vt_npy_parse(const void *buf, size_t len, vt_tensor *t, vt_status *st);

@@ -28,6 +28,8 @@ int vt_file_create(vt_file *f, const char *path, vt_status *st)
     strcpy(f->path, path);
     f->fp = fopen(path, "wb");
     if (!f->fp) return vt_fail(st, VT_EINPUT, "cannot create %s: %s", path, strerror(errno));
+    struct stat sb; /* only a regular file of ours is ever deleted on failure (never /dev/full, say) */
+    f->regular = fstat(fileno(f->fp), &sb) == 0 && S_ISREG(sb.st_mode);
     return VT_OK;
 }
 
@@ -51,7 +53,7 @@ int vt_file_commit(vt_file *f, vt_status *st)
     }
     f->fp = NULL;
     if (bad) {
-        remove(f->path);
+        if (f->regular) remove(f->path);
         return vt_fail(st, VT_ERESOURCE, "writing %s: %s", f->path, strerror(e));
     }
     return VT_OK;
@@ -61,7 +63,7 @@ void vt_file_abort(vt_file *f)
 {
     if (f->fp) fclose(f->fp);
     f->fp = NULL;
-    remove(f->path);
+    if (f->regular) remove(f->path);
 }
 
 int vt_mkdirs(const char *path, vt_status *st)

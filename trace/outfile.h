@@ -23,6 +23,7 @@
 typedef struct vt_file {
     FILE *fp;
     char path[4096];
+    int regular; /* a regular file (deleted again if the write fails) */
 } vt_file;
 
 int vt_file_create(vt_file *f, const char *path, vt_status *st);
