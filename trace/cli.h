@@ -20,6 +20,7 @@ typedef struct vt_cli_cmd {
 } vt_cli_cmd;
 
 extern const vt_cli_cmd vt_cmd_show, vt_cmd_diff;
+extern const vt_cli_cmd vt_cmd_rope;
 
 /* ---- argv helpers ---- */
 
