@@ -171,6 +171,7 @@ static int check_rotary_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_co
     return VT_OK;
 }
 
+/* What get_rope_index and the rotary will index, checked before anything is computed or written. */
 int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config *tc,
                           const vt_qwen2_vision_config *vc, vt_status *st)
 {
@@ -378,6 +379,7 @@ static int64_t get_rope_index_row(pos_list *pl, const int64_t *toks, int64_t n, 
     return pl->last_max;
 }
 
+/* mirrors get_rope_index. input_ids [B, L] (+ mask, grids) -> position_ids [3, B, L], rope_deltas [B, 1] */
 int vt_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_mrope_inputs *in,
                       const vt_qwen2_text_config *tc, const vt_qwen2_vision_config *vc, vt_arena *a,
                       vt_status *st)
@@ -425,6 +427,7 @@ int vt_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_
 /* the multimodal rotary                                                                             */
 /* ================================================================================================ */
 
+/* mirrors _compute_default_rope_parameters. -> inv_freq [hd/2] */
 void vt_mrope_inv_freq(float *inv_freq, int head_dim, double rope_theta)
 {
     /* 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim)): every step in float32 */
@@ -435,6 +438,7 @@ void vt_mrope_inv_freq(float *inv_freq, int head_dim, double rope_theta)
     }
 }
 
+/* mirrors Qwen2VLRotaryEmbedding.forward. inv_freq [hd/2], position_ids [3, B, L] -> cos3, sin3 [3, B, L, hd] */
 void vt_mrope_rotary_embedding(float *cos3, float *sin3, const float *inv_freq, const int64_t *position_ids,
                                int64_t B, int64_t L, int head_dim)
 {
@@ -451,6 +455,7 @@ void vt_mrope_rotary_embedding(float *cos3, float *sin3, const float *inv_freq, 
     }
 }
 
+/* mirrors the mrope_section split of apply_multimodal_rotary_pos_emb. [3, B, L, hd] -> [B, 1, L, hd] */
 void vt_mrope_section_split(float *x, const float *x3, const int mrope_section[3], int64_t B, int64_t L,
                             int head_dim)
 {
@@ -467,6 +472,7 @@ void vt_mrope_section_split(float *x, const float *x3, const int mrope_section[3
         for (int ch = 0; ch < head_dim; ch++) x[bl * head_dim + ch] = x3[(axis_of[ch] * B * L + bl) * head_dim + ch];
 }
 
+/* mirrors q * cos + rotate_half(q) * sin. x [B, H, L, hd], cos/sin [B, 1, L, hd] -> y [B, H, L, hd] */
 void vt_mrope_apply(float *y, const float *x, const float *cos, const float *sin, int64_t B, int64_t H,
                     int64_t L, int head_dim)
 {
@@ -489,6 +495,7 @@ void vt_mrope_apply(float *y, const float *x, const float *cos, const float *sin
 /* forward                                                                                           */
 /* ================================================================================================ */
 
+/* get_rope_index, then Qwen2VLRotaryEmbedding + apply_multimodal_rotary_pos_emb, every name to the tap */
 int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_qwen2_text_config *tc,
                      const vt_qwen2_vision_config *vc, vt_arena *a, const vt_tap *tap, vt_status *st)
 {

@@ -665,6 +665,119 @@ static void test_mrope_cli_viz(void **state)
     vt_test_rmtree(tmp);
 }
 
+/* ---- refusals of the library, one per check ---------------------------------------------------------- */
+
+typedef struct bad_case {
+    const char *what;     /* expected in the message */
+    int64_t ids[8];
+    int L;
+    int64_t mask[8];      /* used when has_mask */
+    int has_mask;
+    int64_t img[6];       /* image grids (n_img rows) */
+    int n_img;
+    int64_t vid[3];
+    int n_vid;
+    float spg[2];
+    int n_spg;            /* -1: none */
+    int qwen25;
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    {"image token at position 2 is not inside a vision block", {TX, TX, IM, TX}, 4, {0}, 0, {0}, 0, {0}, 0, {0}, -1, 0},
+    {"video token at position 0 is not inside a vision block", {VI, VS, IM, VE}, 4, {0}, 0, {1, 2, 2}, 1, {0}, 0, {0}, -1, 0},
+    {"vision_start token at position 1 ends the sequence (the reference", {TX, VS, 0, 0}, 4, {1, 1, 0, 0}, 1,
+     {0}, 0, {0}, 0, {0}, -1, 0},
+    {"image 1 at position 5 has no grid (image_grid_thw has 1 rows)", {VS, IM, VE, TX, VS, IM, VE}, 7, {0}, 0, {1, 2, 2}, 1,
+     {0}, 0, {0}, -1, 0},
+    {"attention_mask[0] is all zeros", {TX, TX}, 2, {0, 0}, 1, {1, 2, 2}, 1, {0}, 0, {0}, -1, 0},
+    {"attention_mask[0, 1] = -1 (0 or 1 expected)", {TX, TX}, 2, {1, -1}, 1, {0}, 0, {0}, 0, {0}, -1, 0},
+    {"image_grid_thw[0] = [1, 2, 3]: h and w must be multiples of spatial_merge_size 2", {VS, IM, VE}, 3, {0}, 0,
+     {1, 2, 3}, 1, {0}, 0, {0}, -1, 0},
+    {"image_grid_thw[0] = [0, 2, 2]: every entry must be in [1,", {VS, IM, VE}, 3, {0}, 0, {0, 2, 2}, 1, {0}, 0, {0}, -1, 0},
+    {"second_per_grid_ts: 2 values for 1 videos", {VS, VI, VE}, 3, {0}, 0, {0}, 0, {1, 2, 2}, 1, {1, 1}, 2, 1},
+    {"second_per_grid_ts[0] = -1 must be finite and >= 0", {VS, VI, VE}, 3, {0}, 0, {0}, 0, {1, 2, 2}, 1, {-1}, 1, 1},
+    {"reaches temporal position", {VS, VI, VI, VE}, 4, {0}, 0, {0}, 0, {2, 2, 2}, 1, {1e30f}, 1, 1},
+    {"second_per_grid_ts: a Qwen2.5-VL input", {VS, VI, VE}, 3, {0}, 0, {0}, 0, {1, 2, 2}, 1, {1}, 1, 0},
+    {"video_grid_thw has 1 rows but input_ids holds 0 videos", {TX}, 1, {0}, 0, {0}, 0, {1, 2, 2}, 1, {0}, -1, 0},
+};
+
+static void test_mrope_check_refusals(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const bad_case *c = &bad_cases[i];
+        vt_qwen2_text_config tc;
+        vt_qwen2_vision_config vc;
+        golden_config(&tc, &vc, c->qwen25);
+        vt_tensor ids = vt_tensor_of(VT_I64, (void *)c->ids, VT_DIMS(1, c->L));
+        vt_tensor mask = vt_tensor_of(VT_I64, (void *)c->mask, VT_DIMS(1, c->L));
+        vt_tensor img = vt_tensor_of(VT_I64, (void *)c->img, VT_DIMS(c->n_img, 3));
+        vt_tensor vid = vt_tensor_of(VT_I64, (void *)c->vid, VT_DIMS(c->n_vid, 3));
+        vt_tensor spg = vt_tensor_of(VT_F32, (void *)c->spg, VT_DIMS(c->n_spg < 0 ? 0 : c->n_spg));
+        vt_mrope_inputs in = {0};
+        in.input_ids = &ids;
+        if (c->has_mask) in.attention_mask = &mask;
+        if (c->n_img) in.image_grid_thw = &img;
+        if (c->n_vid) in.video_grid_thw = &vid;
+        if (c->n_spg >= 0) in.second_per_grid_ts = &spg;
+        vt_status st = {0};
+        vt_arena a;
+        vt_arena_init(&a, 0);
+        vt_tensor pos, delta;
+        int rc = vt_get_rope_index(&pos, &delta, &in, &tc, &vc, &a, &st);
+        vt_arena_free(&a);
+        if (rc != VT_EINPUT || !strstr(st.msg, c->what) || strchr(st.msg, '\n'))
+            fail_msg("case %zu: rc %d, message '%s' (wanted '%s')", i, rc, st.msg, c->what);
+    }
+}
+
+/* The rotary's own refusals: shapes of q and k, the config's head_dim and mrope_section, dtypes. */
+static void test_mrope_check_rotary_refusals(void **state)
+{
+    (void)state;
+    vt_qwen2_text_config tc;
+    vt_qwen2_vision_config vc;
+    int64_t ids[2] = {TX, TX}, posv[6] = {0, 1, 0, 1, 0, 1};
+    int32_t ids32[2] = {TX, TX};
+    float q[2 * 16] = {0}, k[2 * 16] = {0};
+    vt_tensor t_ids = vt_tensor_of(VT_I64, ids, VT_DIMS(1, 2)), t_pos = vt_tensor_of(VT_I64, posv, VT_DIMS(3, 1, 2));
+    vt_tensor t_q = vt_tensor_of(VT_F32, q, VT_DIMS(1, 1, 2, 16)), t_k = vt_tensor_of(VT_F32, k, VT_DIMS(1, 1, 2, 16));
+    vt_tensor t_q8 = vt_tensor_of(VT_F32, q, VT_DIMS(1, 2, 2, 8)), t_ids32 = vt_tensor_of(VT_I32, ids32, VT_DIMS(1, 2));
+    int64_t grid[3] = {1, 2, 2};
+    vt_tensor t_grid = vt_tensor_of(VT_I64, grid, VT_DIMS(1, 3));
+    struct {
+        const vt_tensor *ids, *pos, *q, *k, *grid;
+        int section0;
+        const char *what;
+    } cases[] = {
+        {&t_ids, &t_pos, &t_q8, &t_k, NULL, 2, "q: shape [1, 2, 2, 8], expected [1, heads, 2, 16]"},
+        {&t_ids, &t_pos, &t_q, NULL, NULL, 2, "q given without k"},
+        {&t_ids, &t_pos, NULL, NULL, NULL, 2, "position_ids: given without q and k"},
+        {&t_ids, &t_pos, &t_q, &t_k, &t_grid, 2, "given position ids replace get_rope_index"},
+        {&t_ids, &t_pos, &t_q, &t_k, NULL, 3, "mrope_section [3, 3, 3] must sum to head_dim / 2 = 8"},
+        {&t_ids32, &t_pos, &t_q, &t_k, NULL, 2, "input_ids: dtype int32, expected int64"},
+        {&t_ids, &t_q, &t_q, &t_k, NULL, 2, "position_ids: dtype float32, expected int64"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        golden_config(&tc, &vc, 0);
+        tc.mrope_section[0] = cases[i].section0;
+        vt_mrope_inputs in = {0};
+        in.input_ids = cases[i].ids;
+        in.position_ids = cases[i].pos;
+        in.q = cases[i].q;
+        in.k = cases[i].k;
+        in.image_grid_thw = cases[i].grid;
+        vt_status st = {0};
+        vt_arena a;
+        vt_arena_init(&a, 0);
+        vt_mrope_outputs out;
+        int rc = vt_mrope_forward(&out, &in, &tc, &vc, &a, NULL, &st);
+        vt_arena_free(&a);
+        if (rc != VT_EINPUT || !strstr(st.msg, cases[i].what))
+            fail_msg("case %zu: rc %d, message '%s' (wanted '%s')", i, rc, st.msg, cases[i].what);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +787,8 @@ int main(void)
         cmocka_unit_test(test_mrope_hand_video_time),
         cmocka_unit_test(test_mrope_hand_rotary),
         cmocka_unit_test(test_mrope_hand_padding),
+        cmocka_unit_test(test_mrope_check_refusals),
+        cmocka_unit_test(test_mrope_check_rotary_refusals),
         cmocka_unit_test(test_mrope_layout_parse_and_build),
         cmocka_unit_test(test_mrope_layout_malformed),
         cmocka_unit_test(test_mrope_cli_every_golden_case),
