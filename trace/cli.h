@@ -19,7 +19,7 @@ typedef struct vt_cli_cmd {
     int (*run)(int argc, char **argv, vt_status *st);
 } vt_cli_cmd;
 
-extern const vt_cli_cmd vt_cmd_show, vt_cmd_diff;
+extern const vt_cli_cmd vt_cmd_show, vt_cmd_diff, vt_cmd_run;
 
 /* ---- argv helpers ---- */
 
