@@ -148,6 +148,27 @@ static int qwen2_patchify(vt_tensor *out, vt_tensor frames, int T, int M, int P,
 
 /* ======================================== forward ======================================== */
 
+int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_qwen2_preproc_opts *o,
+                          vt_status *st)
+{
+    const int64_t factor = (int64_t)o->patch_size * o->merge_size;
+    int64_t h, w;
+    if (vt_qwen2_smart_resize(&h, &w, height, width, factor, o->min_pixels, o->max_pixels, st))
+        return vt_wrap(st, "%dx%d input (min_pixels %lld, max_pixels %lld): ", width, height,
+                       (long long)o->min_pixels, (long long)o->max_pixels);
+    if (h <= 0 || w <= 0) /* 4.51.3 returns a 0 side; PIL's resize then raises this */
+        return vt_fail(st, VT_EINPUT,
+                       "%dx%d input: height and width must be > 0 (smart_resize gives %lldx%lld with min_pixels %lld, "
+                       "max_pixels %lld)",
+                       width, height, (long long)w, (long long)h, (long long)o->min_pixels, (long long)o->max_pixels);
+    if (h > VT_QWEN2_MAX_RESIZED_PIXELS / w)
+        return vt_fail(st, VT_EINPUT, "%dx%d input: resized size %lldx%lld is over the limit of %lld pixels", width,
+                       height, (long long)w, (long long)h, (long long)VT_QWEN2_MAX_RESIZED_PIXELS);
+    *out_h = h;
+    *out_w = w;
+    return VT_OK;
+}
+
 /* What smart_resize decided for one input (an image is one frame). */
 typedef struct qwen2_plan {
     const char *kind;     /* "image" or "video" */
@@ -171,20 +192,8 @@ static int qwen2_plan_input(qwen2_plan *p, const char *kind, int k, const vt_ima
     for (int f = 0; f < n_frames; f++)
         if (frames[f].w <= 0 || frames[f].h <= 0 || !frames[f].rgb)
             return vt_fail(st, VT_EINPUT, "%s.%d: frame %d is empty (%dx%d)", kind, k, f, frames[f].w, frames[f].h);
-    const int64_t factor = (int64_t)o->patch_size * o->merge_size;
     /* every frame takes the size computed from the first (get_image_size(images[0])) */
-    if (vt_qwen2_smart_resize(&p->h, &p->w, frames[0].h, frames[0].w, factor, o->min_pixels, o->max_pixels, st))
-        return vt_wrap(st, "%s.%d (%dx%d, min_pixels %lld, max_pixels %lld): ", kind, k, frames[0].w, frames[0].h,
-                       (long long)o->min_pixels, (long long)o->max_pixels);
-    if (p->h <= 0 || p->w <= 0) /* 4.51.3 returns a 0 side; PIL's resize then raises this */
-        return vt_fail(st, VT_EINPUT,
-                       "%s.%d (%dx%d): height and width must be > 0 (smart_resize gave %lldx%lld with min_pixels %lld, "
-                       "max_pixels %lld)",
-                       kind, k, frames[0].w, frames[0].h, (long long)p->w, (long long)p->h, (long long)o->min_pixels,
-                       (long long)o->max_pixels);
-    if (p->h > VT_QWEN2_MAX_RESIZED_PIXELS / p->w)
-        return vt_fail(st, VT_EINPUT, "%s.%d: resized size %lldx%lld is over the limit of %lld pixels", kind, k,
-                       (long long)p->w, (long long)p->h, (long long)VT_QWEN2_MAX_RESIZED_PIXELS);
+    if (vt_qwen2_resized_size(&p->h, &p->w, frames[0].w, frames[0].h, o, st)) return vt_wrap(st, "%s.%d: ", kind, k);
     p->gt = (n_frames + o->temporal_patch_size - 1) / o->temporal_patch_size;
     p->gh = p->h / o->patch_size;
     p->gw = p->w / o->patch_size;

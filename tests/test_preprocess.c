@@ -366,13 +366,13 @@ static void test_preprocess_rejects(void **state)
     /* aspect ratio over 200 */
     vt_image wide = {5601, 28, buf};
     assert_int_equal(vt_qwen2_preprocess(&out, &wide, 1, NULL, 0, &po, &a, NULL, &st), VT_EINPUT);
-    assert_non_null(strstr(st.msg, "image.0 (5601x28"));
+    assert_non_null(strstr(st.msg, "image.0: 5601x28 input"));
     assert_non_null(strstr(st.msg, "absolute aspect ratio must be smaller than 200, got 200.03571428571428"));
     /* a side under 28, in a video's first frame */
     vt_image small[2] = {{100, 27, buf}, {100, 100, buf}};
     vt_qwen2_video v = {small, 2};
     assert_int_equal(vt_qwen2_preprocess(&out, NULL, 0, &v, 1, &po, &a, NULL, &st), VT_EINPUT);
-    assert_non_null(strstr(st.msg, "video.0 (100x27"));
+    assert_non_null(strstr(st.msg, "video.0: 100x27 input"));
     assert_non_null(strstr(st.msg, "height:27 and width:100 must be larger than factor:28"));
     /* a 0 side from smart_resize (30x1000 with max_pixels 20000) */
     vt_image strip = {1000, 30, buf};
