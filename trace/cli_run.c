@@ -9,10 +9,6 @@
 #include "npy.h"
 #include "run.h"
 
-/* TEMPORARY, until branch `readers` (issue 3) lands vt_config_load: a weak reference keeps the build
- * linking meanwhile; `run` then says what is missing. Removed when readers is merged. */
-#pragma weak vt_config_load
-
 static const char run_usage[] =
     "usage: vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                    [--min-pixels N] [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy]\n"
@@ -227,8 +223,6 @@ static int run_run(int argc, char **argv, vt_status *st)
     memset(&r, 0, sizeof r);
     int rc = parse_args(&r, argc, argv, st);
     static vt_model_config cfg; /* large; one per process */
-    if (rc == VT_OK && !vt_config_load)
-        rc = vt_fail(st, VT_ERESOURCE, "this build has no config reader yet (branch readers not merged)");
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.o.model_dir, st);
     if (rc == VT_OK && r.o.threads > 0) omp_set_num_threads(r.o.threads);
     vt_tracer tr;
