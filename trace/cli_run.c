@@ -210,9 +210,7 @@ static int dispatch(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer 
     case VT_FAMILY_QWENVL:
         return vt_fail(st, VT_EINPUT, "%s/config.json: Qwen-VL (model_type qwen) is not supported by run yet",
                        o->model_dir);
-    case VT_FAMILY_KIMIVL:
-        return vt_fail(st, VT_EINPUT, "%s/config.json: Kimi-VL (model_type kimi_vl) is not supported by run yet",
-                       o->model_dir);
+    case VT_FAMILY_KIMIVL: return vt_run_kimivl(o, cfg, tr, st);
     }
     return vt_fail(st, VT_EINPUT, "%s/config.json: unknown model family", o->model_dir);
 }
