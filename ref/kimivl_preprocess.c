@@ -25,6 +25,13 @@
 
 /* ================================ config ================================= */
 
+/* The center-crop branch of rescale() (pad_input false): no published Kimi-VL processor uses it. */
+static int refuse_center_crop(vt_status *st)
+{
+    return vt_fail(st, VT_EINPUT, "preprocessor_config.json: pad_input false (center crop) is not supported; "
+                   "Kimi-VL's processors pad");
+}
+
 int kimivl_rescale_size(int w, int h, const vt_preproc_config *pre, int *rw, int *rh, int *pw, int *ph,
                         vt_status *st)
 {
@@ -36,9 +43,7 @@ int kimivl_rescale_size(int w, int h, const vt_preproc_config *pre, int *rw, int
     if (pre->in_token_limit <= 0)
         return vt_fail(st, VT_EINPUT, "preprocessor_config.json: in_token_limit %lld must be positive",
                        (long long)pre->in_token_limit);
-    if (!pre->pad_input) /* the center-crop branch of rescale(); no published Kimi-VL config uses it */
-        return vt_fail(st, VT_EINPUT, "preprocessor_config.json: pad_input false (center crop) is not supported; "
-                       "Kimi-VL's processors pad");
+    if (!pre->pad_input) return refuse_center_crop(st);
     int64_t tokens = (int64_t)(w / P) * (h / P);
     int64_t nw = w, nh = h;
     if (tokens > pre->in_token_limit) {
@@ -120,10 +125,7 @@ int kimivl_preprocess(kimivl_batch *out, const kimivl_image_in *images, int n, c
                       vt_arena *a, const vt_tap *tap, vt_status *st)
 {
     if (n <= 0) return vt_fail(st, VT_EINPUT, "no images to preprocess");
-    if (!pre->pad_input) { /* said once, not per image */
-        int rw, rh, pw, ph;
-        return kimivl_rescale_size(1, 1, pre, &rw, &rh, &pw, &ph, st);
-    }
+    if (!pre->pad_input) return refuse_center_crop(st); /* said once, not per image */
     const int P = pre->patch_size;
     /* sizes first, so pixel_values is one allocation */
     VT_TRY(vt_tensor_alloc(&out->image_grid_hws, a, VT_I64, VT_DIMS(n, 2), st));
