@@ -188,7 +188,7 @@ typedef struct inspect_state {
     const vt_st_tensor **found;
     int n_spec, have_ck;
     vt_image img;
-    int exif_applied;
+    vt_image_info info;
 } inspect_state;
 
 static int inspect(inspect_state *s, const char *dir, const char *image, int no_exif, vt_status *st)
@@ -206,8 +206,8 @@ static int inspect(inspect_state *s, const char *dir, const char *image, int no_
     }
     if (image) {
         int family_applies = !dir || s->cfg.family == VT_FAMILY_QWEN2VL || s->cfg.family == VT_FAMILY_QWEN25VL;
-        s->exif_applied = family_applies && !no_exif;
-        VT_TRY(vt_image_load(&s->img, image, s->exif_applied ? VT_EXIF_APPLY : VT_EXIF_IGNORE, st));
+        VT_TRY(vt_image_load_info(&s->img, &s->info, image, family_applies && !no_exif ? VT_EXIF_APPLY : VT_EXIF_IGNORE,
+                                  st));
     }
     /* everything read and checked: print */
     if (dir) {
@@ -215,14 +215,13 @@ static int inspect(inspect_state *s, const char *dir, const char *image, int no_
         print_tensors(&s->ck, s->spec, s->n_spec, s->have_ck ? s->found : NULL);
     }
     if (image) {
-        const vt_image *im = &s->img;
-        int swapped = s->exif_applied && im->orientation >= 5;
-        printf("image       %s: %s, %dx%d stored, EXIF orientation %d", image, im->format, swapped ? im->h : im->w,
-               swapped ? im->w : im->h, im->orientation);
-        if (im->orientation == 1)
+        const vt_image_info *in = &s->info;
+        printf("image       %s: %s, %dx%d stored, EXIF orientation %d", image, in->format, in->stored_w, in->stored_h,
+               in->orientation);
+        if (in->orientation == 1)
             printf("\n");
-        else if (s->exif_applied)
-            printf(" applied -> %dx%d\n", im->w, im->h);
+        else if (in->applied)
+            printf(" applied -> %dx%d\n", s->img.w, s->img.h);
         else
             printf(" not applied (%s)\n", no_exif ? "--no-exif" : "this family's reference does not apply it");
     }
