@@ -95,6 +95,13 @@ void vt_qwen2_preproc_from_config(vt_qwen2_preproc_opts *o, const vt_preproc_con
 int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
                           int64_t min_pixels, int64_t max_pixels, vt_status *st);
 
+/* The size an input of first-frame size width x height is resized to: smart_resize with the options'
+ * factor, plus the refusals vt_qwen2_preprocess makes (a 0 side, as PIL raises; over
+ * VT_QWEN2_MAX_RESIZED_PIXELS). Messages start with "WxH input: ", so a caller can prefix the file name
+ * (`vlmtrace preprocess` checks every decoded input with it before preprocessing). */
+int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_qwen2_preproc_opts *o,
+                          vt_status *st);
+
 /* mirrors Qwen2VLImageProcessor.preprocess on images then videos (see the usage block). */
 int vt_qwen2_preprocess(vt_qwen2_pixels *out, const vt_image *images, int n_images, const vt_qwen2_video *videos,
                         int n_videos, const vt_qwen2_preproc_opts *o, vt_arena *arena, const vt_tap *tap,
