@@ -9,10 +9,6 @@
 #include "npy.h"
 #include "run.h"
 
-/* TEMPORARY, until branch `readers` (issue 3) lands vt_config_load: a weak reference keeps the build
- * linking meanwhile; `run` then says what is missing. Removed when readers is merged. */
-#pragma weak vt_config_load
-
 static const char run_usage[] =
     "usage: vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                    [--min-pixels N] [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy]\n"
@@ -212,9 +208,7 @@ static int dispatch(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer 
     case VT_FAMILY_QWEN2VL:
     case VT_FAMILY_QWEN25VL: return vt_run_qwen2(o, cfg, tr, st);
     case VT_FAMILY_QWENVL: return vt_run_qwenvl(o, cfg, tr, st);
-    case VT_FAMILY_KIMIVL:
-        return vt_fail(st, VT_EINPUT, "%s/config.json: Kimi-VL (model_type kimi_vl) is not supported by run yet",
-                       o->model_dir);
+    case VT_FAMILY_KIMIVL: return vt_run_kimivl(o, cfg, tr, st);
     }
     return vt_fail(st, VT_EINPUT, "%s/config.json: unknown model family", o->model_dir);
 }
@@ -225,8 +219,6 @@ static int run_run(int argc, char **argv, vt_status *st)
     memset(&r, 0, sizeof r);
     int rc = parse_args(&r, argc, argv, st);
     static vt_model_config cfg; /* large; one per process */
-    if (rc == VT_OK && !vt_config_load)
-        rc = vt_fail(st, VT_ERESOURCE, "this build has no config reader yet (branch readers not merged)");
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.o.model_dir, st);
     if (rc == VT_OK && r.o.threads > 0) omp_set_num_threads(r.o.threads);
     vt_tracer tr;
