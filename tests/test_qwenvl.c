@@ -1,6 +1,6 @@
 /* test_qwenvl.c -- Qwen-VL (v1): both golden cases end to end through `vlmtrace run` + `vlmtrace diff`,
  * each stage fed the golden input of that stage, the 2D sin-cos table and get_abs_pos by hand, the in_proj
- * layout (a global q|k|v split must fail against the golden data), a batch of two images, bad input. */
+ * layout (a global q|k|v split must fail against the golden data), a batch of two images, --viz, bad input. */
 #include "vt_test.h"
 
 #include <math.h>
@@ -295,6 +295,48 @@ static void test_qwenvl_batch_of_two_equals_singles(void **state)
     vt_test_rmtree(tmp);
 }
 
+/* ================================ --viz ================================ */
+
+/* --viz adds one picture per image to the manifest and changes no tensor; with --only excluding the
+ * tensors it draws from, they are still computed for the picture but not written. */
+static void test_qwenvl_viz(void **state)
+{
+    (void)state;
+    char tmp[64], out[4096], dir[128];
+    vt_test_tmpdir(tmp);
+    snprintf(dir, sizeof dir, "%s/t", tmp);
+    int rc = vt_test_cli(out, sizeof out, "run --model %s --image %s/image0.png --trace %s --viz", CASE_IMAGE,
+                         CASE_IMAGE, dir);
+    if (rc) fail_msg("run --viz exited %d: %s", rc, out);
+    assert_dirs_match(dir, CASE_IMAGE);
+    vt_manifest m;
+    vt_status st = {0};
+    if (vt_manifest_read(&m, dir, &st)) fail_msg("%s", st.msg);
+    assert_int_equal(m.n_pictures, 1);
+    vt_manifest_free(&m);
+
+    snprintf(dir, sizeof dir, "%s/o", tmp);
+    rc = vt_test_cli(out, sizeof out, "run --model %s --image %s/image0.png --image %s/image0.png --trace %s --viz "
+                     "--only 'transformer.visual'", CASE_IMAGE, CASE_IMAGE, CASE_ABSPOS, dir);
+    if (rc) fail_msg("run --viz --only exited %d: %s", rc, out);
+    if (vt_manifest_read(&m, dir, &st)) fail_msg("%s", st.msg);
+    assert_int_equal(m.n, 1);
+    assert_int_equal(m.n_pictures, 2);
+    for (int k = 0; k < 2; k++) {
+        char png[256];
+        snprintf(png, sizeof png, "%s/%s", dir, m.pictures[k]);
+        assert_non_null(strstr(png, "transformer.visual.attn_pool.attn.weights."));
+        FILE *f = fopen(png, "rb");
+        assert_non_null(f);
+        unsigned char sig[8] = {0};
+        assert_int_equal(fread(sig, 1, 8, f), 8);
+        fclose(f);
+        assert_memory_equal(sig, "\x89PNG\r\n\x1a\n", 8);
+    }
+    vt_manifest_free(&m);
+    vt_test_rmtree(tmp);
+}
+
 /* ================================ bad input ================================ */
 
 /* Copy the golden checkpoint to dir/model.safetensors without the tensors whose names contain `drop`. */
@@ -416,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_qwenvl_golden_image),
         cmocka_unit_test(test_qwenvl_golden_abspos),
         cmocka_unit_test(test_qwenvl_batch_of_two_equals_singles),
+        cmocka_unit_test(test_qwenvl_viz),
         cmocka_unit_test(test_qwenvl_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

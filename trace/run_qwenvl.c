@@ -2,12 +2,14 @@
  *
  * Mirrors VisionTransformer.encode(image_paths): every image is opened with Image.open(p).convert("RGB")
  * (no EXIF orientation), transformed to [3, S, S], and the images are stacked into one batch [B, 3, S, S]
- * for one forward. Videos are not part of Qwen-VL and are refused.
+ * for one forward. Videos are not part of Qwen-VL and are refused. --viz draws where the Resampler's
+ * queries look (viz_qwenvl.c).
  */
 #include <string.h>
 
 #include "qwenvl.h"
 #include "run.h"
+#include "viz_qwenvl.h"
 
 int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
 {
@@ -26,7 +28,10 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_checkpoint_close(&ck);
     if (rc) return rc;
 
-    vt_tap tap = vt_run_tap(tr);
+    /* with --viz, a tap in front of the run's one keeps what the picture needs (viz_qwenvl.h) */
+    vt_qwenvl_viz viz;
+    vt_qwenvl_viz_init(&viz, vt_run_tap(tr));
+    vt_tap tap = o->viz ? vt_qwenvl_viz_tap(&viz) : vt_run_tap(tr);
     vt_arena a;
     vt_arena_init(&a, 0);
     const int64_t B = o->n_images, S = m.c.image_size;
@@ -44,7 +49,9 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
         vt_image_free(&img);
     }
     if (rc == VT_OK) rc = vt_qwenvl_forward(&out, &m, &pixels, &a, &tap, st);
+    if (rc == VT_OK && o->viz && tr) rc = vt_qwenvl_viz_write(&viz, tr, st);
     if (rc == VT_OK) rc = vt_run_save_out(o, &out, st);
+    vt_qwenvl_viz_free(&viz);
     vt_arena_free(&a);
     vt_qwenvl_free(&m);
     return rc;
