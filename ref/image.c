@@ -83,20 +83,41 @@ static int declared_size(const uint8_t *b, size_t n, const char *fmt, int64_t *w
     return 0;
 }
 
+/* Does the first frame of a GIF use a transparent colour? stb_image writes black where PIL's
+ * convert("RGB") gives that colour's palette entry, so such a GIF is refused rather than decoded
+ * differently. Walks the blocks up to the first image descriptor. */
+static int gif_first_frame_transparent(const uint8_t *b, size_t n)
+{
+    if (n < 13) return 0;
+    size_t pos = 13;
+    if (b[10] & 0x80) pos += 3 * ((size_t)1 << ((b[10] & 7) + 1)); /* global colour table */
+    while (pos + 2 <= n && b[pos] == 0x21) {                        /* extension blocks */
+        if (b[pos + 1] == 0xf9 && pos + 4 <= n && b[pos + 2] >= 4 && (b[pos + 3] & 1)) return 1;
+        pos += 2;
+        while (pos < n && b[pos]) pos += 1 + (size_t)b[pos]; /* sub-blocks, up to the terminator */
+        pos++;
+    }
+    return 0;
+}
+
 /* PNG, BMP, GIF (first frame), PSD, PIC, PNM, TGA through stb_image. */
-static int decode_stb(vt_image *img, const uint8_t *buf, size_t len, const char *fmt, vt_status *st)
+static int decode_stb(vt_image *img, vt_image_info *info, const uint8_t *buf, size_t len, const char *fmt,
+                      vt_status *st)
 {
     if (len > INT_MAX) return vt_fail(st, VT_EINPUT, "%s file of %zu bytes is too large", fmt ? fmt : "image", len);
     int w, h, comp;
     int64_t dw, dh;
     if (fmt && declared_size(buf, len, fmt, &dw, &dh)) VT_TRY(vt_image_check_size(dw, dh, fmt, st));
+    if (fmt && !strcmp(fmt, "GIF") && gif_first_frame_transparent(buf, len))
+        return vt_fail(st, VT_EINPUT, "GIF with a transparent colour is not supported (its transparent pixels would "
+                       "not match PIL's); convert it to PNG");
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp)) {
         if (!fmt)
             return vt_fail(st, VT_EINPUT, "not an image: no PNG, JPEG, BMP, GIF, TGA, PSD, PNM or PIC data recognised");
         return vt_fail(st, VT_EINPUT, "cannot read the %s header (truncated or corrupt): %s", fmt, stbi_failure_reason());
     }
     if (!fmt) fmt = "TGA";
-    img->format = fmt;
+    info->format = fmt;
     VT_TRY(vt_image_check_size(w, h, fmt, st));
     size_t n = (size_t)w * (size_t)h;
     uint8_t *rgb = malloc(n * 3);
@@ -163,11 +184,15 @@ int vt_image_orient(vt_image *img, int orientation, vt_status *st)
 
 /* ================================ entry points ================================ */
 
-int vt_image_decode(vt_image *img, const void *data, size_t len, vt_exif_mode exif, vt_status *st)
+int vt_image_decode_info(vt_image *img, vt_image_info *info, const void *data, size_t len, vt_exif_mode exif,
+                         vt_status *st)
 {
     const uint8_t *buf = data;
+    vt_image_info local;
+    if (!info) info = &local;
     memset(img, 0, sizeof *img);
-    img->orientation = 1;
+    memset(info, 0, sizeof *info);
+    info->orientation = 1;
     if (len == 0) return vt_fail(st, VT_EINPUT, "empty file, not an image");
     int unsupported;
     const char *fmt = sniff(buf, len, &unsupported);
@@ -175,26 +200,41 @@ int vt_image_decode(vt_image *img, const void *data, size_t len, vt_exif_mode ex
     if (unsupported) {
         rc = vt_fail(st, VT_EINPUT, "%s images are not supported (PNG, JPEG, BMP, GIF, TGA, PSD, PNM and PIC are)", fmt);
     } else if (fmt && !strcmp(fmt, "JPEG")) {
-        rc = vt_jpeg_decode(img, buf, len, st);
+        rc = vt_jpeg_decode(img, info, buf, len, st);
     } else {
-        rc = decode_stb(img, buf, len, fmt, st);
-        if (rc == VT_OK && fmt && !strcmp(fmt, "PNG")) img->orientation = vt_png_orientation(buf, len);
+        rc = decode_stb(img, info, buf, len, fmt, st);
+        if (rc == VT_OK && fmt && !strcmp(fmt, "PNG")) info->orientation = vt_png_orientation(buf, len);
     }
-    if (rc == VT_OK && exif == VT_EXIF_APPLY) rc = vt_image_orient(img, img->orientation, st);
+    info->stored_w = img->w;
+    info->stored_h = img->h;
+    if (rc == VT_OK && exif == VT_EXIF_APPLY && info->orientation != 1) {
+        rc = vt_image_orient(img, info->orientation, st);
+        info->applied = 1;
+    }
     if (rc) vt_image_free(img);
     return rc;
 }
 
-int vt_image_load(vt_image *img, const char *path, vt_exif_mode exif, vt_status *st)
+int vt_image_decode(vt_image *img, const void *buf, size_t len, vt_exif_mode exif, vt_status *st)
+{
+    return vt_image_decode_info(img, NULL, buf, len, exif, st);
+}
+
+int vt_image_load_info(vt_image *img, vt_image_info *info, const char *path, vt_exif_mode exif, vt_status *st)
 {
     void *buf;
     size_t len;
     memset(img, 0, sizeof *img);
     VT_TRY(vt_read_file(path, &buf, &len, IMG_MAX_FILE, st));
-    int rc = vt_image_decode(img, buf, len, exif, st);
+    int rc = vt_image_decode_info(img, info, buf, len, exif, st);
     free(buf);
     if (rc) return vt_wrap(st, "%s: ", path);
     return VT_OK;
+}
+
+int vt_image_load(vt_image *img, const char *path, vt_exif_mode exif, vt_status *st)
+{
+    return vt_image_load_info(img, NULL, path, exif, st);
 }
 
 void vt_image_free(vt_image *img)

@@ -68,7 +68,7 @@ static int first_exif_orientation(struct jpeg_decompress_struct *ci)
     return 1;
 }
 
-static int decode(jpeg_ctx *x, vt_image *img, const uint8_t *buf, size_t len, vt_status *st)
+static int decode(jpeg_ctx *x, vt_image *img, vt_image_info *info, const uint8_t *buf, size_t len, vt_status *st)
 {
     struct jpeg_decompress_struct *ci = &x->cinfo;
     if (setjmp(x->jb)) {
@@ -91,7 +91,7 @@ static int decode(jpeg_ctx *x, vt_image *img, const uint8_t *buf, size_t len, vt
         return vt_fail(st, VT_EINPUT, "JPEG with %d components is not supported (1, 3 or 4)", nc);
     ci->dct_method = JDCT_ISLOW;    /* PIL's defaults, spelled out */
     ci->do_fancy_upsampling = TRUE;
-    img->orientation = first_exif_orientation(ci);
+    info->orientation = first_exif_orientation(ci);
     jpeg_start_decompress(ci);
     const size_t w = ci->output_width, h = ci->output_height;
     x->rgb = malloc(w * h * 3);
@@ -124,15 +124,15 @@ static int decode(jpeg_ctx *x, vt_image *img, const uint8_t *buf, size_t len, vt
     return VT_OK;
 }
 
-int vt_jpeg_decode(vt_image *img, const uint8_t *buf, size_t len, vt_status *st)
+int vt_jpeg_decode(vt_image *img, vt_image_info *info, const uint8_t *buf, size_t len, vt_status *st)
 {
     jpeg_ctx *x = calloc(1, sizeof *x);
     if (!x) return vt_fail(st, VT_ERESOURCE, "out of memory");
     x->cinfo.err = jpeg_std_error(&x->pub);
     x->pub.error_exit = on_error;
     x->pub.emit_message = on_message;
-    img->format = "JPEG";
-    int rc = decode(x, img, buf, len, st);
+    info->format = "JPEG";
+    int rc = decode(x, img, info, buf, len, st);
     jpeg_destroy_decompress(&x->cinfo);
     free(x->rgb);
     free(x->row);

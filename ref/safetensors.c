@@ -20,8 +20,8 @@
  * are validated as part of the header but never converted, and a shard holding none of the vision side
  * is never opened.
  *
- * Sections: names and dtypes / header validation / opening files and shards / lookup and conversion /
- * weight binding.
+ * Sections: names and dtypes / header validation / opening files and shards / lookup and conversion.
+ * The two-pass weight binder is in safetensors_bind.c.
  */
 #include "safetensors.h"
 
@@ -570,16 +570,15 @@ static void convert_f32(const vt_st_tensor *t, float *dst, size_t n)
     }
 }
 
-/* The tensor named `name` with exactly this shape, or VT_EINPUT naming the key and both shapes. */
-static int find_checked(const vt_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
-                        const vt_st_tensor **out, vt_status *st)
+int vt_checkpoint_expect(const vt_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
+                         const vt_st_tensor **out, vt_status *st)
 {
     char want[160], have[160];
     vt_shape_str(want, sizeof want, ndim, shape);
     const vt_st_tensor *t = vt_checkpoint_find(ck, name);
-    if (!t)
+    if (!t) /* name the file when there is one, the directory (or index) of a sharded checkpoint */
         return vt_fail(st, VT_EINPUT, "%s: weight not found: %s (config.json implies shape %s)",
-                       ck->path ? ck->path : "checkpoint", name, want);
+                       ck->n_files == 1 ? ck->files[0].path : ck->path ? ck->path : "checkpoint", name, want);
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same)
@@ -594,83 +593,7 @@ int vt_checkpoint_read_f32(const vt_checkpoint *ck, const char *name, int ndim, 
                            vt_status *st)
 {
     const vt_st_tensor *t;
-    VT_TRY(find_checked(ck, name, ndim, shape, &t, st));
+    VT_TRY(vt_checkpoint_expect(ck, name, ndim, shape, &t, st));
     convert_f32(t, dst, t->nbytes / vt_st_dtype_size(t->dtype));
     return VT_OK;
-}
-
-/* ================================ weight binding ================================ */
-
-#define WB_ALIGN 16 /* floats: every tensor starts on a 64-byte boundary */
-
-void vt_wbind_init(vt_wbind *b, const vt_checkpoint *ck)
-{
-    memset(b, 0, sizeof *b);
-    b->ck = ck;
-    b->pass = 1;
-}
-
-int vt_wbind_ok(const vt_wbind *b) { return b->err == 0; }
-
-float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...)
-{
-    if (b->err) return NULL; /* keep the first error's message */
-    char name[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    VT_ASSERT(len > 0 && (size_t)len < sizeof name);
-    const vt_st_tensor *t;
-    int rc = find_checked(b->ck, name, ndim, shape, &t, st);
-    if (rc) {
-        b->err = rc;
-        return NULL;
-    }
-    size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
-    size_t slot = (n + WB_ALIGN - 1) / WB_ALIGN * WB_ALIGN;
-    if (b->pass == 1) {
-        if (b->used > SIZE_MAX / 8 - slot) {
-            b->err = vt_fail(st, VT_EINPUT, "%s: the weights are too large", name);
-            return NULL;
-        }
-        b->used += slot;
-        return NULL;
-    }
-    VT_ASSERT(b->used + slot <= b->cap); /* pass 2 must ask for what pass 1 counted */
-    float *dst = b->buf + b->used;
-    convert_f32(t, dst, n);
-    b->used += slot;
-    return dst;
-}
-
-int vt_wbind_alloc(vt_wbind *b, vt_status *st)
-{
-    if (b->err) return b->err;
-    VT_ASSERT(b->pass == 1);
-    size_t bytes = (b->used ? b->used : WB_ALIGN) * sizeof(float);
-    b->buf = aligned_alloc(64, bytes);
-    if (!b->buf) {
-        b->err = vt_fail(st, VT_ERESOURCE, "%s: out of memory for %.1f MB of weights",
-                         b->ck->path ? b->ck->path : "checkpoint", (double)bytes / 1048576.0);
-        return b->err;
-    }
-    b->cap = b->used;
-    b->used = 0;
-    b->pass = 2;
-    return VT_OK;
-}
-
-float *vt_wbind_take(vt_wbind *b)
-{
-    VT_ASSERT(b->err || (b->pass == 2 && b->used == b->cap)); /* both passes bound the same tensors */
-    float *p = b->buf;
-    b->buf = NULL;
-    return p;
-}
-
-void vt_wbind_free(vt_wbind *b)
-{
-    free(b->buf);
-    b->buf = NULL;
 }

@@ -74,6 +74,11 @@ int vt_safetensors_parse(vt_checkpoint *ck, const uint8_t *buf, size_t len, int 
 /* Find by canonical name, trying the published prefixes; NULL if absent. */
 const vt_st_tensor *vt_checkpoint_find(const vt_checkpoint *ck, const char *name);
 
+/* The tensor `name` (canonical), which must exist with exactly this shape: VT_EINPUT naming the key and
+ * both shapes otherwise ("weight not found: <key>" when absent). */
+int vt_checkpoint_expect(const vt_checkpoint *ck, const char *name, int ndim, const int64_t *shape,
+                         const vt_st_tensor **out, vt_status *st);
+
 /* Copy a tensor into dst as float32, checking its shape against the expected one (from config.json).
  * A missing key, or a different shape, is VT_EINPUT naming the key and both shapes. */
 int vt_checkpoint_read_f32(const vt_checkpoint *ck, const char *name, int ndim, const int64_t *shape, float *dst,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "safetensors.h"
 
 #define PRESETS "notebooks-data/presets"
 
@@ -461,6 +462,46 @@ static void test_config_bad_files(void **state)
     vt_test_rmtree(dir);
 }
 
+/* The tensors a config implies are exactly the golden checkpoint's, with the same shapes, for every family. */
+static void test_config_weights_match_golden_checkpoints(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {VT_GOLDEN("qwen2vl-image"), VT_GOLDEN("qwen2vl-image-bf16"), VT_GOLDEN("qwen25vl-image"),
+                                        VT_GOLDEN("qwenvl-image"), VT_GOLDEN("qwenvl-abspos"), VT_GOLDEN("kimivl-image")};
+    static const int want_n[] = {43, 43, 54, 42, 42, 35};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vt_model_config c;
+        load(&c, cases[i]);
+        vt_weight_spec *spec;
+        int n;
+        vt_status st = {0};
+        assert_int_equal(vt_config_weights(&c, &spec, &n, &st), 0);
+        vt_checkpoint ck;
+        if (vt_checkpoint_open(&ck, cases[i], &st)) fail_msg("%s", st.msg);
+        assert_int_equal(n, want_n[i]);
+        assert_int_equal(ck.n, n);
+        for (int k = 0; k < n; k++) {
+            const vt_st_tensor *t;
+            if (vt_checkpoint_expect(&ck, spec[k].name, spec[k].ndim, spec[k].shape, &t, &st)) fail_msg("%s", st.msg);
+            for (int j = 0; j < k; j++) assert_string_not_equal(spec[j].name, spec[k].name);
+        }
+        vt_checkpoint_close(&ck);
+        free(spec);
+    }
+    /* Qwen-VL without kv_proj when the resampler width equals the trunk width (nn.Identity) */
+    vt_model_config c;
+    load(&c, VT_GOLDEN("qwenvl-image"));
+    c.qwenvl.width = 256;
+    vt_weight_spec *spec;
+    int n;
+    vt_status st = {0};
+    assert_int_equal(vt_config_weights(&c, &spec, &n, &st), 0);
+    assert_int_equal(n, 41);
+    for (int k = 0; k < n; k++) assert_null(strstr(spec[k].name, "kv_proj"));
+    free(spec);
+    assert_string_equal(vt_family_name(VT_FAMILY_QWEN25VL), "Qwen2.5-VL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_config_bad_fields),
         cmocka_unit_test(test_config_bad_preprocessor),
         cmocka_unit_test(test_config_bad_files),
+        cmocka_unit_test(test_config_weights_match_golden_checkpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,8 +150,9 @@ static void check_golden_image(const char *case_dir, const char *file, int k, vt
     snprintf(path, sizeof path, "%s/%s", case_dir, file);
     snprintf(name, sizeof name, "image.%d.rgb", k);
     vt_image img;
+    vt_image_info info;
     vt_status st = {0};
-    if (vt_image_load(&img, path, mode, &st)) fail_msg("%s", st.msg);
+    if (vt_image_load_info(&img, &info, path, mode, &st)) fail_msg("%s", st.msg);
     vt_tensor ref;
     void *owned;
     vt_test_load_golden(case_dir, name, &ref, &owned);
@@ -164,7 +165,8 @@ static void check_golden_image(const char *case_dir, const char *file, int k, vt
         for (size_t i = 0; i < n; i++) bad += img.rgb[i] != vt_u8(&ref)[i];
         fail_msg("%s: %zu of %zu bytes differ from %s", path, bad, n, name);
     }
-    if (orientation) assert_int_equal(img.orientation, orientation);
+    if (orientation) assert_int_equal(info.orientation, orientation);
+    assert_int_equal(info.applied, mode == VT_EXIF_APPLY && info.orientation != 1);
     vt_image_free(&img);
     free(owned);
 }
@@ -206,13 +208,17 @@ static void test_image_golden_preprocess_exif(void **state)
         char path[256];
         snprintf(path, sizeof path, VT_GOLDEN("preprocess-exif") "/%s", files[k]);
         vt_image raw, applied;
+        vt_image_info ri, ai;
         vt_status st = {0};
-        assert_int_equal(vt_image_load(&raw, path, VT_EXIF_IGNORE, &st), 0);
-        assert_int_equal(vt_image_load(&applied, path, VT_EXIF_APPLY, &st), 0);
-        assert_int_equal(raw.orientation, applied.orientation);
-        if (raw.orientation != 1)
+        assert_int_equal(vt_image_load_info(&raw, &ri, path, VT_EXIF_IGNORE, &st), 0);
+        assert_int_equal(vt_image_load_info(&applied, &ai, path, VT_EXIF_APPLY, &st), 0);
+        assert_int_equal(ri.orientation, ai.orientation);
+        assert_int_equal(ri.applied, 0);
+        assert_int_equal(ri.stored_w, ai.stored_w);
+        assert_int_equal(raw.w, ri.stored_w);
+        if (ri.orientation != 1)
             assert_true(raw.w != applied.w || memcmp(raw.rgb, applied.rgb, (size_t)raw.w * raw.h * 3) != 0);
-        assert_int_equal(vt_image_orient(&raw, raw.orientation, &st), 0);
+        assert_int_equal(vt_image_orient(&raw, ri.orientation, &st), 0);
         assert_int_equal(raw.w, applied.w);
         assert_int_equal(raw.h, applied.h);
         assert_memory_equal(raw.rgb, applied.rgb, (size_t)raw.w * raw.h * 3);
@@ -258,10 +264,14 @@ static void test_image_orientations_by_hand(void **state)
             size_t tn = make_tiff(tiff, want[t].o, variant == 2 ? 4 : 3, variant != 1);
             bytes png = make_png(3, 2, 2, 8, rows, 9, tiff, tn, variant == 1);
             vt_image img;
+            vt_image_info info;
             vt_status st = {0};
-            if (vt_image_decode(&img, png.p, png.n, VT_EXIF_APPLY, &st)) fail_msg("orientation %d: %s", want[t].o, st.msg);
+            if (vt_image_decode_info(&img, &info, png.p, png.n, VT_EXIF_APPLY, &st))
+                fail_msg("orientation %d: %s", want[t].o, st.msg);
             int in_range = want[t].o >= 1 && want[t].o <= 8;
-            assert_int_equal(img.orientation, in_range ? want[t].o : 1);
+            assert_int_equal(info.orientation, in_range ? want[t].o : 1);
+            assert_int_equal(info.stored_w, 3);
+            assert_int_equal(info.stored_h, 2);
             assert_int_equal(img.w, want[t].w);
             assert_int_equal(img.h, want[t].h);
             for (int i = 0; i < 6; i++)
@@ -271,10 +281,11 @@ static void test_image_orientations_by_hand(void **state)
                                  c, img.rgb[3 * i + c], 10 * want[t].px[i] + c);
             vt_image_free(&img);
             /* ignored: the stored pixels, orientation still reported */
-            assert_int_equal(vt_image_decode(&img, png.p, png.n, VT_EXIF_IGNORE, &st), 0);
+            assert_int_equal(vt_image_decode_info(&img, &info, png.p, png.n, VT_EXIF_IGNORE, &st), 0);
             assert_int_equal(img.w, 3);
             assert_memory_equal(img.rgb, rows, 18);
-            assert_int_equal(img.orientation, in_range ? want[t].o : 1);
+            assert_int_equal(info.orientation, in_range ? want[t].o : 1);
+            assert_int_equal(info.applied, 0);
             vt_image_free(&img);
             free(png.p);
         }
@@ -283,9 +294,10 @@ static void test_image_orientations_by_hand(void **state)
     uint8_t junk[8] = {'M', 'M', 0, '*', 0xff, 0xff, 0xff, 0xf0};
     bytes png = make_png(3, 2, 2, 8, rows, 9, junk, sizeof junk, 0);
     vt_image img;
+    vt_image_info info;
     vt_status st = {0};
-    assert_int_equal(vt_image_decode(&img, png.p, png.n, VT_EXIF_APPLY, &st), 0);
-    assert_int_equal(img.orientation, 1);
+    assert_int_equal(vt_image_decode_info(&img, &info, png.p, png.n, VT_EXIF_APPLY, &st), 0);
+    assert_int_equal(info.orientation, 1);
     vt_image_free(&img);
     free(png.p);
     assert_int_equal(vt_exif_orientation((const uint8_t *)"Exif\0\0", 6), 1);
@@ -317,12 +329,34 @@ static void test_image_png_modes(void **state)
     /* grey + alpha: alpha dropped, not composited */
     uint8_t ga[4] = {200, 0, 50, 128};
     png = make_png(2, 1, 4, 8, ga, 4, NULL, 0, 0);
-    assert_int_equal(vt_image_decode(&img, png.p, png.n, VT_EXIF_APPLY, &st), 0);
+    vt_image_info info;
+    assert_int_equal(vt_image_decode_info(&img, &info, png.p, png.n, VT_EXIF_APPLY, &st), 0);
     const uint8_t want_ga[6] = {200, 200, 200, 50, 50, 50};
     assert_memory_equal(img.rgb, want_ga, 6);
-    assert_string_equal(img.format, "PNG");
+    assert_string_equal(info.format, "PNG");
     vt_image_free(&img);
     free(png.p);
+}
+
+/* A GIF whose first frame has a transparent colour is refused (stb writes black there, PIL the palette
+ * colour); without the transparency flag the same GIF decodes. The classic 43-byte 1x1 GIF. */
+static void test_image_gif_transparency(void **state)
+{
+    (void)state;
+    uint8_t gif[43] = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0xff, 0xff, 0xff, 0, 0, 0,
+                       0x21, 0xf9, 4, 1, 0, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b};
+    vt_image img;
+    vt_status st = {0};
+    expect_einput(vt_image_decode(&img, gif, sizeof gif, VT_EXIF_APPLY, &st), &st, NULL,
+                  "GIF with a transparent colour is not supported");
+    gif[22] = 0; /* transparency flag off */
+    vt_image_info info;
+    assert_int_equal(vt_image_decode_info(&img, &info, gif, sizeof gif, VT_EXIF_APPLY, &st), 0);
+    assert_int_equal(img.w, 1);
+    assert_string_equal(info.format, "GIF");
+    const uint8_t white[3] = {255, 255, 255};
+    assert_memory_equal(img.rgb, white, 3);
+    vt_image_free(&img);
 }
 
 /* Write a constant-colour JPEG with libjpeg (quality 100: constant blocks come back exactly). */
@@ -362,11 +396,12 @@ static void test_image_jpeg_grey_and_cmyk(void **state)
     vt_status st = {0};
     const uint8_t grey = 77;
     bytes j = make_jpeg(16, 8, 1, JCS_GRAYSCALE, &grey);
-    assert_int_equal(vt_image_decode(&img, j.p, j.n, VT_EXIF_APPLY, &st), 0);
+    vt_image_info info;
+    assert_int_equal(vt_image_decode_info(&img, &info, j.p, j.n, VT_EXIF_APPLY, &st), 0);
     assert_int_equal(img.w, 16);
     assert_int_equal(img.h, 8);
     for (int i = 0; i < 16 * 8 * 3; i++) assert_int_equal(img.rgb[i], 77);
-    assert_string_equal(img.format, "JPEG");
+    assert_string_equal(info.format, "JPEG");
     vt_image_free(&img);
     free(j.p);
     /* CMYK (0, 128, 255, 64), stored inverted as PIL writes it; PIL 9.4 converts it to RGB (191, 95, 0) */
@@ -515,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_image_orientations_by_hand),
         cmocka_unit_test(test_image_png_modes),
         cmocka_unit_test(test_image_jpeg_grey_and_cmyk),
+        cmocka_unit_test(test_image_gif_transparency),
         cmocka_unit_test(test_image_stb_jpeg_differs),
         cmocka_unit_test(test_image_bad_inputs),
     };

@@ -24,6 +24,7 @@ extern const vt_cli_cmd vt_cmd_run;
 extern const vt_cli_cmd vt_cmd_show;
 extern const vt_cli_cmd vt_cmd_diff;
 extern const vt_cli_cmd vt_cmd_rope;
+extern const vt_cli_cmd vt_cmd_inspect;
 
 /* ---- argv helpers ---- */
 

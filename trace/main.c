@@ -16,6 +16,7 @@ static const vt_cli_cmd *const commands[] = {
     &vt_cmd_show,
     &vt_cmd_diff,
     &vt_cmd_rope,
+    &vt_cmd_inspect,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
