@@ -6,6 +6,7 @@
 
 static const char diff_usage[] =
     "usage: vlmtrace diff OURS REF [--only GLOB]... [--rtol R] [--atol A] [--all] [--quiet]\n"
+    "                              [--summary | --json]\n"
     "\n"
     "Walk REF's manifest in order and compare every tensor with the one of the same name in OURS.\n"
     "Integer and uint8 tensors must match exactly; float32 elements pass when\n"
@@ -14,6 +15,20 @@ static const char diff_usage[] =
     "Stops at the first failing tensor (naming the last one that passed) unless --all.\n"
     "A tensor missing from OURS fails, unless OURS was traced with --only globs that exclude it, or this\n"
     "diff's own --only globs do: it is then reported as not traced. Tensors only OURS has are listed.\n"
+    "\n"
+    "For a failing tensor the report also says where its worst element sits in the model (`where:`),\n"
+    "derived from REF's own grids, cu_seqlens / cu_window_seqlens, window_index and q_rope shapes (and\n"
+    "REF/config.json when present): the input and patch (t, h, w) of a patch-indexed tensor (merge-block\n"
+    "and window orders undone), the head (and q/k/v part) and the attention segment or window of an\n"
+    "attention tensor.\n"
+    "\n"
+    "  --all        keep comparing after the first failure\n"
+    "  --quiet      print only failures and the verdict\n"
+    "  --summary    one line per block / input / module: count of failures, first and worst tensor (implies\n"
+    "               --all), then the verdict\n"
+    "  --json       one JSON document for scripts (schema in docs/traces.md): per tensor status, shape,\n"
+    "               max_abs, max_rel, cosine, worst element, locator; the verdict. Stops at the first\n"
+    "               failure like the text report unless --all.\n"
     "\n"
     "Exit status: 0 all compared tensors match, 1 a mismatch or a missing tensor, 2 bad input.\n";
 
@@ -37,6 +52,12 @@ static int diff_run(int argc, char **argv, vt_status *st)
             o.all = 1;
         else if (vt_arg_flag(&a, "--quiet"))
             o.quiet = 1;
+        else if (vt_arg_flag(&a, "--summary") || vt_arg_flag(&a, "--json")) {
+            vt_diff_format f = !strcmp(argv[a.i], "--json") ? VT_DIFF_JSON : VT_DIFF_SUMMARY;
+            if (o.format != VT_DIFF_TEXT && o.format != f)
+                rc = vt_fail(st, VT_EINPUT, "--summary and --json are two different reports: give one");
+            o.format = f;
+        }
         else if (argv[a.i][0] == '-')
             rc = vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace diff --help)", argv[a.i]);
         else if (ndirs < 2)
