@@ -665,6 +665,16 @@ static void test_synth_bad_input(void **state)
     char p[512];
     snprintf(p, sizeof p, "%s/a", tmp);
     assert_false(exists(p)); /* nothing was created by any of these */
+    /* a directory preset is never its own --out (a real checkpoint's shards would be replaced) */
+    snprintf(p, sizeof p, "%s/own", tmp);
+    mkdir(p, 0777);
+    snprintf(file, sizeof file, "%s/own/config.json", tmp);
+    size_t n;
+    char *cfg = read_all("notebooks-data/presets/tiny-qwen2-vl/config.json", &n);
+    vt_test_write_file(file, cfg, n);
+    free(cfg);
+    expect_error(vt_test_cli(out, sizeof out, "synth --preset %s --out %s/own/.", p, tmp), "preset's own directory");
+    assert_true(exists(file));
     assert_int_equal(vt_test_cli(out, sizeof out, "synth --help"), 0);
     assert_non_null(strstr(out, "--shard-mb"));
     vt_test_rmtree(tmp);

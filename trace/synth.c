@@ -315,6 +315,11 @@ int vt_synth(const vt_synth_opts *o, vt_synth_result *res, vt_status *st)
         VT_ASSERT(residual == 2 * res->depth); /* synth_init.c's table matches config_weights.c's blocks */
     }
 
+    struct stat so_out, so_pre; /* never replace the files of the directory the preset came from */
+    if (rc == VT_OK && stat(o->out_dir, &so_out) == 0 && stat(res->preset_dir, &so_pre) == 0 &&
+        so_out.st_dev == so_pre.st_dev && so_out.st_ino == so_pre.st_ino)
+        rc = vt_fail(st, VT_EINPUT, "--out %s is the preset's own directory (its config.json would be replaced)",
+                     o->out_dir);
     if (rc == VT_OK) rc = vt_mkdirs(o->out_dir, st);
     if (rc == VT_OK) rc = clear_checkpoint(o->out_dir, st);
     int started = rc == VT_OK; /* from here on, a failure removes whatever was written */

@@ -136,27 +136,33 @@ static int shard_header(sbuf *h, const vt_stw_opts *o, const int *shard_of, int 
     return VT_OK;
 }
 
-/* Tensor i's values, chunk by chunk, converted to the file's dtype. */
-static int write_tensor(vt_file *f, const vt_stw_opts *o, int i, float *buf, uint16_t *half, vt_status *st)
+/* Tensor i's values, chunk by chunk, converted to the file's dtype and stored little-endian whatever the
+ * host's byte order (the format says little-endian). */
+static int write_tensor(vt_file *f, const vt_stw_opts *o, int i, float *buf, uint8_t *bytes, vt_status *st)
 {
     size_t numel = 1;
     for (int d = 0; d < o->t[i].ndim; d++) numel *= (size_t)o->t[i].shape[d];
+    const size_t es = vt_st_dtype_size(o->dtype);
     for (size_t at = 0; at < numel; at += CHUNK) {
         size_t n = numel - at < CHUNK ? numel - at : CHUNK;
         VT_TRY(o->fill(o->ctx, i, buf, at, n, st));
-        if (o->dtype == VT_ST_BF16) {
-            for (size_t k = 0; k < n; k++) half[k] = vt_f32_to_bf16(buf[k]);
-            VT_TRY(vt_file_write(f, half, n * sizeof *half, st)); /* little-endian host (as the reader assumes) */
-        } else {
-            VT_TRY(vt_file_write(f, buf, n * sizeof *buf, st));
+        for (size_t k = 0; k < n; k++) {
+            uint32_t u;
+            if (o->dtype == VT_ST_BF16) {
+                u = vt_f32_to_bf16(buf[k]);
+            } else {
+                memcpy(&u, &buf[k], sizeof u);
+            }
+            for (size_t b = 0; b < es; b++) bytes[k * es + b] = (uint8_t)(u >> (8 * b));
         }
+        VT_TRY(vt_file_write(f, bytes, n * es, st));
     }
     return VT_OK;
 }
 
 /* dir/name through dir/name.tmp.PID and a rename once complete. */
 static int write_shard(const vt_stw_opts *o, const int *shard_of, int shard, int n_shards, float *buf,
-                       uint16_t *half, vt_status *st)
+                       uint8_t *bytes, vt_status *st)
 {
     char name[64], path[4200], tmp[4300];
     file_name(name, sizeof name, shard, n_shards);
@@ -177,7 +183,7 @@ static int write_shard(const vt_stw_opts *o, const int *shard_of, int shard, int
     if (rc == VT_OK) rc = vt_file_write(&f, h.p, h.n, st);
     free(h.p);
     for (int i = 0; i < o->n && rc == VT_OK; i++)
-        if (shard_of[i] == shard) rc = write_tensor(&f, o, i, buf, half, st);
+        if (shard_of[i] == shard) rc = write_tensor(&f, o, i, buf, bytes, st);
     if (rc) {
         vt_file_abort(&f);
         return rc;
@@ -252,18 +258,17 @@ int vt_stw_write(const vt_stw_opts *o, int *n_files, vt_status *st)
     VT_ASSERT(o->dtype == VT_ST_F32 || o->dtype == VT_ST_BF16);
     int *shard_of = malloc((size_t)(o->n ? o->n : 1) * sizeof *shard_of);
     float *buf = malloc(CHUNK * sizeof *buf);
-    uint16_t *half = o->dtype == VT_ST_BF16 ? malloc(CHUNK * sizeof *half) : NULL;
+    uint8_t *bytes = malloc(CHUNK * vt_st_dtype_size(o->dtype));
     int rc = VT_OK;
-    if (!shard_of || !buf || (o->dtype == VT_ST_BF16 && !half))
-        rc = vt_fail(st, VT_ERESOURCE, "out of memory for the safetensors writer");
+    if (!shard_of || !buf || !bytes) rc = vt_fail(st, VT_ERESOURCE, "out of memory for the safetensors writer");
     int n_shards = rc ? 0 : vt_stw_plan(o->t, o->n, o->dtype, o->shard_bytes, shard_of);
     int done = 0;
-    for (; done < n_shards && rc == VT_OK; done++) rc = write_shard(o, shard_of, done, n_shards, buf, half, st);
+    for (; done < n_shards && rc == VT_OK; done++) rc = write_shard(o, shard_of, done, n_shards, buf, bytes, st);
     if (rc == VT_OK && n_shards > 1) rc = write_index(o, shard_of, n_shards, st);
     if (rc) remove_written(o, done, n_shards); /* a failed shard removed its own temporary file */
     if (n_files) *n_files = rc ? 0 : n_shards;
     free(shard_of);
     free(buf);
-    free(half);
+    free(bytes);
     return rc;
 }
