@@ -1093,9 +1093,8 @@ def main(argv=None):
                         "goldens use; drop --use-fast")
     if torch is None:
         return _fail(2, "needs torch (Debian: apt-get install python3-torch; or pip install torch)")
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("transformers") is None:
         return _fail(2, "needs transformers (pip install transformers==%s); it is not importable by %s"
                         % (TRANSFORMERS_KNOWN, sys.executable))
     for path in args.image + [f for v in args.video for f in v.split(",")]:
@@ -1104,19 +1103,32 @@ def main(argv=None):
     if args.fps and len(args.fps) not in (1, len(args.video)):
         return _fail(2, "--fps: give it once, or once per --video (%d videos, %d --fps)"
                         % (len(args.video), len(args.fps)))
+    if any(not f > 0 for f in args.fps):
+        return _fail(2, "--fps: must be > 0")
     try:
         return _run(args)
     except TraceInputError as e:
         return _fail(2, str(e))
     except TraceWriteError as e:
         return _fail(3, str(e))
+    except Exception as e:  # transformers / remote code failing in a way the script does not know
+        if os.environ.get("HF_TRACE_DEBUG"):
+            raise
+        return _fail(3, "%s: %s (HF_TRACE_DEBUG=1 shows the traceback)" % (type(e).__name__,
+                                                                          str(e).splitlines()[0] if str(e) else ""))
 
 
 def _run(args):
     import transformers
+    if transformers.__version__ != TRANSFORMERS_KNOWN:
+        sys.stderr.write("%s: note: transformers %s; the script and the goldens follow %s\n"
+                         % (PROG, transformers.__version__, TRANSFORMERS_KNOWN))
     model_dir = resolve_model_dir(args.model)
-    with open(os.path.join(model_dir, "config.json")) as f:
-        model_type = json.load(f).get("model_type")
+    try:
+        with open(os.path.join(model_dir, "config.json")) as f:
+            model_type = json.load(f).get("model_type")
+    except (OSError, ValueError) as e:
+        raise TraceInputError("%s: %s" % (os.path.join(model_dir, "config.json"), getattr(e, "strerror", None) or e))
     if model_type not in FAMILIES:
         raise TraceInputError("%s/config.json: model_type %r is not one of %s" % (model_dir, model_type,
                                                                                  ", ".join(FAMILIES)))

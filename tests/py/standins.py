@@ -9,6 +9,7 @@ The stand-in modules themselves mirror the reference code, one file per referenc
     standin_qwenvl_visual.py            Qwen/Qwen-VL visual.py (trunk, Resampler, image_transform, encode)
     standin_kimi_vl.py                  Kimi-VL-A3B modeling_kimi_vl.py (MoonViT, projector) and
                                         image_processing_kimi_vl.py
+    fake_transformers.py                a fake transformers package over the stand-ins, to run the CLI
 """
 
 import json
@@ -101,6 +102,8 @@ RECORD = Recorder()
 
 def rec(owner, suffix, value):
     """Record value under owner's path (+ '.suffix'); owner is a module named by name_modules, or a str."""
+    if RECORD.values is None:
+        return value
     base = owner if isinstance(owner, str) else owner._vt
     RECORD.put(base + ("." + suffix if suffix else ""), value)
     return value

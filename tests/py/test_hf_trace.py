@@ -49,6 +49,7 @@ VLMTRACE = os.environ.get("VLMTRACE_BIN") or os.path.join(ROOT, "bin", "vlmtrace
 if not os.path.isabs(VLMTRACE):
     VLMTRACE = os.path.join(ROOT, VLMTRACE)
 HF_TRACE = os.path.join(ROOT, "trace", "hf_trace.py")
+FAKE = os.path.join(HERE, "fake_transformers.py")
 
 torch.set_num_threads(1)  # results must not depend on it; one thread keeps the shared machine free
 
@@ -316,6 +317,20 @@ class TestWriter(TmpDirCase):
         with self.assertRaisesRegex(hf_trace.TraceInputError, "^z: traced twice"):
             w.add("z", np.ones(2, np.float32))
 
+    def test_write_failure(self):
+        """A failed np.save (disk full) is a TraceWriteError naming the file (exit status 3 in main)."""
+        w = hf_trace.TraceWriter(self.tmp, (), "x")
+        orig = hf_trace.np.save
+
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+        hf_trace.np.save = full
+        try:
+            with self.assertRaisesRegex(hf_trace.TraceWriteError, "a.npy: No space left on device"):
+                w.add("a", np.zeros(2, np.float32))
+        finally:
+            hf_trace.np.save = orig
+
     def test_uncreatable_directory(self):
         blocker = os.path.join(self.tmp, "file")
         open(blocker, "w").close()
@@ -412,7 +427,7 @@ class TestCommandLine(TmpDirCase):
 
     def assert_one_line_error(self, r, code, text):
         self.assertEqual(r.returncode, code, r.stdout + r.stderr)
-        lines = r.stderr.strip().splitlines()
+        lines = [ln for ln in r.stderr.strip().splitlines() if not ln.startswith("hf_trace.py: note: ")]
         self.assertEqual(len(lines), 1, r.stderr)
         self.assertTrue(lines[0].startswith("hf_trace.py: "), lines[0])
         self.assertIn(text, lines[0])
@@ -432,12 +447,70 @@ class TestCommandLine(TmpDirCase):
         r = self.run_cli("--image", "x.png")
         self.assertEqual(r.returncode, 2)
 
+    # -- end to end through the command line, with tests/py/fake_transformers.py standing in for the package --
+    def run_fake(self, *args):
+        return subprocess.run([sys.executable, FAKE] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+
+    def test_cli_end_to_end(self):
+        """The documented command on a bundled checkpoint, per family: exit 0, one summary line, a trace
+        that passes vlmtrace diff, the versions and inputs in the manifest."""
+        runs = {
+            "qwen2vl-image": ["--min-pixels", "3136", "--max-pixels", "64000"],
+            "qwen25vl-multi": ["--video", None, "--fps", "2", "--min-pixels", "3136", "--max-pixels", "8000"],
+            "qwenvl-image": [],
+            "kimivl-multi": [],
+        }
+        for case, flags in runs.items():
+            g = Golden(case)
+            args = ["--model", g.dir]
+            for image in g.images():
+                args += ["--image", image]
+            flags = [",".join(g.videos()[0]) if f is None else f for f in flags]
+            out = os.path.join(self.tmp, case)
+            r = self.run_fake(*(args + flags + ["--trace", out]))
+            self.assertEqual(r.returncode, 0, case + ": " + r.stderr)
+            self.assertRegex(r.stdout, r"^hf_trace.py: \d+ tensors, .*manifest.json\n$")
+            d = vlmtrace("diff", out, g.dir)
+            self.assertEqual(d.returncode, 0, case + ":\n" + d.stdout + d.stderr)
+            with open(os.path.join(out, "manifest.json")) as f:
+                m = json.load(f)
+            self.assertEqual(m["model"], g.config["model_type"])
+            for key in ("transformers", "torch", "Pillow", "numpy"):
+                self.assertTrue(m["versions"][key], key)
+            self.assertEqual(m["inputs"]["images"], g.images())
+            if case == "qwen25vl-multi":
+                self.assertEqual(m["inputs"]["second_per_grid_ts"], [1.0])
+                self.assertEqual(m["processor"]["max_pixels"], 8000)
+
+    def test_cli_bad_input(self):
+        g = Golden("qwen2vl-image")
+        img = g.images()[0]
+        r = self.run_fake("--model", g.dir, "--image", os.path.join(self.tmp, "nope.png"), "--trace", self.tmp)
+        self.assert_one_line_error(r, 2, "nope.png: no such file")
+        other = os.path.join(self.tmp, "llava")
+        os.makedirs(other)
+        with open(os.path.join(other, "config.json"), "w") as f:
+            json.dump({"model_type": "llava"}, f)
+        r = self.run_fake("--model", other, "--image", img, "--trace", os.path.join(self.tmp, "t"))
+        self.assert_one_line_error(r, 2, "model_type 'llava' is not one of")
+        r = self.run_fake("--model", self.tmp, "--image", img, "--trace", os.path.join(self.tmp, "t"))
+        self.assert_one_line_error(r, 2, "config.json")
+        k = Golden("kimivl-image")
+        r = self.run_fake("--model", k.dir, "--image", img, "--max-pixels", "9000", "--trace", os.path.join(self.tmp, "t"))
+        self.assert_one_line_error(r, 2, "apply to qwen2_vl and qwen2_5_vl only")
+        r = self.run_fake("--model", g.dir, "--image", img, "--video", img + "," + img, "--fps", "1", "--fps", "2",
+                          "--trace", os.path.join(self.tmp, "t"))
+        self.assert_one_line_error(r, 2, "--fps: give it once, or once per --video")
+        blocker = os.path.join(self.tmp, "file")
+        open(blocker, "w").close()
+        r = self.run_fake("--model", g.dir, "--image", img, "--trace", os.path.join(blocker, "t"))
+        self.assert_one_line_error(r, 2, "cannot create the trace directory")
+
     def test_without_transformers(self):
-        try:
-            import transformers  # noqa: F401
+        import importlib.util
+        if importlib.util.find_spec("transformers") is not None:
             self.skipTest("transformers is installed here")
-        except ImportError:
-            pass
         img = os.path.join(REF, "qwen2vl-image", "image.0.png")
         r = self.run_cli("--model", os.path.join(REF, "qwen2vl-image"), "--image", img, "--trace",
                          os.path.join(self.tmp, "t"))
