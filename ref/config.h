@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "status.h"
+#include "tensor.h"
 
 typedef enum vt_family {
     VT_FAMILY_QWEN2VL,  /* model_type qwen2_vl */
@@ -121,5 +122,21 @@ int vt_config_parse(vt_model_config *c, const char *json, size_t len, vt_status 
 int vt_preproc_parse(vt_preproc_config *p, vt_family family, const char *json, size_t len, vt_status *st);
 /* The published defaults for a family (what is used when preprocessor_config.json is absent). */
 void vt_preproc_defaults(vt_preproc_config *p, vt_family family);
+
+/* "Qwen2-VL", "Qwen2.5-VL", "Qwen-VL", "Kimi-VL". */
+const char *vt_family_name(vt_family family);
+
+/* One tensor the family's reference module holds (canonical checkpoint key) and the shape config.json
+ * implies for it. */
+typedef struct vt_weight_spec {
+    char name[112];
+    int ndim;
+    int64_t shape[VT_MAX_DIMS];
+} vt_weight_spec;
+
+/* Every vision-side tensor of the family's reference model for this config, in module order
+ * (config_weights.c). *out is malloc'd (free() it); VT_ERESOURCE if that fails. `vlmtrace inspect` checks
+ * a checkpoint against this list; the model loaders bind the same tensors. */
+int vt_config_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt_status *st);
 
 #endif

@@ -19,7 +19,12 @@ typedef struct vt_cli_cmd {
     int (*run)(int argc, char **argv, vt_status *st);
 } vt_cli_cmd;
 
-extern const vt_cli_cmd vt_cmd_show, vt_cmd_diff;
+/* one line per subcommand (helpers add theirs without touching the others) */
+extern const vt_cli_cmd vt_cmd_run;
+extern const vt_cli_cmd vt_cmd_show;
+extern const vt_cli_cmd vt_cmd_diff;
+extern const vt_cli_cmd vt_cmd_rope;
+extern const vt_cli_cmd vt_cmd_inspect;
 
 /* ---- argv helpers ---- */
 

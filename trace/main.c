@@ -11,7 +11,13 @@
 
 #define VLMTRACE_VERSION "0.1.0"
 
-static const vt_cli_cmd *const commands[] = {&vt_cmd_show, &vt_cmd_diff};
+static const vt_cli_cmd *const commands[] = {
+    &vt_cmd_run,
+    &vt_cmd_show,
+    &vt_cmd_diff,
+    &vt_cmd_rope,
+    &vt_cmd_inspect,
+};
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f)
