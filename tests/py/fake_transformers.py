@@ -135,6 +135,12 @@ def install():
     _module("safetensors", safe_open=_SafeOpen)
 
 
+def uninstall():
+    for name in [n for n in sys.modules if n == "transformers" or n.startswith("transformers.")
+                 or n == "safetensors"]:
+        del sys.modules[name]
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     install()

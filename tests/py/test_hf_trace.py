@@ -41,6 +41,7 @@ import standin_image_processing_qwen2_vl as qwen2_processing  # noqa: E402
 import standin_kimi_vl  # noqa: E402
 import standin_qwen2_5_vl  # noqa: E402
 import standin_qwen2_vl  # noqa: E402
+import fake_transformers  # noqa: E402
 import standin_qwenvl_visual  # noqa: E402
 import standins  # noqa: E402
 
@@ -283,8 +284,9 @@ class TestWriter(TmpDirCase):
         w = hf_trace.TraceWriter(self.tmp, (), "x")
         for name in ("visual.cu_seqlens", "visual.rot_pos_ids", "image.0.rgb", "visual.blocks.0.attn.q_rope"):
             w.add(name, torch.from_numpy(np.load(os.path.join(g, name + ".npy"))))
-            with open(os.path.join(g, name + ".npy"), "rb") as a, open(os.path.join(self.tmp, name + ".npy"), "rb") as b:
-                self.assertEqual(a.read(), b.read(), name)
+            with open(os.path.join(g, name + ".npy"), "rb") as a:
+                with open(os.path.join(self.tmp, name + ".npy"), "rb") as b:
+                    self.assertEqual(a.read(), b.read(), name)
 
     def test_manifest_written_last_and_shared_files(self):
         w = hf_trace.TraceWriter(self.tmp, (), "qwen2_vl")
@@ -432,19 +434,35 @@ class TestCommandLine(TmpDirCase):
         self.assertTrue(lines[0].startswith("hf_trace.py: "), lines[0])
         self.assertIn(text, lines[0])
 
+    def run_main(self, *args, fake=True):
+        """hf_trace.main(args) in this process (fast: torch is already imported), with the fake transformers
+        installed for the call; returns what a subprocess would (returncode, stdout, stderr)."""
+        import contextlib
+        import io
+        import types
+        out, err = io.StringIO(), io.StringIO()
+        if fake:
+            fake_transformers.install()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = hf_trace.main(list(args))
+        finally:
+            fake_transformers.uninstall()
+        return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
     def test_help(self):
-        r = self.run_cli("--help")
+        r = self.run_main("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("--model", r.stdout)
         self.assertIn("--only", r.stdout)
 
     def test_use_fast_refused(self):
         img = os.path.join(REF, "qwen2vl-image", "image.0.png")
-        r = self.run_cli("--model", self.tmp, "--image", img, "--trace", self.tmp, "--use-fast")
+        r = self.run_main("--model", self.tmp, "--image", img, "--trace", self.tmp, "--use-fast")
         self.assert_one_line_error(r, 2, "gives other pixels")
 
     def test_usage_error(self):
-        r = self.run_cli("--image", "x.png")
+        r = self.run_main("--image", "x.png")
         self.assertEqual(r.returncode, 2)
 
     # -- end to end through the command line, with tests/py/fake_transformers.py standing in for the package --
@@ -486,25 +504,26 @@ class TestCommandLine(TmpDirCase):
     def test_cli_bad_input(self):
         g = Golden("qwen2vl-image")
         img = g.images()[0]
-        r = self.run_fake("--model", g.dir, "--image", os.path.join(self.tmp, "nope.png"), "--trace", self.tmp)
+        r = self.run_main("--model", g.dir, "--image", os.path.join(self.tmp, "nope.png"), "--trace", self.tmp)
         self.assert_one_line_error(r, 2, "nope.png: no such file")
         other = os.path.join(self.tmp, "llava")
         os.makedirs(other)
         with open(os.path.join(other, "config.json"), "w") as f:
             json.dump({"model_type": "llava"}, f)
-        r = self.run_fake("--model", other, "--image", img, "--trace", os.path.join(self.tmp, "t"))
+        r = self.run_main("--model", other, "--image", img, "--trace", os.path.join(self.tmp, "t"))
         self.assert_one_line_error(r, 2, "model_type 'llava' is not one of")
-        r = self.run_fake("--model", self.tmp, "--image", img, "--trace", os.path.join(self.tmp, "t"))
+        r = self.run_main("--model", self.tmp, "--image", img, "--trace", os.path.join(self.tmp, "t"))
         self.assert_one_line_error(r, 2, "config.json")
         k = Golden("kimivl-image")
-        r = self.run_fake("--model", k.dir, "--image", img, "--max-pixels", "9000", "--trace", os.path.join(self.tmp, "t"))
+        r = self.run_main("--model", k.dir, "--image", img, "--max-pixels", "9000",
+                          "--trace", os.path.join(self.tmp, "t"))
         self.assert_one_line_error(r, 2, "apply to qwen2_vl and qwen2_5_vl only")
-        r = self.run_fake("--model", g.dir, "--image", img, "--video", img + "," + img, "--fps", "1", "--fps", "2",
+        r = self.run_main("--model", g.dir, "--image", img, "--video", img + "," + img, "--fps", "1", "--fps", "2",
                           "--trace", os.path.join(self.tmp, "t"))
         self.assert_one_line_error(r, 2, "--fps: give it once, or once per --video")
         blocker = os.path.join(self.tmp, "file")
         open(blocker, "w").close()
-        r = self.run_fake("--model", g.dir, "--image", img, "--trace", os.path.join(blocker, "t"))
+        r = self.run_main("--model", g.dir, "--image", img, "--trace", os.path.join(blocker, "t"))
         self.assert_one_line_error(r, 2, "cannot create the trace directory")
 
     def test_without_transformers(self):
