@@ -207,9 +207,7 @@ static int dispatch(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer 
     switch (cfg->family) {
     case VT_FAMILY_QWEN2VL:
     case VT_FAMILY_QWEN25VL: return vt_run_qwen2(o, cfg, tr, st);
-    case VT_FAMILY_QWENVL:
-        return vt_fail(st, VT_EINPUT, "%s/config.json: Qwen-VL (model_type qwen) is not supported by run yet",
-                       o->model_dir);
+    case VT_FAMILY_QWENVL: return vt_run_qwenvl(o, cfg, tr, st);
     case VT_FAMILY_KIMIVL: return vt_run_kimivl(o, cfg, tr, st);
     }
     return vt_fail(st, VT_EINPUT, "%s/config.json: unknown model family", o->model_dir);
