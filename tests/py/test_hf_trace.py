@@ -541,8 +541,6 @@ class TestCommandLine(TmpDirCase):
             args += [",".join(g.videos()[0]) if f is None else f for f in flags]
             ours, hf = os.path.join(self.tmp, case + ".ours"), os.path.join(self.tmp, case + ".hf")
             r = vlmtrace("run", *(args + ["--trace", ours]))
-            if r.returncode == 2 and "not supported by run yet" in r.stderr:
-                continue  # that family's C forward has not landed on this branch yet
             self.assertEqual(r.returncode, 0, case + ": " + r.stderr)
             r = self.run_main(*(args + ["--trace", hf]))
             self.assertEqual(r.returncode, 0, case + ": " + r.stderr)
