@@ -1,6 +1,6 @@
 /* test_preprocess.c -- Qwen2-VL / Qwen2.5-VL preprocessing against the golden data: every smart_resize
  * case, every image of preprocess-sizes / preprocess-exif alone with its own limits, the preprocessing
- * tensors of every qwen2vl / qwen25vl case, the CLI, and the inputs the reference rejects. */
+ * tensors of every qwen2vl / qwen25vl case, and the inputs the reference rejects (the CLI: test_preprocess_cli.c). */
 #include "vt_test.h"
 
 #include <stdio.h>

@@ -406,6 +406,22 @@ static void write_config(const char *dir, const char *field, int value)
     free(buf);
 }
 
+/* A checkpoint without attn_pool.pos_embed: the reference (loaded non-strictly) keeps the table its
+ * constructor built, and so do we (vt_qwenvl_sincos_2d); every golden tensor still matches. */
+static void test_qwenvl_checkpoint_without_pos_embed(void **state)
+{
+    (void)state;
+    char tmp[64], out[4096], trace[128];
+    vt_test_tmpdir(tmp);
+    write_config(tmp, NULL, 0);
+    write_checkpoint_without(tmp, "attn_pool.pos_embed");
+    snprintf(trace, sizeof trace, "%s/trace", tmp);
+    int rc = vt_test_cli(out, sizeof out, "run --model %s --image %s/image0.png --trace %s", tmp, CASE_IMAGE, trace);
+    if (rc) fail_msg("run exited %d: %s", rc, out);
+    assert_dirs_match(trace, CASE_IMAGE);
+    vt_test_rmtree(tmp);
+}
+
 /* run on dir; expect exit 2 and one line containing `want`. */
 static void expect_input_error(const char *dir, const char *extra, const char *want)
 {
@@ -459,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_qwenvl_golden_abspos),
         cmocka_unit_test(test_qwenvl_batch_of_two_equals_singles),
         cmocka_unit_test(test_qwenvl_viz),
+        cmocka_unit_test(test_qwenvl_checkpoint_without_pos_embed),
         cmocka_unit_test(test_qwenvl_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

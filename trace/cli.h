@@ -21,6 +21,7 @@ typedef struct vt_cli_cmd {
 
 /* one line per subcommand (helpers add theirs without touching the others) */
 extern const vt_cli_cmd vt_cmd_run;
+extern const vt_cli_cmd vt_cmd_preprocess;
 extern const vt_cli_cmd vt_cmd_show;
 extern const vt_cli_cmd vt_cmd_diff;
 extern const vt_cli_cmd vt_cmd_rope;

@@ -13,6 +13,7 @@
 
 static const vt_cli_cmd *const commands[] = {
     &vt_cmd_run,
+    &vt_cmd_preprocess,
     &vt_cmd_show,
     &vt_cmd_diff,
     &vt_cmd_rope,
