@@ -30,7 +30,7 @@ TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
 
 # Debian packages: to build, to test, and (later targets) for the notebooks.
 DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
-DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev
+DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pil
 
 .PHONY: all demo test test-plain test-san debug help clean deps-build deps-test tests-build
 all: bin/vlmtrace
@@ -87,6 +87,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory tests-build
 	@sh tests/run.sh bin
 	@sh tests/run.sh bin/san
+	@sh tests/run_py.sh bin
 
 debug: deps-build
 	@$(MAKE) --no-print-directory bin/debug/vlmtrace
