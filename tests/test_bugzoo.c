@@ -337,6 +337,25 @@ static void test_bugzoo_no_mrope_sections(void **state)
               "/mrope.q.npy --k " RM "/mrope.k.npy --quiet",
               "no-mrope-sections", RM, "mrope.cos", "mrope.inv_freq", LIST("mrope.sin", "mrope.q_embed", "mrope.k_embed"),
               LIST("position_ids", "mrope.q"));
+    /* the channels mrope_section gives to t are right either way: the worst element is an h or w channel */
+    char tmp[64], args[4096], trace[128];
+    vt_test_tmpdir(tmp);
+    snprintf(trace, sizeof trace, "%s/t", tmp);
+    snprintf(args, sizeof args, "rope --model " RM " --input-ids " RM "/input_ids.npy --position-ids " RM
+             "/position_ids.npy --q " RM "/mrope.q.npy --k " RM "/mrope.k.npy --quiet --trace %s --inject no-mrope-sections",
+             trace);
+    cli_ok(args);
+    cJSON *j = diff_json(trace, RM);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "tensors")) {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(t, "status")), "fail") != 0) continue;
+        const char *where = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(t, "locator"), "text"));
+        if (!where || (!strstr(where, "which mrope_section [2, 3, 3] gives to axis h") &&
+                       !strstr(where, "which mrope_section [2, 3, 3] gives to axis w")))
+            fail_msg("%s: worst element %s", cJSON_GetStringValue(cJSON_GetObjectItem(t, "name")), where ? where : "(none)");
+    }
+    cJSON_Delete(j);
+    vt_test_rmtree(tmp);
 #undef RM
 }
 
@@ -367,6 +386,81 @@ static void test_bugzoo_refusals(void **state)
     cli_refused("rope --model " RI " --input-ids " RI "/input_ids.npy --trace /tmp/never --inject no-mrope-sections",
                 "give --q and --k", NULL);
 #undef RI
+}
+
+/* ======================================== docs/bug-zoo.md ======================================== */
+
+/* s with every `from` replaced by `to` (malloc'd). */
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+    size_t n = 0, lf = strlen(from), lt = strlen(to);
+    for (const char *p = strstr(s, from); p; p = strstr(p + lf, from)) n++;
+    char *r = malloc(strlen(s) + n * (lt > lf ? lt - lf : 0) + 1), *w = r;
+    assert_non_null(r);
+    for (const char *p = s;;) {
+        const char *q = strstr(p, from);
+        size_t k = q ? (size_t)(q - p) : strlen(p);
+        memcpy(w, p, k);
+        w += k;
+        if (!q) break;
+        memcpy(w, to, lt);
+        w += lt;
+        p = q + lf;
+    }
+    *w = 0;
+    return r;
+}
+
+/* Every command of the page runs, and every report on it is what the tool prints today: the ```sh
+ * blocks are run in order, each block that starts with "$ bin/vlmtrace ..." is re-run and compared. */
+static void test_bugzoo_docs_are_live(void **state)
+{
+    (void)state;
+    void *raw;
+    size_t len;
+    vt_status st = {0};
+    if (vt_read_file("docs/bug-zoo.md", &raw, &len, 1 << 20, &st)) fail_msg("%s", st.msg);
+    char tmp[64], zoo[80];
+    vt_test_tmpdir(tmp);
+    snprintf(zoo, sizeof zoo, "%s/", tmp);
+    static char got[1 << 16];
+    int reports = 0;
+    char *doc = raw;
+    for (char *p = strstr(doc, "```"); p; ) {
+        char *body = strchr(p, '\n');
+        if (!body) break;
+        body++;
+        char *end = strstr(body, "```");
+        if (!end) break;
+        *end = 0;
+        if (!strncmp(p, "```sh", 5)) {
+            char *joined = replace_all(body, "\\\n", " ");
+            for (char *line = strtok(joined, "\n"); line; line = strtok(NULL, "\n")) {
+                if (strncmp(line, "bin/vlmtrace ", 13) != 0) continue;
+                char *cmd = replace_all(line + 13, "zoo/", zoo);
+                int rc = vt_test_cli(got, sizeof got, "%s", cmd);
+                if (rc != 0) fail_msg("docs/bug-zoo.md: %s -> exit %d\n%s", line, rc, got);
+                free(cmd);
+            }
+            free(joined);
+        } else if (!strncmp(body, "$ bin/vlmtrace ", 15)) {
+            char *nl = strchr(body, '\n');
+            assert_non_null(nl);
+            *nl = 0;
+            char *cmd = replace_all(body + 15, "zoo/", zoo);
+            vt_test_cli(got, sizeof got, "%s", cmd);
+            char *printed = replace_all(got, zoo, "zoo/");
+            if (strcmp(printed, nl + 1) != 0)
+                fail_msg("docs/bug-zoo.md: `%s` prints\n%s\nbut the page shows\n%s", body + 2, printed, nl + 1);
+            free(printed);
+            free(cmd);
+            reports++;
+        }
+        p = strstr(end + 3, "```");
+    }
+    assert_int_equal(reports, 11);
+    free(raw);
+    vt_test_rmtree(tmp);
 }
 
 /* ======================================== the locator ======================================== */
@@ -646,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_bugzoo_no_reverse_index),   cmocka_unit_test(test_bugzoo_qkv_global_split),
         cmocka_unit_test(test_bugzoo_cross_image_leak),   cmocka_unit_test(test_bugzoo_sequential_positions),
         cmocka_unit_test(test_bugzoo_no_mrope_sections),  cmocka_unit_test(test_bugzoo_refusals),
+        cmocka_unit_test(test_bugzoo_docs_are_live),
         cmocka_unit_test(test_locate_qwen2_head_segment), cmocka_unit_test(test_locate_rows_match_trace),
         cmocka_unit_test(test_locate_pixels),             cmocka_unit_test(test_locate_other_families),
         cmocka_unit_test(test_diff_json_and_summary),

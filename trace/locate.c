@@ -1,45 +1,16 @@
 /*
- * locate.c -- element -> (input, patch, head, segment / window) for the diff report (see locate.h).
- *
- * Legend: N patch rows of all inputs (images first, then videos, as the towers concatenate them),
- * m spatial merge size (2), U = m*m patches per merged token, M = N / U merged tokens, (t, h, w) a grid
- * in patches, H heads, D head_dim.
+ * locate.c -- element -> (input, patch, head, segment / window) for the diff report (see locate.h): the
+ * locator built from the reference trace, rows to patches, heads and segments, the one-line description.
+ * Which tensor has which row order is per family, in locate_families.c.
  */
-#include "locate.h"
+#include "locate_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-
 /* ======================================== the locator ======================================== */
-
-typedef enum { FAM_UNKNOWN, FAM_QWEN2, FAM_QWEN25, FAM_KIMI, FAM_QWENVL } loc_family;
-
-typedef struct loc_input {
-    char name[24];   /* "image.0", "video.1" */
-    int64_t t, h, w; /* grid in patches (t = 1 for Kimi-VL) */
-    int64_t row0;    /* first of its t*h*w patch rows */
-    int64_t mrow0;   /* first of its t*h*w/U merged tokens */
-} loc_input;
-
-struct vt_locator {
-    loc_family fam;
-    loc_input *in;
-    int n_in, n_images;
-    int64_t N;
-    int merge;
-    int64_t *window_index, n_wi;
-    int64_t *cu, n_cu;   /* cu_seqlens, widened */
-    const char *cu_name;
-    int64_t *cuw, n_cuw; /* Qwen2.5-VL cu_window_seqlens */
-    int heads, head_dim;
-    int fullatt[VT_MAX_FULLATT], n_fullatt, have_fullatt;
-    int qvl_g, qvl_qg, qvl_pool_hd; /* Qwen-VL: patch grid side, query grid side, resampler head width */
-    char summary[256];
-};
 
 /* An integer tensor of the manifest as int64 values (malloc'd), *vals NULL when absent. */
 static int load_ints(const vt_manifest *m, const char *name, int64_t **vals, int64_t *n, int64_t *cols,
@@ -145,13 +116,22 @@ static void read_config(vt_locator *l, const vt_manifest *m)
             memcpy(l->fullatt, c->qwen2.fullatt_block_indexes, sizeof l->fullatt);
             l->have_fullatt = 1;
         }
-        if (!l->heads && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL) && c->qwen2.num_heads > 0) {
+        if (!l->heads && l->fam != FAM_ROPE && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL) &&
+            c->qwen2.num_heads > 0) {
             l->heads = c->qwen2.num_heads;
             l->head_dim = c->qwen2.embed_dim / c->qwen2.num_heads;
         }
-        if (!l->heads && c->family == VT_FAMILY_KIMIVL && c->kimi.num_attention_heads > 0) {
+        if (!l->heads && l->fam == FAM_KIMI && c->family == VT_FAMILY_KIMIVL && c->kimi.num_attention_heads > 0) {
             l->heads = c->kimi.num_attention_heads;
             l->head_dim = c->kimi.hidden_size / c->kimi.num_attention_heads;
+        }
+        if (l->fam == FAM_ROPE && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL)) {
+            memcpy(l->mrope_section, c->text.mrope_section, sizeof l->mrope_section);
+            l->have_section = 1;
+            l->tok_image = c->text.image_token_id;
+            l->tok_video = c->text.video_token_id;
+            l->tok_vstart = c->text.vision_start_token_id;
+            l->tok_vend = c->text.vision_end_token_id;
         }
         if (c->family == VT_FAMILY_QWENVL && c->qwenvl.heads > 0) {
             l->heads = c->qwenvl.heads;
@@ -167,7 +147,9 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
     vt_locator *l = calloc(1, sizeof *l);
     if (!l) return vt_fail(st, VT_ERESOURCE, "out of memory");
     l->merge = 2;
-    if (vt_manifest_find(m, "visual.window_index")) l->fam = FAM_QWEN25;
+    l->tok_image = l->tok_video = l->tok_vstart = l->tok_vend = -1;
+    if (vt_manifest_find(m, "position_ids") && !has_prefix(m, "visual.")) l->fam = FAM_ROPE;
+    else if (vt_manifest_find(m, "visual.window_index")) l->fam = FAM_QWEN25;
     else if (has_prefix(m, "visual.") || vt_manifest_find(m, "image_grid_thw") || vt_manifest_find(m, "image.0.grid_thw") ||
              vt_manifest_find(m, "video_grid_thw"))
         l->fam = FAM_QWEN2;
@@ -201,6 +183,13 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
         }
         if (rc == VT_OK) rc = load_ints(m, "vision_tower.encoder.cu_seqlens", &l->cu, &l->n_cu, NULL, st);
         l->cu_name = "vision_tower.encoder.cu_seqlens";
+    } else if (l->fam == FAM_ROPE) {
+        int64_t cols = 0;
+        rc = load_ints(m, "input_ids", &l->ids, &l->ids_L, &cols, st);
+        if (l->ids && cols > 0) {
+            l->ids_B = l->ids_L / cols;
+            l->ids_L = cols;
+        }
     } else if (l->fam == FAM_QWENVL) {
         const vt_manifest_entry *e = vt_manifest_find(m, "transformer.visual.abs_pos");
         if (e && e->ndim == 2) l->qvl_g = (int)isqrt64(e->shape[0]);
@@ -215,7 +204,7 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
         return rc;
     }
     /* heads from the first q_rope [N, H, D] the trace has */
-    for (int i = 0; i < m->n && !l->heads; i++) {
+    for (int i = 0; i < m->n && !l->heads && l->fam != FAM_ROPE; i++) {
         size_t n = strlen(m->t[i].name);
         if (n >= 6 && !strcmp(m->t[i].name + n - 6, "q_rope") && m->t[i].ndim == 3 && m->t[i].shape[1] > 0) {
             l->heads = (int)m->t[i].shape[1];
@@ -226,7 +215,7 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
     const int64_t U = (int64_t)l->merge * l->merge;
     for (int i = 0; i < l->n_in; i++) l->in[i].mrow0 = l->in[i].row0 / U;
 
-    static const char *const fam_names[] = {"unknown layout", "Qwen2-VL", "Qwen2.5-VL", "Kimi-VL", "Qwen-VL"};
+    static const char *const fam_names[] = {"unknown layout", "Qwen2-VL", "Qwen2.5-VL", "Kimi-VL", "Qwen-VL", "M-RoPE"};
     int len = snprintf(l->summary, sizeof l->summary, "%s", fam_names[l->fam]);
     if (l->n_in)
         len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", %d input(s) (%lld patch rows)", l->n_in,
@@ -235,6 +224,11 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
     if (l->cuw) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", visual.cu_window_seqlens");
     if (l->window_index) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", visual.window_index");
     if (l->heads) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", %d heads of %d", l->heads, l->head_dim);
+    if (l->ids) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", input_ids [%lld, %lld]",
+                                (long long)l->ids_B, (long long)l->ids_L);
+    if (l->have_section)
+        len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", mrope_section [%d, %d, %d] (config.json)",
+                        l->mrope_section[0], l->mrope_section[1], l->mrope_section[2]);
     if (l->have_fullatt) snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", fullatt_block_indexes (config.json)");
     *out = l;
     return VT_OK;
@@ -247,6 +241,7 @@ void vt_locator_free(vt_locator *l)
     free(l->window_index);
     free(l->cu);
     free(l->cuw);
+    free(l->ids);
     free(l);
 }
 
@@ -255,7 +250,7 @@ const char *vt_locator_summary(const vt_locator *l) { return l ? l->summary : "n
 /* ======================================== rows -> patches ======================================== */
 
 /* The input holding patch row r (or merged token r when merged), -1 if none. */
-static int input_of(const vt_locator *l, int64_t r, int merged)
+int loc_input_of(const vt_locator *l, int64_t r, int merged)
 {
     const int64_t U = (int64_t)l->merge * l->merge;
     for (int i = 0; i < l->n_in; i++) {
@@ -268,7 +263,7 @@ static int input_of(const vt_locator *l, int64_t r, int merged)
 
 /* Local row j of input i -> its patch. merge_order: Qwen2's (t, h/m, w/m, m, m) row order; otherwise
  * row-major (t, h, w) (Kimi-VL). */
-static void local_patch(const vt_locator *l, int i, int64_t j, int merge_order, vt_location *o)
+void loc_local_patch(const vt_locator *l, int i, int64_t j, int merge_order, vt_location *o)
 {
     const loc_input *p = &l->in[i];
     const int64_t m = l->merge, U = m * m;
@@ -286,9 +281,9 @@ static void local_patch(const vt_locator *l, int i, int64_t j, int merge_order, 
 }
 
 /* Merged token u (original order) of all inputs; sub >= 0 names one patch of its m x m block. */
-static void merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *o)
+void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *o)
 {
-    int i = input_of(l, u, 1);
+    int i = loc_input_of(l, u, 1);
     if (i < 0) return;
     const loc_input *p = &l->in[i];
     const int64_t m = l->merge, b = u - p->mrow0, per_t = (p->h / m) * (p->w / m);
@@ -307,9 +302,9 @@ static void merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_locatio
 }
 
 /* What a segment [lo, hi) of cu_seqlens is: "image.1", "video.0 t 1". */
-static void name_segment(const vt_locator *l, int64_t lo, char *buf, size_t n)
+static void loc_name_segment(const vt_locator *l, int64_t lo, char *buf, size_t n)
 {
-    int i = input_of(l, lo, 0);
+    int i = loc_input_of(l, lo, 0);
     if (i < 0) {
         snprintf(buf, n, "?");
         return;
@@ -319,7 +314,7 @@ static void name_segment(const vt_locator *l, int64_t lo, char *buf, size_t n)
     else snprintf(buf, n, "%s", p->name);
 }
 
-static int find_segment(const int64_t *cu, int64_t n_cu, int64_t r, int64_t *lo, int64_t *hi)
+static int loc_find_segment(const int64_t *cu, int64_t n_cu, int64_t r, int64_t *lo, int64_t *hi)
 {
     for (int64_t s = 0; s + 1 < n_cu; s++)
         if (r >= cu[s] && r < cu[s + 1]) {
@@ -328,205 +323,6 @@ static int find_segment(const int64_t *cu, int64_t n_cu, int64_t r, int64_t *lo,
             return (int)s;
         }
     return -1;
-}
-
-/* ======================================== per family ======================================== */
-
-enum { ROWS_NONE, ROWS_ALL, ROWS_WINDOW, MERGED_ALL, MERGED_WINDOW };
-enum { ATT_NONE, ATT_QKV_GLOBAL, ATT_QKV_PER_HEAD, ATT_HEAD_AXIS, ATT_HEAD_COLS };
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
-/* "visual.blocks.3.attn.out" -> 3 (after `prefix`), -1 if the name is not a block's */
-static int block_index(const char *name, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    if (strncmp(name, prefix, n) != 0) return -1;
-    int b = -1;
-    return sscanf(name + n, "%d", &b) == 1 ? b : -1;
-}
-
-/* Rows of image.{k} / video.{k} tensors; returns 1 if the name was one. c: coordinates. */
-static int locate_input_tensor(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c,
-                               int merge_order, vt_location *o)
-{
-    int k, len = 0;
-    char kind[8];
-    if (sscanf(name, "%5[a-z].%d.%n", kind, &k, &len) != 2 || len == 0 ||
-        (strcmp(kind, "image") != 0 && strcmp(kind, "video") != 0))
-        return 0;
-    int i = -1;
-    char want[32];
-    snprintf(want, sizeof want, "%s.%d", kind, k);
-    for (int j = 0; j < l->n_in; j++)
-        if (!strcmp(l->in[j].name, want)) i = j;
-    if (i < 0) return 1;
-    const loc_input *p = &l->in[i];
-    const char *tail = name + len;
-    const int video = ref->ndim == 4;
-    if (!strcmp(tail, "patches") && ref->ndim >= 2 && ref->shape[0] == p->t * p->h * p->w) {
-        o->row = c[0];
-        local_patch(l, i, c[0], merge_order, o);
-    } else if (!strcmp(tail, "resized") || !strcmp(tail, "normalized")) {
-        int chw = !strcmp(tail, "normalized");
-        int64_t ph = ref->shape[video + (chw ? 1 : 0)], y = c[video + (chw ? 1 : 0)], x = c[video + (chw ? 2 : 1)];
-        if (ph <= 0 || ph % p->h != 0) return 1;
-        int64_t P = ph / p->h, F = video ? ref->shape[0] : 1, T = (F + p->t - 1) / p->t;
-        snprintf(o->input, sizeof o->input, "%s", p->name);
-        o->pixel_y = y;
-        o->pixel_x = x;
-        o->t = video ? c[0] / (T ? T : 1) : 0;
-        o->h = y / P;
-        o->w = x / P;
-        if (l->fam == FAM_KIMI) o->t = -1;
-    }
-    return 1;
-}
-
-static void locate_qwen2(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o,
-                         int *att)
-{
-    const int q25 = l->fam == FAM_QWEN25;
-    const int64_t U = (int64_t)l->merge * l->merge;
-    if (locate_input_tensor(l, name, ref, c, 1, o)) return;
-    int space = ROWS_NONE;
-    int64_t r = c[0];
-    if (!strcmp(name, "pixel_values")) space = ROWS_ALL;
-    else if (!strcmp(name, "pixel_values_videos")) {
-        space = ROWS_ALL;
-        r += l->n_images ? l->in[l->n_images - 1].row0 + l->in[l->n_images - 1].t * l->in[l->n_images - 1].h *
-                                                             l->in[l->n_images - 1].w
-                         : 0;
-    } else if (!strcmp(name, "visual.patch_embed") || !strcmp(name, "visual.rot_pos_ids") ||
-               !strcmp(name, "visual.rotary_pos_emb"))
-        space = ROWS_ALL;
-    else if (!strcmp(name, "visual.patch_embed.windowed")) space = ROWS_WINDOW;
-    else if ((o->block = block_index(name, "visual.blocks.")) >= 0 || !strcmp(name, "visual.merger.ln_q"))
-        space = q25 ? ROWS_WINDOW : ROWS_ALL;
-    else if (!strncmp(name, "visual.merger.mlp", 17) || !strcmp(name, "visual.merger"))
-        space = q25 ? MERGED_WINDOW : MERGED_ALL;
-    else if (!strcmp(name, "visual.merger.unwindowed") || !strcmp(name, "visual"))
-        space = MERGED_ALL;
-    if (space == ROWS_NONE || ref->ndim < 1) return;
-    const int merged = space == MERGED_ALL || space == MERGED_WINDOW;
-    if (ref->shape[0] != (merged ? l->N / U : l->N) || l->N == 0) return;
-    o->row = c[0];
-    if (space == ROWS_WINDOW || space == MERGED_WINDOW) {
-        int64_t u = merged ? r : r / U;
-        if (!l->window_index || u >= l->n_wi) return;
-        o->window_order = 1;
-        int64_t orig = l->window_index[u];
-        if (merged) merged_patch(l, orig, -1, o);
-        else r = orig * U + r % U;
-    }
-    if (space == MERGED_ALL) merged_patch(l, r, -1, o);
-    if (!merged) {
-        int i = input_of(l, r, 0);
-        if (i >= 0) local_patch(l, i, r - l->in[i].row0, 1, o);
-    }
-    if (o->block >= 0) {
-        if (ends_with(name, ".attn.qkv")) *att = ATT_QKV_GLOBAL;
-        else if (ends_with(name, ".attn.q_rope") || ends_with(name, ".attn.k_rope")) *att = ATT_HEAD_AXIS;
-        else if (ends_with(name, ".attn.out")) *att = ATT_HEAD_COLS;
-    }
-}
-
-static void locate_kimi(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o,
-                        int *att)
-{
-    const int64_t U = (int64_t)l->merge * l->merge;
-    if (locate_input_tensor(l, name, ref, c, 0, o)) return;
-    if (ref->ndim < 1 || l->N == 0) return;
-    o->block = block_index(name, "vision_tower.encoder.blocks.");
-    if (!strcmp(name, "pixel_values") || !strncmp(name, "vision_tower.patch_embed", 24) ||
-        !strcmp(name, "vision_tower.encoder.rope_freqs_cis") || o->block >= 0 ||
-        !strcmp(name, "vision_tower.encoder.final_layernorm")) {
-        if (ref->shape[0] != l->N) return;
-        o->row = c[0];
-        int i = input_of(l, c[0], 0);
-        if (i >= 0) local_patch(l, i, c[0] - l->in[i].row0, 0, o);
-        o->t = -1;
-        if (o->block >= 0) {
-            if (ends_with(name, ".wqkv")) *att = ATT_QKV_GLOBAL;
-            else if (ends_with(name, ".q_rope") || ends_with(name, ".k_rope")) *att = ATT_HEAD_AXIS;
-            else if (ends_with(name, ".attn_out")) *att = ATT_HEAD_COLS;
-        }
-    } else if (!strcmp(name, "vision_tower.patch_merger") || !strncmp(name, "multi_modal_projector", 21)) {
-        if (ref->shape[0] != l->N / U) return;
-        o->row = c[0];
-        merged_patch(l, c[0], ref->ndim == 3 && ref->shape[1] == U ? c[1] : -1, o);
-        o->t = -1;
-    }
-}
-
-static void locate_qwenvl(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c,
-                          vt_location *o, int *att)
-{
-    const char *tv = "transformer.visual.";
-    const size_t n = strlen(tv);
-    const int64_t g = l->qvl_g, qg = l->qvl_qg;
-    if (locate_input_tensor(l, name, ref, c, 0, o) || strncmp(name, tv, n) != 0) return;
-    const char *s = name + n;
-    int64_t tok = -1, b = -1, query = -1;
-    o->block = block_index(s, "transformer.resblocks.");
-    if (o->block >= 0 || !strcmp(s, "transformer")) { /* [L, B, W] */
-        tok = c[0];
-        b = c[1];
-        if (o->block >= 0 && ends_with(s, ".attn.in_proj")) *att = ATT_QKV_PER_HEAD;
-        else if (o->block >= 0 && ends_with(s, ".attn.out")) *att = ATT_HEAD_COLS;
-    } else if (!strcmp(s, "embeddings") || !strcmp(s, "ln_pre") || !strcmp(s, "attn_pool.kv_proj") ||
-               !strcmp(s, "attn_pool.ln_kv")) { /* [B, L, W] */
-        b = c[0];
-        tok = c[1];
-    } else if (!strcmp(s, "abs_pos") || !strcmp(s, "attn_pool.abs_pos")) {
-        tok = c[0];
-    } else if (!strcmp(s, "attn_pool.attn.key_in")) {
-        tok = c[0];
-        b = c[1];
-        *att = ATT_HEAD_COLS;
-    } else if (!strcmp(s, "conv1") && ref->ndim == 4) {
-        b = c[0];
-        o->h = c[2];
-        o->w = c[3];
-    } else if (!strcmp(s, "attn_pool.ln_q") || !strcmp(s, "attn_pool.pos_embed")) {
-        query = c[0];
-    } else if (!strcmp(s, "attn_pool.attn.query_in") || !strcmp(s, "attn_pool.attn")) {
-        query = c[0];
-        b = c[1];
-        if (!strcmp(s, "attn_pool.attn.query_in")) *att = ATT_HEAD_COLS;
-    } else if (!strcmp(s, "attn_pool") || !strcmp(s, "ln_post") || !strcmp(s, "") || !strcmp(name, "transformer.visual")) {
-        b = c[0];
-        query = c[1];
-    } else if (!strcmp(s, "attn_pool.attn.weights") && ref->ndim == 3) {
-        b = c[0];
-        query = c[1];
-        tok = c[2];
-    } else {
-        return;
-    }
-    if (!strcmp(name, "transformer.visual") && ref->ndim == 3) {
-        b = c[0];
-        query = c[1];
-    }
-    if (b >= 0) snprintf(o->input, sizeof o->input, "image.%lld", (long long)b);
-    if (tok >= 0 && g > 0 && tok < g * g) {
-        o->row = tok;
-        o->h = tok / g;
-        o->w = tok % g;
-    }
-    if (query >= 0 && qg > 0) {
-        o->query = query;
-        o->query_grid = (int)qg;
-    }
-    if (*att != ATT_NONE && b >= 0) {
-        o->segment = (int)b;
-        o->n_segments = ref->ndim == 3 ? (int)ref->shape[1] : 0;
-        o->seg_source = "batch";
-    }
 }
 
 /* ======================================== the entry ======================================== */
@@ -566,19 +362,19 @@ static void segments_of(const vt_locator *l, vt_location *o)
     /* in window order the image boundaries are the same rows: window_index permutes inside each image */
     if (l->cu) {
         int64_t lo, hi;
-        int s = find_segment(l->cu, l->n_cu, o->row, &lo, &hi);
+        int s = loc_find_segment(l->cu, l->n_cu, o->row, &lo, &hi);
         if (s >= 0) {
             o->segment = s;
             o->n_segments = (int)(l->n_cu - 1);
             o->seg_lo = lo;
             o->seg_hi = hi;
             o->seg_source = l->cu_name;
-            name_segment(l, lo, o->seg_input, sizeof o->seg_input);
+            loc_name_segment(l, lo, o->seg_input, sizeof o->seg_input);
         }
     }
     if (l->cuw && l->fam == FAM_QWEN25) {
         int64_t lo, hi;
-        int w = find_segment(l->cuw, l->n_cuw, o->row, &lo, &hi);
+        int w = loc_find_segment(l->cuw, l->n_cuw, o->row, &lo, &hi);
         if (w >= 0) {
             o->window = w;
             o->n_windows = (int)(l->n_cuw - 1);
@@ -673,9 +469,14 @@ void vt_locate(const vt_locator *l, const char *name, const vt_tensor *ref, int6
         f /= s;
     }
     int att = ATT_NONE;
-    if (l->fam == FAM_QWEN2 || l->fam == FAM_QWEN25) locate_qwen2(l, name, ref, c, o, &att);
-    else if (l->fam == FAM_KIMI) locate_kimi(l, name, ref, c, o, &att);
-    else if (l->fam == FAM_QWENVL) locate_qwenvl(l, name, ref, c, o, &att);
+    if (l->fam == FAM_QWEN2 || l->fam == FAM_QWEN25) loc_qwen2(l, name, ref, c, o, &att);
+    else if (l->fam == FAM_KIMI) loc_kimi(l, name, ref, c, o, &att);
+    else if (l->fam == FAM_QWENVL) loc_qwenvl(l, name, ref, c, o, &att);
+    else if (l->fam == FAM_ROPE) {
+        loc_rope(l, name, ref, c, o);
+        o->valid = o->text[0] != 0;
+        return;
+    }
     if (att != ATT_NONE) {
         heads_of(l, name, att, ref, c, o);
         segments_of(l, o);
