@@ -660,6 +660,31 @@ static void test_locate_other_families(void **state)
     vt_test_rmtree(tmp);
 }
 
+/* A reference whose grids and window index are nonsense: the locator knows less, nothing breaks. */
+static void test_locate_survives_broken_grids(void **state)
+{
+    (void)state;
+    char tmp[64], ref[128], path[256];
+    poke_copy(VT_GOLDEN("qwen25vl-image"), tmp, ref, "visual.blocks.0.attn.out", 0, 9.0);
+    vt_status st = {0};
+    const int64_t grids[][3] = {{1, (int64_t)1 << 40, 3}, {0, 10, 10}, {-1, 10, 10}, {1, 1, 1}};
+    for (size_t g = 0; g < sizeof grids / sizeof grids[0]; g++) {
+        int64_t thw[3] = {grids[g][0], grids[g][1], grids[g][2]};
+        vt_tensor t = vt_tensor_of(VT_I64, thw, VT_DIMS(1, 3));
+        snprintf(path, sizeof path, "%s/image_grid_thw.npy", ref);
+        if (vt_npy_write(path, &t, &st)) fail_msg("%s", st.msg);
+        int64_t wi[25];
+        for (int i = 0; i < 25; i++) wi[i] = (i * 7919) % 61 - 30; /* out of range, negative, repeated */
+        vt_tensor w = vt_tensor_of(VT_I64, wi, VT_DIMS(25));
+        snprintf(path, sizeof path, "%s/visual.window_index.npy", ref);
+        if (vt_npy_write(path, &w, &st)) fail_msg("%s", st.msg);
+        cJSON *j = diff_json(VT_GOLDEN("qwen25vl-image"), ref); /* ours = the golden: every poked tensor fails */
+        expect_status(j, "visual.blocks.0.attn.out", "fail");
+        cJSON_Delete(j);
+    }
+    vt_test_rmtree(tmp);
+}
+
 /* ======================================== --json and --summary ======================================== */
 
 static void test_diff_json_and_summary(void **state)
@@ -743,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_bugzoo_docs_are_live),
         cmocka_unit_test(test_locate_qwen2_head_segment), cmocka_unit_test(test_locate_rows_match_trace),
         cmocka_unit_test(test_locate_pixels),             cmocka_unit_test(test_locate_other_families),
+        cmocka_unit_test(test_locate_survives_broken_grids),
         cmocka_unit_test(test_diff_json_and_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

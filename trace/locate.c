@@ -40,7 +40,11 @@ static int load_ints(const vt_manifest *m, const char *name, int64_t **vals, int
 
 static int add_input(vt_locator *l, const char *kind, int k, int64_t t, int64_t h, int64_t w, vt_status *st)
 {
-    if (t < 1 || h < 1 || w < 1) return VT_OK; /* a grid that cannot be real: know less rather than fail */
+    /* a grid that cannot be real (or would overflow the row arithmetic): know less rather than fail */
+    const int64_t lim = (int64_t)1 << 24;
+    if (t < 1 || h < 1 || w < 1 || t > lim || h > lim || w > lim || t * h > lim || t * h * w > lim ||
+        l->N > ((int64_t)1 << 40) || l->n_in >= LOC_MAX_INPUTS)
+        return VT_OK;
     loc_input *in = realloc(l->in, (size_t)(l->n_in + 1) * sizeof *in);
     if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
     l->in = in;
@@ -287,6 +291,7 @@ void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *
     if (i < 0) return;
     const loc_input *p = &l->in[i];
     const int64_t m = l->merge, b = u - p->mrow0, per_t = (p->h / m) * (p->w / m);
+    if (per_t <= 0) return; /* a grid smaller than one merge block: no merged tokens to name */
     snprintf(o->input, sizeof o->input, "%s", p->name);
     o->token = u;
     o->sub = sub;

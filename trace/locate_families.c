@@ -93,6 +93,7 @@ void loc_qwen2(const vt_locator *l, const char *name, const vt_tensor *ref, cons
         if (!l->window_index || u >= l->n_wi) return;
         o->window_order = 1;
         int64_t orig = l->window_index[u];
+        if (orig < 0 || orig >= l->N / U) return; /* not a permutation of the merged tokens */
         if (merged) loc_merged_patch(l, orig, -1, o);
         else r = orig * U + r % U;
     }

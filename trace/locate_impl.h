@@ -11,6 +11,9 @@
 #include "config.h"
 #include "locate.h"
 
+/* More inputs than this in one trace: the rest are not located (a malformed grid tensor stays cheap). */
+#define LOC_MAX_INPUTS 4096
+
 typedef enum { FAM_UNKNOWN, FAM_QWEN2, FAM_QWEN25, FAM_KIMI, FAM_QWENVL, FAM_ROPE } loc_family;
 
 typedef struct loc_input {
