@@ -116,6 +116,8 @@ int kimivl_preprocess(kimivl_batch *out, const kimivl_image_in *images, int n, c
 typedef struct kimivl_opts {
     int literal_mask; /* 1: build the reference's N x N mask and attend through it (the teaching path);
                          0: walk each image's segment. Identical numbers either way. */
+    unsigned bugs;    /* bug zoo (bugzoo.h): VT_BUG_CROSS_IMAGE_LEAK (the reference's own eager path),
+                         VT_BUG_NO_SEGMENT_MASK; 0 = the reference's sdpa / flash numbers */
 } kimivl_opts;
 
 /* Exposed for the unit tests and the docs; kimivl_forward calls them in this order. */
@@ -131,6 +133,10 @@ void kimivl_apply_rope(float *x, const float *freqs, int64_t N, int H, int hd);
 /* mirrors the sdpa_attention mask (the teaching path): mask [N, N] additive, 0 inside an image's block
  * and -inf outside (the reference's boolean True/False). The forward walks the segments instead. */
 void kimivl_sdpa_mask(float *mask, const int32_t *cu_seqlens, int n, int64_t N);
+
+/* mirrors eager_attention's mask as the reference adds it (the bug zoo's cross-image-leak): the boolean
+ * image mask converted to numbers, mask [N, N] = 1.0 inside an image's block and 0.0 outside. */
+void kimivl_eager_mask(float *mask, const int32_t *cu_seqlens, int n, int64_t N);
 
 /* mirrors MoonVisionPatchEmbed + MoonVitEncoder. pixel_values [N, C, P, P], grid_hws [n, 2] (already
  * validated by kimivl_forward) -> out [N, D] (arena): the final_layernorm output. */

@@ -24,6 +24,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bugzoo.h"
 #include "kimivl.h"
 #include "ops.h"
 #include "resize.h"
@@ -128,6 +129,16 @@ void kimivl_sdpa_mask(float *mask, const int32_t *cu, int n, int64_t N)
             for (int64_t j = cu[g]; j < cu[g + 1]; j++) mask[i * N + j] = 0.0f;
 }
 
+void kimivl_eager_mask(float *mask, const int32_t *cu, int n, int64_t N)
+{
+    /* attention_mask = zeros([1, N, N], dtype=bool); True on each image's block; then
+     * `attn_weight += attention_mask`: True counts as 1.0, False as 0.0 -- nothing is masked */
+    for (int64_t i = 0; i < N * N; i++) mask[i] = 0.0f;
+    for (int g = 0; g < n; g++)
+        for (int64_t i = cu[g]; i < cu[g + 1]; i++)
+            for (int64_t j = cu[g]; j < cu[g + 1]; j++) mask[i * N + j] = 1.0f;
+}
+
 /* mirrors sdpa_attention (VL_VISION_ATTENTION_FUNCTIONS["sdpa"], the same numbers as its flash path).
  * q, k [N, H, hd] after RoPE, v read in place from wqkv [N, 3D] -> out [N, D] (heads concatenated).
  * Each image attends only to itself: the reference's boolean mask is True on the diagonal blocks and
@@ -144,6 +155,25 @@ static int kimivl_sdpa_attention(float *out, const float *q, const float *k, con
     const int64_t D = (int64_t)H * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     vt_heads qh = {q, D, hd}, kh = {k, D, hd}, vh = {qkv + 2 * D, 3 * D, hd};
+    const unsigned bugs = opts ? opts->bugs : 0;
+    const int32_t one_segment[2] = {0, (int32_t)N};
+    if (bugs & VT_BUG_NO_SEGMENT_MASK) { /* bug zoo: every image attends to every other one */
+        cu = one_segment;
+        n = 1;
+    }
+    if (bugs & VT_BUG_CROSS_IMAGE_LEAK) { /* bug zoo: eager_attention, the mask added as +1 / +0 */
+        if (N > KIMIVL_LITERAL_MAX_N)
+            return vt_fail(st, VT_EINPUT, "attention: an eager %lld x %lld mask is too large (at most %d patches)",
+                           (long long)N, (long long)N, KIMIVL_LITERAL_MAX_N);
+        vt_arena_pos mark = vt_arena_mark(a);
+        float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
+        if (!mask) return st->code;
+        kimivl_eager_mask(mask, cu, n, N);
+        int rc = vt_attention_masked(out, qh, kh, vh, N, N, H, hd, mask, scale);
+        vt_arena_reset(a, mark);
+        if (rc) return vt_fail(st, VT_ERESOURCE, "attention: out of memory for a score row of %lld keys", (long long)N);
+        return VT_OK;
+    }
     if (opts && opts->literal_mask) {
         if (N > KIMIVL_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
             return vt_fail(st, VT_EINPUT, "attention: a literal %lld x %lld mask is too large (at most %d patches; "

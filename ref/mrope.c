@@ -26,6 +26,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "bugzoo.h"
+
 /* ================================================================================================ */
 /* config and input checks                                                                           */
 /* ================================================================================================ */
@@ -393,7 +395,9 @@ int vt_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_
     VT_TRY(vt_tensor_alloc(rope_deltas, a, VT_I64, VT_DIMS(B, 1), st));
     int64_t *pos = vt_i64(position_ids), *deltas = vt_i64(rope_deltas);
     const int64_t *mask = in->attention_mask ? vt_i64(in->attention_mask) : NULL;
-    if (!in->image_grid_thw && !in->video_grid_thw) {
+    /* bug zoo, sequential-positions: a port that treats the model as a text model takes this branch for
+     * every input, so image and video tokens get 1D positions on all three axes */
+    if ((!in->image_grid_thw && !in->video_grid_thw) || (in->bugs & VT_BUG_SEQUENTIAL_POSITIONS)) {
         get_rope_index_text(pos, deltas, mask, B, L);
         return VT_OK;
     }
@@ -533,8 +537,12 @@ int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_
     vt_tensor cos, sin;
     VT_TRY(vt_tensor_alloc(&cos, a, VT_F32, VT_DIMS(B, 1, L, hd), st));
     VT_TRY(vt_tensor_alloc(&sin, a, VT_F32, VT_DIMS(B, 1, L, hd), st));
-    vt_mrope_section_split(vt_f32(&cos), vt_f32(&cos3), tc->mrope_section, B, L, hd);
-    vt_mrope_section_split(vt_f32(&sin), vt_f32(&sin3), tc->mrope_section, B, L, hd);
+    /* bug zoo, no-mrope-sections: the split skipped, every channel keeps the first (temporal) axis, which
+     * is the section [hd/2, 0, 0] */
+    const int no_split[3] = {hd / 2, 0, 0};
+    const int *section = (in->bugs & VT_BUG_NO_MROPE_SECTIONS) ? no_split : tc->mrope_section;
+    vt_mrope_section_split(vt_f32(&cos), vt_f32(&cos3), section, B, L, hd);
+    vt_mrope_section_split(vt_f32(&sin), vt_f32(&sin3), section, B, L, hd);
     out->cos = cos;
     out->sin = sin;
     VT_TRY(vt_tap_emit(tap, "mrope.cos", &out->cos, st));

@@ -47,6 +47,8 @@ typedef struct vt_mrope_inputs {
     const vt_tensor *position_ids;       /* int64 [3, B, L]: given instead of computed (rotary only) */
     const vt_tensor *q;                  /* float32 [B, heads, L, head_dim], NULL: no rotary */
     const vt_tensor *k;                  /* float32 [B, kv_heads, L, head_dim] (with q) */
+    unsigned bugs;                       /* bug zoo (bugzoo.h): VT_BUG_SEQUENTIAL_POSITIONS (get_rope_index),
+                                            VT_BUG_NO_MROPE_SECTIONS (the rotary); 0 = the reference */
 } vt_mrope_inputs;
 
 typedef struct vt_mrope_outputs {

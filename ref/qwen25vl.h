@@ -48,6 +48,8 @@ typedef struct qwen25vl_weights {
 typedef struct qwen25vl_model {
     vt_qwen2_vision_config cfg;
     qwen25vl_weights w;
+    unsigned bugs; /* bug zoo (bugzoo.h): VT_BUG_NO_SEGMENT_MASK, VT_BUG_FULLATT_AS_STRINGS,
+                      VT_BUG_NO_REVERSE_INDEX; 0 after qwen25vl_load = the reference */
 } qwen25vl_model;
 
 /* The config checks of this family (window_size a multiple of patch_size * spatial_merge_size, every
@@ -77,6 +79,9 @@ void qwen25vl_argsort(int64_t *reverse, const int64_t *window_index, int64_t M);
 
 /* `layer_num in self.fullatt_block_indexes`, with integers. */
 int qwen25vl_is_fullatt(const vt_qwen2_vision_config *cfg, int layer);
+/* The bug zoo's fullatt-as-strings (bugzoo.h): the same test with the layer's name, a string, against the
+ * integer list, as a port iterating an nn.ModuleDict does: `"1" in [1, 3]` is False, always. */
+int qwen25vl_is_fullatt_as_string(const vt_qwen2_vision_config *cfg, int layer);
 
 /* ======================================== stages ======================================== */
 

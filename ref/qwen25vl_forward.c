@@ -19,6 +19,7 @@
  */
 #include <string.h>
 
+#include "bugzoo.h"
 #include "ops.h"
 #include "qwen25vl.h"
 
@@ -132,6 +133,12 @@ int qwen25vl_forward(const qwen25vl_model *m, const vt_tensor *pixel_values, con
     VT_TRY(qwen2vl_cu_seqlens(&cu_full, grid_thw, a, st));
     qwen2vl_segments win = {vt_i32(&cu_win), cu_win.shape[0] - 1, NULL};
     qwen2vl_segments full = {vt_i32(&cu_full), cu_full.shape[0] - 1, NULL};
+    vt_tensor cu_one; /* bug zoo, no-segment-mask: both kinds of block attend over one segment [0, N) */
+    if (m->bugs & VT_BUG_NO_SEGMENT_MASK) {
+        VT_TRY(qwen2vl_one_segment(&cu_one, N, a, st));
+        win.cu = full.cu = vt_i32(&cu_one);
+        win.S = full.S = 1;
+    }
     if (attn == QWEN2VL_ATTN_LITERAL) { /* one N x N mask per kind, built once */
         float *mw, *mf;
         VT_TRY(qwen2vl_segment_mask(&mw, win.cu, win.S, N, a, st));
@@ -145,7 +152,8 @@ int qwen25vl_forward(const qwen25vl_model *m, const vt_tensor *pixel_values, con
     qwen2vl_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st};
     int traced_win = 0, traced_full = 0; /* each cu tensor is traced where a block first takes it */
     for (int i = 0; i < c->depth; i++) {
-        int is_full = qwen25vl_is_fullatt(c, i);
+        int is_full = (m->bugs & VT_BUG_FULLATT_AS_STRINGS) ? qwen25vl_is_fullatt_as_string(c, i)
+                                                             : qwen25vl_is_fullatt(c, i);
         if (is_full && !traced_full++) VT_TRY(vt_tap_emit(tap, "visual.cu_seqlens", &cu_full, st));
         if (!is_full && !traced_win++) VT_TRY(vt_tap_emit(tap, "visual.cu_window_seqlens", &cu_win, st));
         VT_TRY(qwen25vl_vision_block(vt_f32(&xw), &m->w.blocks[i], c->hidden_act, c->mlp_hidden,
@@ -163,6 +171,8 @@ int qwen25vl_forward(const qwen25vl_model *m, const vt_tensor *pixel_values, con
     int64_t *reverse = vt_arena_alloc(a, (size_t)M * sizeof(int64_t), st);
     if (!reverse) return st->code;
     qwen25vl_argsort(reverse, vt_i64(&window_index), M);
+    if (m->bugs & VT_BUG_NO_REVERSE_INDEX) /* bug zoo: the reorder forgotten, tokens stay in window order */
+        for (int64_t j = 0; j < M; j++) reverse[j] = j;
     for (int64_t j = 0; j < M; j++)
         memcpy(vt_f32(out) + j * O, vt_f32(&merged) + reverse[j] * O, (size_t)O * sizeof(float));
     VT_TRY(vt_tap_emit(tap, "visual.merger.unwindowed", out, st));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bugzoo.h"
 #include "resize.h"
 
 /* ======================================== config ======================================== */
@@ -73,9 +74,10 @@ static void python_float_repr(char *buf, size_t n, double x)
     }
 }
 
-/* mirrors smart_resize (image_processing_qwen2_vl.py, 4.51.3). (height, width) -> (h_bar, w_bar) */
-int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
-                          int64_t min_pixels, int64_t max_pixels, vt_status *st)
+/* mirrors smart_resize (image_processing_qwen2_vl.py, 4.51.3). (height, width) -> (h_bar, w_bar).
+ * bugs: VT_BUG_ROUND_HALF_AWAY rounds the first guess with C's round() (bugzoo.h); 0 is the reference. */
+static int qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
+                              int64_t min_pixels, int64_t max_pixels, unsigned bugs, vt_status *st)
 {
     if (height < factor || width < factor)
         return vt_fail(st, VT_EINPUT, "height:%lld and width:%lld must be larger than factor:%lld", (long long)height,
@@ -87,9 +89,11 @@ int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_
         python_float_repr(r, sizeof r, ratio);
         return vt_fail(st, VT_EINPUT, "absolute aspect ratio must be smaller than 200, got %s", r);
     }
-    /* round(height / factor) * factor: half to even (42 / 28 = 1.5 -> 2, 70 / 28 = 2.5 -> 2) */
-    int64_t h_bar = (int64_t)python_round((double)height / (double)factor) * factor;
-    int64_t w_bar = (int64_t)python_round((double)width / (double)factor) * factor;
+    /* round(height / factor) * factor: half to even (42 / 28 = 1.5 -> 2, 70 / 28 = 2.5 -> 2). The bug
+     * zoo's round-half-away is the C port's round(), ties away from zero (70 / 28 = 2.5 -> 3). */
+    double (*round_fn)(double) = (bugs & VT_BUG_ROUND_HALF_AWAY) ? round : python_round;
+    int64_t h_bar = (int64_t)round_fn((double)height / (double)factor) * factor;
+    int64_t w_bar = (int64_t)round_fn((double)width / (double)factor) * factor;
     if (h_bar * w_bar > max_pixels) {
         double beta = sqrt((double)(height * width) / (double)max_pixels);
         /* parity: height / beta / factor, in that order, in double: an exact quotient can land just
@@ -106,12 +110,19 @@ int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_
     return VT_OK;
 }
 
+int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
+                          int64_t min_pixels, int64_t max_pixels, vt_status *st)
+{
+    return qwen2_smart_resize(out_h, out_w, height, width, factor, min_pixels, max_pixels, 0, st);
+}
+
 /* ======================================== stages ======================================== */
 
 /* mirrors transformers.image_transforms.resize -> PIL Image.resize((w, h), BICUBIC) on uint8 RGB.
- * [H, W, 3] -> [h, w, 3] */
-static int qwen2_resize(uint8_t *dst, int64_t h, int64_t w, const vt_image *img, vt_status *st)
+ * [H, W, 3] -> [h, w, 3]. bugs: VT_BUG_BILINEAR_RESIZE resamples with PIL BILINEAR instead (bugzoo.h). */
+static int qwen2_resize(uint8_t *dst, int64_t h, int64_t w, const vt_image *img, unsigned bugs, vt_status *st)
 {
+    if (bugs & VT_BUG_BILINEAR_RESIZE) return vt_resize_pil_bilinear(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
     return vt_resize_pil_bicubic(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
 }
 
@@ -153,7 +164,7 @@ int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height,
 {
     const int64_t factor = (int64_t)o->patch_size * o->merge_size;
     int64_t h, w;
-    if (vt_qwen2_smart_resize(&h, &w, height, width, factor, o->min_pixels, o->max_pixels, st))
+    if (qwen2_smart_resize(&h, &w, height, width, factor, o->min_pixels, o->max_pixels, o->bugs, st))
         return vt_wrap(st, "%dx%d input (min_pixels %lld, max_pixels %lld): ", width, height,
                        (long long)o->min_pixels, (long long)o->max_pixels);
     if (h <= 0 || w <= 0) /* 4.51.3 returns a 0 side; PIL's resize then raises this */
@@ -239,7 +250,7 @@ static int qwen2_preprocess_input(const qwen2_plan *p, vt_tensor *all, const vt_
     vt_tensor resized;
     VT_TRY(vt_tensor_alloc(&resized, a, VT_U8, VT_DIMS(F, h, w, 3), st));
     for (int f = 0; f < F; f++)
-        if (qwen2_resize(vt_u8(&resized) + (size_t)f * h * w * 3, h, w, &p->frames[f], st))
+        if (qwen2_resize(vt_u8(&resized) + (size_t)f * h * w * 3, h, w, &p->frames[f], o->bugs, st))
             return vt_wrap(st, "%s.%d: ", p->kind, p->k);
     if (image) VT_TRY(vt_reshape(&resized, VT_DIMS(h, w, 3), st));
     VT_TRY(vt_tap_emitf(tap, st, &resized, "%s.%d.resized", p->kind, p->k));

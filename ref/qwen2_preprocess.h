@@ -63,6 +63,8 @@ typedef struct vt_qwen2_preproc_opts {
     float image_mean[3];     /* CLIP: 0.48145466, 0.4578275, 0.40821073 */
     float image_std[3];      /* CLIP: 0.26862954, 0.26130258, 0.27577711 */
     int emit_input_grids;    /* 1: also emit image.{k}.grid_thw / video.{k}.grid_thw (preprocess traces) */
+    unsigned bugs;           /* bug zoo (bugzoo.h): VT_BUG_BILINEAR_RESIZE, VT_BUG_ROUND_HALF_AWAY; 0 = the
+                                reference (what vt_qwen2_preproc_defaults sets) */
 } vt_qwen2_preproc_opts;
 
 /* One video: its frames in order (all resized to the size smart_resize gives for the first). */
@@ -96,7 +98,7 @@ int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_
                           int64_t min_pixels, int64_t max_pixels, vt_status *st);
 
 /* The size an input of first-frame size width x height is resized to: smart_resize with the options'
- * factor, plus the refusals vt_qwen2_preprocess makes (a 0 side, as PIL raises; over
+ * factor (and o->bugs' VT_BUG_ROUND_HALF_AWAY), plus the refusals vt_qwen2_preprocess makes (a 0 side, as PIL raises; over
  * VT_QWEN2_MAX_RESIZED_PIXELS). Messages start with "WxH input: ", so a caller can prefix the file name
  * (`vlmtrace preprocess` checks every decoded input with it before preprocessing). */
 int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_qwen2_preproc_opts *o,

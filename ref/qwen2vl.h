@@ -86,6 +86,7 @@ typedef struct qwen2vl_weights {
 typedef struct qwen2vl_model {
     vt_qwen2_vision_config cfg;
     qwen2vl_weights w;
+    unsigned bugs; /* bug zoo (bugzoo.h): VT_BUG_NO_SEGMENT_MASK; 0 after qwen2vl_load = the reference */
 } qwen2vl_model;
 
 /* Bind every tensor of the vision tower by name, shapes from the config; the checkpoint must hold
@@ -137,6 +138,10 @@ int qwen2vl_cu_seqlens(vt_tensor *cu, const vt_tensor *grid_thw, vt_arena *a, vt
 /* The literal path's mask, as VisionAttention builds it: [N, N] filled with -inf, then 0 on each
  * segment's diagonal block. cu [S + 1] -> mask [N, N] */
 int qwen2vl_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64_t N, vt_arena *a, vt_status *st);
+
+/* The bug zoo's no-segment-mask (bugzoo.h): the cu_seqlens a port that never restricts attention
+ * effectively uses, one segment [0, N) over everything. -> cu [2] */
+int qwen2vl_one_segment(vt_tensor *cu, int64_t N, vt_arena *a, vt_status *st);
 
 /* What a block's attention needs besides its weights; one per forward (both families). */
 typedef struct qwen2vl_ctx {

@@ -85,6 +85,15 @@ int qwen2vl_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64_t
     return VT_OK;
 }
 
+int qwen2vl_one_segment(vt_tensor *cu, int64_t N, vt_arena *a, vt_status *st)
+{
+    if (N > INT32_MAX) return vt_fail(st, VT_EINPUT, "%lld patches overflow int32 cu_seqlens", (long long)N);
+    VT_TRY(vt_tensor_alloc(cu, a, VT_I32, VT_DIMS(2), st));
+    vt_i32(cu)[0] = 0;
+    vt_i32(cu)[1] = (int32_t)N;
+    return VT_OK;
+}
+
 /* ======================================== attention ======================================== */
 
 static vt_tensor view2(const float *p, int64_t a, int64_t b) { return vt_tensor_of(VT_F32, (void *)p, VT_DIMS(a, b)); }

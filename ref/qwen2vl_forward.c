@@ -13,6 +13,7 @@
  * Full size (Qwen2-VL-2B, a 448x448 image): grid 1x32x32, N = 1024 patches of K = 1176 values, C = 1280,
  * H = 16, D = 80, 32 blocks of MLP width 5120, then 256 merged tokens of O = 1536.
  */
+#include "bugzoo.h"
 #include "qwen2vl.h"
 
 int qwen2vl_forward(const qwen2vl_model *m, const vt_tensor *pixel_values, const vt_tensor *grid_thw,
@@ -46,9 +47,13 @@ int qwen2vl_forward(const qwen2vl_model *m, const vt_tensor *pixel_values, const
     vt_tensor cu;
     VT_TRY(qwen2vl_cu_seqlens(&cu, grid_thw, a, st));
     VT_TRY(vt_tap_emit(tap, "visual.cu_seqlens", &cu, st));
+    /* bug zoo, no-segment-mask: cu_seqlens computed (and traced) right, then never used: one segment */
+    vt_tensor cu_used = cu;
+    if (m->bugs & VT_BUG_NO_SEGMENT_MASK) VT_TRY(qwen2vl_one_segment(&cu_used, N, a, st));
     float *mask = NULL; /* the literal path's [N, N] mask, built once for every block */
-    if (attn == QWEN2VL_ATTN_LITERAL) VT_TRY(qwen2vl_segment_mask(&mask, vt_i32(&cu), cu.shape[0] - 1, N, a, st));
-    qwen2vl_segments seg = {vt_i32(&cu), cu.shape[0] - 1, mask};
+    if (attn == QWEN2VL_ATTN_LITERAL)
+        VT_TRY(qwen2vl_segment_mask(&mask, vt_i32(&cu_used), cu_used.shape[0] - 1, N, a, st));
+    qwen2vl_segments seg = {vt_i32(&cu_used), cu_used.shape[0] - 1, mask};
 
     /* for blk in self.blocks: hidden_states = blk(hidden_states, cu_seqlens, position_embeddings) */
     qwen2vl_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st};

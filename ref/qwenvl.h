@@ -91,6 +91,7 @@ typedef struct vt_qwenvl_model {
     int n_pool_queries;  /* Q = qg * qg: 256 */
     int pool_heads;      /* Hq = output_dim / 128: 32 */
     vt_qwenvl_weights w;
+    unsigned bugs;       /* bug zoo (bugzoo.h): VT_BUG_QKV_GLOBAL_SPLIT; 0 after vt_qwenvl_load = the reference */
 } vt_qwenvl_model;
 
 /* ---- loading (qwenvl_weights.c) ---- */

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bugzoo.h"
 #include "ops.h"
 #include "qwenvl.h"
 #include "resize.h"
@@ -153,7 +154,7 @@ int vt_qwenvl_embed(vt_tensor *x, const vt_qwenvl_model *m, const vt_tensor *pix
  * q is divided by sqrt(hd) BEFORE q k^T, as the reference does (q_scaled = query_layer / norm_factor).
  */
 static int visual_attention(float *ctx, const float *qkv, int64_t L, int64_t B, int64_t H, int64_t hd,
-                            vt_arena *a, vt_status *st)
+                            unsigned bugs, vt_arena *a, vt_status *st)
 {
     const int64_t W = H * hd;
     const float norm_factor = (float)sqrt((double)hd); /* math.sqrt(hd), applied in float32 */
@@ -161,16 +162,22 @@ static int visual_attention(float *ctx, const float *qkv, int64_t L, int64_t B, 
     float *q_scaled = vt_arena_alloc(a, (size_t)(L * W) * sizeof(float), st);
     float *out_b = q_scaled ? vt_arena_alloc(a, (size_t)(L * W) * sizeof(float), st) : NULL;
     if (!out_b) return st->code;
+    /* where head h's q, k, v start inside a row of 3W, and the step from one head to the next: per head
+     * interleaved [h][q|k|v][hd] in the reference; bug zoo, qkv-global-split: [q|k|v][h][hd], as
+     * nn.MultiheadAttention and most ViTs lay it out */
+    const int global = (bugs & VT_BUG_QKV_GLOBAL_SPLIT) != 0;
+    const int64_t q_off = 0, k_off = global ? W : hd, v_off = global ? 2 * W : 2 * hd;
+    const int64_t head_step = global ? hd : 3 * hd;
     for (int64_t b = 0; b < B; b++) {
         /* query_layer[l, b, h, :] / norm_factor, gathered contiguous as [L, H, hd] */
         for (int64_t l = 0; l < L; l++)
             for (int64_t h = 0; h < H; h++) {
-                const float *q_lh = qkv + (l * B + b) * 3 * W + h * 3 * hd;
+                const float *q_lh = qkv + (l * B + b) * 3 * W + q_off + h * head_step;
                 for (int64_t d = 0; d < hd; d++) q_scaled[(l * H + h) * hd + d] = q_lh[d] / norm_factor;
             }
         vt_heads q = {q_scaled, W, hd};
-        vt_heads k = {qkv + b * 3 * W + hd, B * 3 * W, 3 * hd};     /* key_layer, read in place */
-        vt_heads v = {qkv + b * 3 * W + 2 * hd, B * 3 * W, 3 * hd}; /* value_layer */
+        vt_heads k = {qkv + b * 3 * W + k_off, B * 3 * W, head_step}; /* key_layer, read in place */
+        vt_heads v = {qkv + b * 3 * W + v_off, B * 3 * W, head_step}; /* value_layer */
         /* softmax(q_scaled k^T) v, no mask (scale 1: q is already scaled) -> [L, H*hd] */
         int rc = vt_attention_masked(out_b, q, k, v, L, L, H, hd, NULL, 1.0f);
         if (rc) return vt_fail(st, rc, "resblock attention: out of memory for a row of %lld scores", (long long)L);
@@ -201,7 +208,7 @@ int vt_qwenvl_resblock(vt_tensor *x, const vt_qwenvl_model *m, int i, vt_arena *
     vt_linear(vt_f32(&qkv), vt_f32(&h), w->in_proj_w, w->in_proj_b, N, W, 3 * W);
     VT_TRY(vt_tap_emitf(tap, st, &qkv, NAME("attn.in_proj")));
     VT_TRY(vt_tensor_alloc(&ctx, a, VT_F32, VT_DIMS(L, B, W), st));
-    VT_TRY(visual_attention(vt_f32(&ctx), vt_f32(&qkv), L, B, H, W / H, a, st));
+    VT_TRY(visual_attention(vt_f32(&ctx), vt_f32(&qkv), L, B, H, W / H, m->bugs, a, st));
     VT_TRY(vt_tap_emitf(tap, st, &ctx, NAME("attn.out")));
     VT_TRY(vt_tensor_alloc(&attn, a, VT_F32, VT_DIMS(L, B, W), st));
     vt_linear(vt_f32(&attn), vt_f32(&ctx), w->out_proj_w, w->out_proj_b, N, W, W);

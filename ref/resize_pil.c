@@ -43,6 +43,21 @@ static double pil_bicubic_filter(double x)
 }
 
 #define PIL_BICUBIC_SUPPORT 2.0
+
+/* PIL's bilinear_filter: the triangle, support 1. Only the bug zoo's `bilinear-resize` uses it (the
+ * references all resize with BICUBIC); same coefficient machinery, narrower kernel. */
+static double pil_bilinear_filter(double x)
+{
+    if (x < 0.0) x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+#define PIL_BILINEAR_SUPPORT 1.0
+
+typedef struct pil_filter {
+    double (*f)(double);
+    double support;
+} pil_filter;
 #define PIL_PRECISION_BITS (32 - 8 - 2) /* 8 bits of result, 2 for overshoot and sign: 22 */
 
 /* Per-axis coefficients: for output index o, taps first[o] .. first[o] + count[o] - 1 of the source,
@@ -63,13 +78,13 @@ static void pil_coeffs_free(pil_coeffs *c)
 }
 
 /* mirrors precompute_coeffs + normalize_coeffs_8bpc (Resample.c). in_size -> out_size on one axis. */
-static int pil_precompute_coeffs(pil_coeffs *c, int in_size, int out_size, vt_status *st)
+static int pil_precompute_coeffs(pil_coeffs *c, int in_size, int out_size, const pil_filter *flt, vt_status *st)
 {
     memset(c, 0, sizeof *c);
     /* PIL computes (in1 - in0) with the box as floats (0 and in_size, exact) then divides in double */
     double scale = (double)in_size / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = PIL_BICUBIC_SUPPORT * filterscale;
+    double support = flt->support * filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
     c->ksize = ksize;
     c->first = malloc((size_t)out_size * sizeof *c->first);
@@ -93,7 +108,7 @@ static int pil_precompute_coeffs(pil_coeffs *c, int in_size, int out_size, vt_st
         double sum = 0.0;
         for (int j = 0; j < n; j++) {
             /* parity: the argument is ((x + xmin) - center + 0.5) * ss, in that order, in double */
-            w[j] = pil_bicubic_filter(((double)(j + xmin) - center + 0.5) * ss);
+            w[j] = flt->f(((double)(j + xmin) - center + 0.5) * ss);
             sum += w[j];
         }
         int32_t *k = c->k + (size_t)o * ksize;
@@ -159,8 +174,9 @@ static void pil_resample_vertical(uint8_t *dst, int dh, const uint8_t *src, int 
 
 /* ======================================== entry ======================================== */
 
-/* mirrors Image.resize(size, BICUBIC) -> ImagingResampleInner. src [sh][sw][ch] -> dst [dh][dw][ch] */
-int vt_resize_pil_bicubic(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int ch, vt_status *st)
+/* mirrors Image.resize(size, filter) -> ImagingResampleInner. src [sh][sw][ch] -> dst [dh][dw][ch] */
+static int pil_resize(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int ch, const pil_filter *flt,
+                      vt_status *st)
 {
     if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0)
         return vt_fail(st, VT_EINPUT, "resize: sizes must be positive (%dx%d -> %dx%d)", sw, sh, dw, dh);
@@ -173,7 +189,7 @@ int vt_resize_pil_bicubic(uint8_t *dst, int dw, int dh, const uint8_t *src, int 
 
     /* PIL computes the vertical coefficients first, to know which source rows the result needs */
     pil_coeffs cv, chz;
-    VT_TRY(pil_precompute_coeffs(&cv, sh, dh, st));
+    VT_TRY(pil_precompute_coeffs(&cv, sh, dh, flt, st));
     int row_first = cv.first[0];
     int row_last = cv.first[dh - 1] + cv.count[dh - 1]; /* one past the last row used */
 
@@ -182,7 +198,7 @@ int vt_resize_pil_bicubic(uint8_t *dst, int dw, int dh, const uint8_t *src, int 
         pil_coeffs_free(&cv);
         return VT_OK;
     }
-    int rc = pil_precompute_coeffs(&chz, sw, dw, st);
+    int rc = pil_precompute_coeffs(&chz, sw, dw, flt, st);
     if (rc) {
         pil_coeffs_free(&cv);
         return rc;
@@ -203,4 +219,16 @@ int vt_resize_pil_bicubic(uint8_t *dst, int dw, int dh, const uint8_t *src, int 
     pil_coeffs_free(&chz);
     pil_coeffs_free(&cv);
     return rc;
+}
+
+int vt_resize_pil_bicubic(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int ch, vt_status *st)
+{
+    const pil_filter bicubic = {pil_bicubic_filter, PIL_BICUBIC_SUPPORT};
+    return pil_resize(dst, dw, dh, src, sw, sh, ch, &bicubic, st);
+}
+
+int vt_resize_pil_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int ch, vt_status *st)
+{
+    const pil_filter bilinear = {pil_bilinear_filter, PIL_BILINEAR_SUPPORT};
+    return pil_resize(dst, dw, dh, src, sw, sh, ch, &bilinear, st);
 }

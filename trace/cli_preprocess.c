@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "image.h"
+#include "inject.h"
 #include "qwen2_preprocess.h"
 #include "tracer.h"
 #include "viz.h"
@@ -16,7 +17,7 @@
 static const char preprocess_usage[] =
     "usage: vlmtrace preprocess --family qwen2-vl|qwen2.5-vl [--model DIR] [--image FILE]...\n"
     "                           [--video F1,F2,...]... [--min-pixels N] [--max-pixels N]\n"
-    "                           --trace DIR [--only GLOB]... [--viz]\n"
+    "                           --trace DIR [--only GLOB]... [--viz] [--inject BUG]\n"
     "\n"
     "Run the Qwen2-VL / Qwen2.5-VL image processor (transformers 4.51.3, PIL bicubic; both families use\n"
     "the same one) on the images, then the videos, in the order given, and trace every step:\n"
@@ -36,6 +37,9 @@ static const char preprocess_usage[] =
     "  --only GLOB         trace only names matching a shell-style glob ('*' also matches dots); repeatable\n"
     "  --viz               also draw image.{k}.grid.png (video.{k}.grid.png: the first frame): the resized\n"
     "                      image with its 14-px patches and 28-px merge blocks\n"
+    "  --inject BUG        switch on a real porting mistake and label the trace with it (docs/bug-zoo.md):\n"
+    "                      bilinear-resize (PIL BILINEAR in the resize), round-half-away (smart_resize\n"
+    "                      rounding 2.5 up, as C's round() does)\n"
     "\n"
     "An input the reference rejects (a side under 28, an aspect ratio over 200, a resize to a zero side)\n"
     "exits 2 with the reason.\n"
@@ -92,7 +96,7 @@ typedef struct pp_video {
 } pp_video;
 
 typedef struct pp_args {
-    const char *family, *model_dir, *trace_dir;
+    const char *family, *model_dir, *trace_dir, *inject;
     vt_strlist images, only;
     pp_video *videos;
     int n_videos, viz;
@@ -158,6 +162,10 @@ static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
         } else if ((m = vt_arg_value(&a, "--only", &v, st)) != 0) {
             if (m < 0) return VT_EINPUT;
             VT_TRY(vt_strlist_push(&r->only, v, st));
+        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
+            if (m < 0) return VT_EINPUT;
+            if (r->inject) return vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
+            r->inject = v;
         } else if (vt_arg_flag(&a, "--viz")) {
             r->viz = 1;
         } else if (argv[a.i][0] == '-') {
@@ -202,6 +210,7 @@ static int resolve_opts(vt_qwen2_preproc_opts *po, const pp_args *r, vt_status *
     if (r->min_pixels > 0) po->min_pixels = r->min_pixels;
     if (r->max_pixels > 0) po->max_pixels = r->max_pixels;
     po->emit_input_grids = 1;
+    if (r->inject) VT_TRY(vt_inject_lookup(r->inject, VT_INJECT_PREPROCESS, &po->bugs, st));
     return VT_OK;
 }
 
@@ -257,6 +266,7 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     if (rc == VT_OK) {
         rc = vt_tracer_open(&tr, r.trace_dir, "preprocess", r.only.v, r.only.n, st);
         tr_open = 1; /* vt_tracer_close is safe after a failed open */
+        if (rc == VT_OK && r.inject) rc = vt_tracer_set_inject(&tr, r.inject, st);
     }
     if (rc == VT_OK) {
         pp_tap pt = {vt_tracer_tap(&tr), &tr, r.viz, po.patch_size, po.merge_size};

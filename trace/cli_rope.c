@@ -2,7 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bugzoo.h"
 #include "cli.h"
+#include "inject.h"
 #include "config.h"
 #include "fileio.h"
 #include "mrope.h"
@@ -16,6 +18,7 @@ static const char rope_usage[] =
     "                     (--input-ids F.npy [--attention-mask F.npy] [--image-grid-thw F.npy]\n"
     "                      [--video-grid-thw F.npy] [--second-per-grid-ts F.npy] | --layout STRING)\n"
     "                     [--position-ids F.npy] [--q F.npy --k F.npy] --trace DIR [--viz] [--quiet]\n"
+    "                     [--inject BUG]\n"
     "\n"
     "M-RoPE of Qwen2-VL / Qwen2.5-VL (model_type qwen2_vl / qwen2_5_vl; only config.json is read, no\n"
     "weights). Computes position_ids [3, B, L] (t, h, w) and rope_deltas [B, 1] as get_rope_index does,\n"
@@ -36,6 +39,11 @@ static const char rope_usage[] =
     "  --position-ids F.npy        int64 [3, B, L] used instead of computing them (with --q/--k only)\n"
     "  --trace DIR                 the output directory (created)\n"
     "  --viz                       also draw the three position rows along the sequence (DIR/rope.positions.png)\n"
+    "  --inject BUG                switch on a real porting mistake and label the trace (docs/bug-zoo.md):\n"
+    "                                sequential-positions  get_rope_index skipped: 0..L-1 on t, h and w\n"
+    "                                                      (needs computed positions: no --position-ids)\n"
+    "                                no-mrope-sections     the rotary without the mrope_section split:\n"
+    "                                                      every channel turns by t (needs --q and --k)\n"
     "  --quiet                     no table: by default rows of up to 96 tokens are printed as\n"
     "                                tok  T  T  vs I  I  ve T   (T text, vs/ve vision start/end, I image, V video,\n"
     "                                t    0  1  2  3  3  5  6    . padding)\n"
@@ -122,7 +130,7 @@ static const char *const flag_names[F_N] = {"--input-ids",          "--attention
 
 static int rope_run(int argc, char **argv, vt_status *st)
 {
-    const char *model = NULL, *config = NULL, *layout = NULL, *trace = NULL, *paths[F_N] = {0};
+    const char *model = NULL, *config = NULL, *layout = NULL, *trace = NULL, *inject = NULL, *paths[F_N] = {0};
     int viz = 0, quiet = 0, rc = VT_OK;
     vt_args a = {argc, argv, 1};
     for (; a.i < argc && rc == VT_OK; a.i++) {
@@ -136,6 +144,9 @@ static int rope_run(int argc, char **argv, vt_status *st)
             if (m > 0) layout = v;
         } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
             if (m > 0) trace = v;
+        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
+            if (m > 0 && inject) rc = vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
+            if (m > 0) inject = v;
         } else if (vt_arg_flag(&a, "--viz")) {
             viz = 1;
         } else if (vt_arg_flag(&a, "--quiet")) {
@@ -163,6 +174,14 @@ static int rope_run(int argc, char **argv, vt_status *st)
     if (!paths[F_Q] != !paths[F_K]) return vt_fail(st, VT_EINPUT, "--q and --k go together");
     if (paths[F_POS] && !paths[F_Q])
         return vt_fail(st, VT_EINPUT, "--position-ids is for the rotary only: give --q and --k with it");
+    unsigned bugs = 0;
+    if (inject) {
+        VT_TRY(vt_inject_lookup(inject, VT_INJECT_ROPE, &bugs, st));
+        if ((bugs & VT_BUG_SEQUENTIAL_POSITIONS) && paths[F_POS])
+            return vt_fail(st, VT_EINPUT, "--inject %s acts in get_rope_index, which --position-ids replaces", inject);
+        if ((bugs & VT_BUG_NO_MROPE_SECTIONS) && !paths[F_Q])
+            return vt_fail(st, VT_EINPUT, "--inject %s acts in the rotary: give --q and --k", inject);
+    }
 
     vt_model_config cfg;
     VT_TRY(model ? vt_config_load(&cfg, model, st) : vt_config_load_file(&cfg, config, st));
@@ -177,6 +196,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     vt_rope_layout lay = {0};
     vt_rope_layout_inputs li;
     vt_mrope_inputs in = {0};
+    in.bugs = bugs;
     const vt_dtype want[F_N] = {VT_I64, VT_I64, VT_I64, VT_I64, VT_F32, VT_I64, VT_F32, VT_F32};
     for (int k = 0; k < F_N && rc == VT_OK; k++) rc = load_npy(&f[k], flag_names[k], paths[k], want[k], st);
     if (rc == VT_OK && layout && (rc = vt_rope_layout_parse(&lay, layout, st)) == VT_OK &&
@@ -198,6 +218,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     vt_tracer tr;
     int tr_open = 0;
     if (rc == VT_OK && (rc = vt_tracer_open(&tr, trace, "rope", NULL, 0, st)) == VT_OK) tr_open = 1;
+    if (rc == VT_OK && inject) rc = vt_tracer_set_inject(&tr, inject, st);
     vt_mrope_outputs out;
     if (rc == VT_OK) {
         vt_tap tap = vt_tracer_tap(&tr);

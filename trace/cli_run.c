@@ -6,13 +6,14 @@
 #include <omp.h>
 
 #include "cli.h"
+#include "inject.h"
 #include "npy.h"
 #include "run.h"
 
 static const char run_usage[] =
     "usage: vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                    [--min-pixels N] [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy]\n"
-    "                    [--threads N] [--viz] [--attn literal|segments]\n"
+    "                    [--threads N] [--viz] [--attn literal|segments] [--inject BUG]\n"
     "\n"
     "Run the vision side of the model in DIR (config.json's model_type picks the family: qwen2_vl,\n"
     "qwen2_5_vl, qwen (Qwen-VL), kimi_vl; weights from DIR's safetensors) on the images, then the videos,\n"
@@ -31,6 +32,10 @@ static const char run_usage[] =
     "  --viz               pictures (attention masks, window partitions, ...) into the trace directory\n"
     "  --attn MODE         segments (default): attention walks each image / time slice / window directly;\n"
     "                      literal: builds the reference's N x N additive mask (0 inside, -inf outside)\n"
+    "  --inject BUG        switch on a real porting mistake inside the stage that makes it, and label the\n"
+    "                      trace with it (docs/bug-zoo.md). Qwen2-VL: bilinear-resize, round-half-away,\n"
+    "                      no-segment-mask; Qwen2.5-VL: those and fullatt-as-strings, no-reverse-index;\n"
+    "                      Qwen-VL: qkv-global-split; Kimi-VL: no-segment-mask, cross-image-leak\n"
     "\n"
     "Exit status: 0 success, 2 usage or input error, 3 resource failure.\n";
 
@@ -169,6 +174,10 @@ static int parse_args(run_args *r, int argc, char **argv, vt_status *st)
             if (!strcmp(v, "segments")) o->attn = VT_ATTN_SEGMENTS;
             else if (!strcmp(v, "literal")) o->attn = VT_ATTN_LITERAL;
             else return vt_fail(st, VT_EINPUT, "--attn: '%s' is neither literal nor segments", v);
+        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
+            if (m < 0) return VT_EINPUT;
+            if (o->inject) return vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
+            o->inject = v;
         } else if (vt_arg_flag(&a, "--viz")) {
             o->viz = 1;
         } else if (argv[a.i][0] == '-') {
@@ -213,6 +222,20 @@ static int dispatch(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer 
     return vt_fail(st, VT_EINPUT, "%s/config.json: unknown model family", o->model_dir);
 }
 
+/* --inject BUG -> o->bugs, once config.json has told the family. */
+static int resolve_inject(vt_run_opts *o, const vt_model_config *cfg, vt_status *st)
+{
+    if (!o->inject) return VT_OK;
+    vt_inject_target t = VT_INJECT_RUN_QWEN2VL;
+    switch (cfg->family) {
+    case VT_FAMILY_QWEN2VL: t = VT_INJECT_RUN_QWEN2VL; break;
+    case VT_FAMILY_QWEN25VL: t = VT_INJECT_RUN_QWEN25VL; break;
+    case VT_FAMILY_QWENVL: t = VT_INJECT_RUN_QWENVL; break;
+    case VT_FAMILY_KIMIVL: t = VT_INJECT_RUN_KIMIVL; break;
+    }
+    return vt_inject_lookup(o->inject, t, &o->bugs, st);
+}
+
 static int run_run(int argc, char **argv, vt_status *st)
 {
     run_args r;
@@ -220,6 +243,7 @@ static int run_run(int argc, char **argv, vt_status *st)
     int rc = parse_args(&r, argc, argv, st);
     static vt_model_config cfg; /* large; one per process */
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.o.model_dir, st);
+    if (rc == VT_OK) rc = resolve_inject(&r.o, &cfg, st);
     if (rc == VT_OK && r.o.threads > 0) omp_set_num_threads(r.o.threads);
     vt_tracer tr;
     int tr_open = 0;
@@ -227,6 +251,7 @@ static int run_run(int argc, char **argv, vt_status *st)
         rc = vt_tracer_open(&tr, r.o.trace_dir, cfg.model_type, r.o.only, r.o.n_only, st);
         tr_open = 1; /* vt_tracer_close is safe after a failed open */
         tr.verbose_progress = isatty(STDERR_FILENO);
+        if (rc == VT_OK && r.o.inject) rc = vt_tracer_set_inject(&tr, r.o.inject, st);
     }
     if (rc == VT_OK) rc = dispatch(&r.o, &cfg, tr_open ? &tr : NULL, st);
     if (rc == VT_OK && tr_open) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */

@@ -3,7 +3,7 @@
  *
  *     vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]... [--min-pixels N]
  *                  [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy] [--threads N] [--viz]
- *                  [--attn literal|segments]
+ *                  [--attn literal|segments] [--inject BUG]
  *
  * trace/cli_run.c parses the flags into a vt_run_opts, loads DIR's config (vt_config_load), opens the
  * tracer when --trace is given, and calls the family's entry point, chosen by config.json's model_type:
@@ -58,7 +58,9 @@ typedef struct vt_run_opts {
     int threads;             /* --threads, 0 = OpenMP's default */
     int viz;                 /* --viz: pictures into the trace directory (needs --trace) */
     vt_attn_mode attn;       /* --attn literal|segments */
-    const char *inject;      /* a bug switched on for teaching (the bug-zoo issue); NULL for a clean run */
+    const char *inject;      /* --inject BUG: a bug switched on for teaching (inject.h); NULL for a clean run */
+    unsigned bugs;           /* its VT_BUG_* flag (ref/bugzoo.h), looked up by cli_run.c once the family is
+                                known; each entry point hands it to the stages that make the mistake */
 } vt_run_opts;
 
 /* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */

@@ -24,7 +24,6 @@ static int check_flags(const vt_run_opts *o, vt_status *st)
     if (o->min_pixels >= 0 || o->max_pixels >= 0)
         return vt_fail(st, VT_EINPUT, "--min-pixels / --max-pixels do not apply to Kimi-VL: it downscales by "
                        "in_token_limit (preprocessor_config.json)");
-    if (o->inject) return vt_fail(st, VT_EINPUT, "--inject %s: no such bug for Kimi-VL", o->inject);
     return VT_OK;
 }
 
@@ -81,7 +80,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_arena a;
     vt_arena_init(&a, 0);
     vt_tap tap = vt_run_tap(tr);
-    kimivl_opts opts = {.literal_mask = o->attn == VT_ATTN_LITERAL};
+    kimivl_opts opts = {.literal_mask = o->attn == VT_ATTN_LITERAL, .bugs = o->bugs}; /* bugs: --inject */
     kimivl_batch batch;
     vt_tensor feats;
     if (!rc) rc = kimivl_preprocess(&batch, in, o->n_images, &cfg->pre, &a, &tap, st);

@@ -163,6 +163,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     if ((rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
         s.ck_open = 1;
         rc = c->qwen25 ? qwen25vl_load(&s.m25, c, &s.ck, st) : qwen2vl_load(&s.m2, c, &s.ck, st);
+        s.m2.bugs = s.m25.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
     }
     if (rc == VT_OK) rc = decode_inputs(&s, o, st);
 
@@ -172,6 +173,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     if (cfg->pre.present) vt_qwen2_preproc_from_config(&po, &cfg->pre);
     if (o->min_pixels > 0) po.min_pixels = o->min_pixels;
     if (o->max_pixels > 0) po.max_pixels = o->max_pixels;
+    po.bugs = o->bugs; /* --inject: the preprocessing's switches */
 
     if (rc == VT_OK && o->viz && tr) { /* a tap in front of the tracer's that keeps the resized pixels */
         int n = o->n_images + o->n_videos;

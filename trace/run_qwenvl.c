@@ -16,7 +16,6 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     if (o->n_videos > 0)
         return vt_fail(st, VT_EINPUT, "--video: Qwen-VL (model_type qwen) takes images only; its visual encoder has no video path");
     if (o->n_images == 0) return vt_fail(st, VT_EINPUT, "no --image given (Qwen-VL needs at least one image)");
-    if (o->inject) return vt_fail(st, VT_EINPUT, "--inject %s: no such bug for Qwen-VL", o->inject);
     if (o->min_pixels >= 0 || o->max_pixels >= 0)
         return vt_fail(st, VT_EINPUT, "--min-pixels/--max-pixels: Qwen-VL resizes every image to image_size = %d "
                        "(config.json: visual.image_size)", cfg->qwenvl.image_size);
@@ -27,6 +26,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     int rc = vt_qwenvl_load(&m, &cfg->qwenvl, &ck, st);
     vt_checkpoint_close(&ck);
     if (rc) return rc;
+    m.bugs = o->bugs; /* --inject qkv-global-split (bugzoo.h) */
 
     /* with --viz, a tap in front of the run's one keeps what the picture needs (viz_qwenvl.h) */
     vt_qwenvl_viz viz;
