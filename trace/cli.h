@@ -26,6 +26,7 @@ extern const vt_cli_cmd vt_cmd_show;
 extern const vt_cli_cmd vt_cmd_diff;
 extern const vt_cli_cmd vt_cmd_rope;
 extern const vt_cli_cmd vt_cmd_inspect;
+extern const vt_cli_cmd vt_cmd_synth;
 
 /* ---- argv helpers ---- */
 

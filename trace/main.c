@@ -18,6 +18,7 @@ static const vt_cli_cmd *const commands[] = {
     &vt_cmd_diff,
     &vt_cmd_rope,
     &vt_cmd_inspect,
+    &vt_cmd_synth,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
