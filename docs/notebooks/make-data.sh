@@ -77,4 +77,33 @@ for b in 3136 12544 50176 64000 200704 401408; do
         --trace $T/qwen2vl-budget-$b --only 'image.0.resized' --only '*grid_thw'
 done
 
+# ---- 05-bug-zoo: the same inputs as golden cases, each with one real porting mistake switched on
+#      (--inject, docs/bug-zoo.md); the notebook diffs them against notebooks-data/reference/<case> ----
+bug() { name=$1; shift; fresh bug-$name; q "$@" --trace $T/bug-$name; }
+bug no-segment-mask run --model $M --image $M/image.0.png --image $M/image.1.png \
+    --video $M/video.0.frame.0.png,$M/video.0.frame.1.png,$M/video.0.frame.2.png,$M/video.0.frame.3.png \
+    --fps 2 --min-pixels 3136 --max-pixels 8000 --inject no-segment-mask
+bug bilinear-resize run --model $R/qwen2vl-image --image $CAT --min-pixels 3136 --max-pixels 64000 \
+    --inject bilinear-resize
+S=$R/preprocess-sizes/image.6.png                   # 70x42: 42/28 = 1.5, 70/28 = 2.5
+fresh sizes-42x70
+q preprocess --family qwen2-vl --image $S --trace $T/sizes-42x70
+bug round-half-away preprocess --family qwen2-vl --image $S --inject round-half-away
+G=$R/qwen25vl-image
+bug fullatt-as-strings run --model $G --image $G/image.0.png --min-pixels 3136 --max-pixels 20000 \
+    --inject fullatt-as-strings
+bug no-reverse-index run --model $G --image $G/image.0.png --min-pixels 3136 --max-pixels 20000 \
+    --inject no-reverse-index
+bug qkv-global-split run --model $R/qwenvl-image --image $R/qwenvl-image/image0.png --inject qkv-global-split
+K=$R/kimivl-multi
+bug cross-image-leak run --model $K --image $K/image0.png --image $K/image1.png --inject cross-image-leak
+P=$R/rope-index/qwen2vl-multi
+bug sequential-positions rope --model $P --input-ids $P/input_ids.npy --image-grid-thw $P/image_grid_thw.npy \
+    --video-grid-thw $P/video_grid_thw.npy --inject sequential-positions --quiet
+G=$R/rope-index/qwen2vl-mrope
+bug no-mrope-sections rope --model $G --input-ids $G/input_ids.npy --position-ids $G/position_ids.npy \
+    --q $G/mrope.q.npy --k $G/mrope.k.npy --inject no-mrope-sections
+bug no-segment-mask-1image run --model $R/qwen2vl-image --image $CAT --min-pixels 3136 --max-pixels 64000 \
+    --inject no-segment-mask
+
 echo "make-data.sh: $(ls "$T" | wc -l) traces in $T"
