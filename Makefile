@@ -101,7 +101,8 @@ debug: deps-build
 
 # ---- notebooks and docs: Debian's python3 / jupyter only (not the python3 first on PATH) ----
 NOTEBOOKS := $(sort $(wildcard docs/notebooks/*.ipynb))
-NB_ENV    := VLMTRACE_ROOT=$(CURDIR) JUPYTER_DATA_DIR=$(CURDIR)/build/jupyter PYDEVD_DISABLE_FILE_VALIDATION=1
+NB_ENV    := VLMTRACE_ROOT=$(CURDIR) JUPYTER_DATA_DIR=$(CURDIR)/build/jupyter IPYTHONDIR=$(CURDIR)/build/ipython \
+             MPLCONFIGDIR=$(CURDIR)/build/matplotlib PYDEVD_DISABLE_FILE_VALIDATION=1
 
 notebooks-data: deps-build
 	@$(MAKE) --no-print-directory bin/vlmtrace
