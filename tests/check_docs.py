@@ -10,8 +10,10 @@
 2. Commands. In fenced code blocks, every command line that starts with `bin/vlmtrace` or `make` (bare, or
    after a `$ ` prompt) is run from the repository root and must exit 0, or N when the line ends with a
    comment `# exits N`. In a block with `$ ` prompts only the prompt lines are commands (the rest is shown
-   output); a line ending in `\\` continues on the next one. The block's other commands run too, in
-   order, when they are variable assignments (`R=notebooks-data/...`), so that later lines can use them.
+   output); a line ending in `\\` continues on the next one. When the output shown under a command ends
+   with a `PASS: ...` or `FAIL: ...` verdict (`vlmtrace diff`), the command must print that same line and
+   exit 1 for FAIL (0 for PASS). The block's variable assignments (`R=notebooks-data/...`) run too, in
+   order, so that later lines can use them.
    Markers, as an HTML comment on the line(s) just above the opening fence:
      <!-- not run -->   skip the block (it needs a real checkpoint, a large input, a network, ...)
      <!-- run -->       run every command of the block, not only the vlmtrace / make ones (a setup block
@@ -24,7 +26,8 @@
 3. Notebooks. docs/notebooks/*.ipynb are committed with their outputs cleared (the repository stays light;
    `make notebooks` writes executed copies to build/notebooks/).
 
-Exit status 0 when everything holds, 1 otherwise (each problem is one line: file:line: what).
+`--links-only` checks 1 and 3 only. Exit status 0 when everything holds, 1 otherwise (each problem is
+one line, file:line: what, with the tail of a failing command's output).
 """
 import json
 import os
@@ -167,20 +170,28 @@ def ci_targets():
     ci = ROOT / ".ci" / "run"
     if ci.exists():
         for line in ci.read_text().split("\n"):
-            m = re.match(r"^\s*(?:sudo\s+)?make\s+(.*)$", line)
+            m = re.match(r"^\s*(?:sudo\s+)?make\s+(.*)$", line.split("#")[0])
             if m:
                 out.update(w for w in m.group(1).split() if not w.startswith("-") and "=" not in w)
     return out
 
 
+VERDICT = re.compile(r"^(PASS|FAIL): .*$")
+
+
 def block_commands(block):
-    """-> [(lineno, command text)] in order; continuation lines and heredocs joined"""
+    """-> [(lineno, command text, shown verdict line or None)] in order; continuation lines and heredocs
+    joined. In a `$ ` block, the shown verdict is the last `PASS: ...` / `FAIL: ...` line of the output
+    printed under the command (what `vlmtrace diff` ends with)."""
     lines = block["lines"]
     prompted = any(l.startswith("$ ") for _, l in lines)
     cmds, i = [], 0
     while i < len(lines):
         lineno, l = lines[i]
         if prompted and not l.startswith("$ "):
+            m = VERDICT.match(l.strip())
+            if m and cmds:
+                cmds[-1] = (cmds[-1][0], cmds[-1][1], l.strip())
             i += 1
             continue
         text = l[2:] if prompted else l
@@ -199,14 +210,17 @@ def block_commands(block):
                 parts.append(lines[i][1])
                 if lines[i][1].strip() == end:
                     break
-        cmds.append((lineno, "\n".join(parts)))
+        cmds.append((lineno, "\n".join(parts), None))
         i += 1
     return cmds
 
 
-def expected_exit(cmd):
+def expected_exit(cmd, verdict):
+    """`# exits N` on the command; else 1 when the shown output ends in FAIL:, else 0"""
     m = re.search(r"#\s*exits?\s+(\d+)\s*$", cmd.split("\n")[0] if "<<" in cmd else cmd)
-    return int(m.group(1)) if m else 0
+    if m:
+        return int(m.group(1))
+    return 1 if verdict and verdict.startswith("FAIL") else 0
 
 
 def is_checked(cmd):
@@ -219,9 +233,9 @@ def is_assignment(cmd):
 
 def run_block(page, block, cmds, scratch, log):
     script = ["cd " + sh_quote(str(scratch))]
-    for lineno, cmd in cmds:
-        exp = expected_exit(cmd)
-        first = cmd.split("\n")[0]
+    for lineno, cmd, verdict in cmds:
+        exp = expected_exit(cmd, verdict)
+        script.append(f'echo "__BEGIN {lineno}"')
         script.append(cmd)
         script.append(f'__rc=$?; if [ "$__rc" != {exp} ]; then echo "__FAILED {lineno} $__rc"; exit 1; fi')
     t0 = time.time()
@@ -231,14 +245,26 @@ def run_block(page, block, cmds, scratch, log):
     except subprocess.TimeoutExpired:
         problem(page, block["start"], "block timed out after 900 s")
         return
-    out = r.stdout + r.stderr
     m = re.search(r"__FAILED (\d+) (\d+)", r.stdout)
     if m or r.returncode != 0:
         lineno = int(m.group(1)) if m else block["start"]
         rc = m.group(2) if m else r.returncode
-        cmd = next((c for n, c in cmds if n == lineno), "?").split("\n")[0]
-        tail = "\n".join("      | " + l for l in out.replace(m.group(0) if m else "", "").strip().split("\n")[-12:])
-        problem(page, lineno, f"`{cmd.strip()}` exited {rc} (expected {expected_exit(cmd)})\n{tail}")
+        cmd, verdict = next(((c, v) for n, c, v in cmds if n == lineno), ("?", None))
+        out = re.sub(r"__(BEGIN|FAILED) [0-9 ]+\n?", "", r.stdout + r.stderr)
+        tail = "\n".join("      | " + l for l in out.strip().split("\n")[-12:])
+        problem(page, lineno, f"`{cmd.split(chr(10))[0].strip()}` exited {rc} "
+                              f"(expected {expected_exit(cmd, verdict)})\n{tail}")
+    # each command's own stdout: the text between its __BEGIN marker and the next one
+    failed_at = int(m.group(1)) if m else None
+    pieces = re.split(r"^__BEGIN (\d+)$", r.stdout, flags=re.M)
+    outputs = {int(pieces[k]): pieces[k + 1] for k in range(1, len(pieces) - 1, 2)}
+    for lineno, cmd, verdict in cmds:
+        if lineno == failed_at or lineno not in outputs:
+            break
+        if verdict and verdict not in [l.strip() for l in outputs[lineno].split("\n")]:
+            got = [l.strip() for l in outputs.get(lineno, "").split("\n") if VERDICT.match(l.strip())]
+            problem(page, lineno, f"the page shows `{verdict}` but the command printed "
+                                  f"`{got[-1] if got else '(no verdict)'}`")
     log.append(f"  {page.relative_to(ROOT)}:{block['start']}: {len(cmds)} command(s), {time.time() - t0:.1f} s")
 
 
@@ -257,21 +283,21 @@ def check_commands(page, skip_targets, log):
             if block["info"] in SKIP_LANGS:
                 continue
             cmds = block_commands(block)
-            if not any(is_checked(c) for _, c in cmds):
+            if not any(is_checked(c) for _, c, _ in cmds):
                 if "run" not in block["markers"]:
                     continue
             if any("not run" in mk for mk in block["markers"]):
                 log.append(f"  {page.relative_to(ROOT)}:{block['start']}: not run (marked)")
                 continue
             keep = []
-            for lineno, c in cmds:
+            for lineno, c, v in cmds:
                 target = re.match(r"^\s*make\s+([\w.-]+)\s*(#.*)?$", c)
                 if target and target.group(1) in skip_targets:
                     log.append(f"  {page.relative_to(ROOT)}:{lineno}: `make {target.group(1)}` "
                                f"is run by .ci/run itself")
                     continue
                 if "run" in block["markers"] or is_checked(c) or is_assignment(c):
-                    keep.append((lineno, c))
+                    keep.append((lineno, c, v))
             if keep:
                 run_block(page, block, keep, scratch, log)
     finally:
