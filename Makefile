@@ -4,6 +4,9 @@
 #   make demo     the main job on the bundled sample image and tiny model
 #   make test     every cmocka test, then the same tests built with -fsanitize=address,undefined
 #   make debug    bin/debug/vlmtrace with -O0 -g -fsanitize=address,undefined
+#   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
+#   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
+#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
 #   make help     this list
 #
 # Both demo and test first make sure the Debian packages they need are installed (apt-get when run as
@@ -31,8 +34,10 @@ TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
 # Debian packages: to build, to test, and (later targets) for the notebooks.
 DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
 DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pil
+DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
 
 .PHONY: all demo test test-plain test-san debug help clean deps-build deps-test tests-build
+.PHONY: notebooks notebooks-data docs-check deps-notebooks
 all: bin/vlmtrace
 
 # ---- variants: build/<v>/... objects, binaries under bin/ (opt), bin/san/, bin/debug/ ----
@@ -74,6 +79,8 @@ deps-build:
 	$(call ensure_debs,$(DEBS_BUILD))
 deps-test:
 	$(call ensure_debs,$(DEBS_TEST))
+deps-notebooks:
+	$(call ensure_debs,$(DEBS_NOTEBOOKS))
 
 # ---- the two commands of the README ----
 DEMO_REF := notebooks-data/reference/qwen2vl-image
@@ -92,8 +99,30 @@ test: deps-test
 debug: deps-build
 	@$(MAKE) --no-print-directory bin/debug/vlmtrace
 
+# ---- notebooks and docs: Debian's python3 / jupyter only (not the python3 first on PATH) ----
+NOTEBOOKS := $(sort $(wildcard docs/notebooks/*.ipynb))
+NB_ENV    := VLMTRACE_ROOT=$(CURDIR) JUPYTER_DATA_DIR=$(CURDIR)/build/jupyter IPYTHONDIR=$(CURDIR)/build/ipython \
+             MPLCONFIGDIR=$(CURDIR)/build/matplotlib PYDEVD_DISABLE_FILE_VALIDATION=1
+
+notebooks-data: deps-build
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@sh docs/notebooks/make-data.sh bin/vlmtrace
+
+notebooks: deps-notebooks notebooks-data
+	@mkdir -p build/notebooks
+	@for nb in $(NOTEBOOKS); do echo "== $$nb"; \
+	  $(NB_ENV) /usr/bin/jupyter nbconvert --to notebook --execute --log-level=WARN \
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 \
+	    --output-dir build/notebooks "$$nb" || exit 1; done
+	@echo "all $(words $(NOTEBOOKS)) notebooks executed; outputs in build/notebooks/"
+
+docs-check:
+	$(call ensure_debs,$(DEBS_BUILD) python3)
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@/usr/bin/python3 tests/check_docs.py
+
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 clean:
 	rm -rf build bin

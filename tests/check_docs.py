@@ -1,0 +1,350 @@
+#!/usr/bin/python3
+"""tests/check_docs.py -- the docs say only what works. Run by `make docs-check` (from the repository root).
+
+1. Links. Every Markdown link and image `[text](target)` / `![alt](target)` (and `[id]: target`,
+   `<img src="target">`) in README.md and docs/**/*.md, outside code, must resolve: a relative target names
+   a file or directory inside the repository, and a `#anchor` names a heading of the target page (GitHub's
+   anchor rules: lower case, punctuation dropped, spaces to hyphens, -1, -2, ... for repeats). http(s) and
+   mailto links are not fetched.
+
+2. Commands. In fenced code blocks, every command line that starts with `bin/vlmtrace` or `make` (bare, or
+   after a `$ ` prompt) is run from the repository root and must exit 0, or N when the line ends with a
+   comment `# exits N`. In a block with `$ ` prompts only the prompt lines are commands (the rest is shown
+   output); a line ending in `\\` continues on the next one. When the output shown under a command ends
+   with a `PASS: ...` or `FAIL: ...` verdict (`vlmtrace diff`), the command must print that same line and
+   exit 1 for FAIL (0 for PASS). The block's variable assignments (`R=notebooks-data/...`) run too, in
+   order, so that later lines can use them.
+   Markers, as an HTML comment on the line(s) just above the opening fence:
+     <!-- not run -->   skip the block (it needs a real checkpoint, a large input, a network, ...)
+     <!-- run -->       run every command of the block, not only the vlmtrace / make ones (a setup block
+                        that a later block depends on, e.g. a `cp` and a numpy heredoc)
+   Blocks run in page order, each in its own bash, with the working directory a scratch directory that
+   mirrors the repository root (symlinks), so files a command creates next to the repository's top level
+   (`port/`, `ours-tiny/`) land in the scratch directory and later blocks of the same page still see them.
+   `make T` for a target T that .ci/run itself runs (test, notebooks, ...) is not run again here.
+
+3. Notebooks. docs/notebooks/*.ipynb are committed with their outputs cleared (the repository stays light;
+   `make notebooks` writes executed copies to build/notebooks/).
+
+`--links-only` checks 1 and 3 only. Exit status 0 when everything holds, 1 otherwise (each problem is
+one line, file:line: what, with the tail of a failing command's output).
+"""
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
+SKIP_LANGS = {"c", "h", "json", "python", "py", "yaml", "toml", "makefile", "diff", "markdown", "md"}
+problems = []
+
+
+def problem(path, line, what):
+    problems.append(f"{path.relative_to(ROOT)}:{line}: {what}")
+
+
+# ---- Markdown structure: fenced blocks and the prose around them ----
+
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})(.*)$")
+
+
+def split_page(text):
+    """-> (prose lines [(lineno, text)], blocks [dict(start, info, lines [(lineno, text)], markers)])"""
+    lines = text.split("\n")
+    prose, blocks, i = [], [], 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            prose.append((i + 1, lines[i]))
+            i += 1
+            continue
+        indent, fence, info = m.group(1), m.group(2), m.group(3).strip()
+        markers, j = [], i - 1
+        while j >= 0 and re.match(r"^\s*<!--.*-->\s*$", lines[j]):
+            markers.append(lines[j].strip()[4:-3].strip().lower())
+            j -= 1
+        body, k = [], i + 1
+        while k < len(lines):
+            close = FENCE.match(lines[k])
+            if close and close.group(2)[0] == fence[0] and len(close.group(2)) >= len(fence) \
+                    and not close.group(3).strip():
+                break
+            body.append((k + 1, lines[k][len(indent):] if lines[k].startswith(indent) else lines[k].lstrip()))
+            k += 1
+        blocks.append({"start": i + 1, "info": info.split()[0].lower() if info else "", "lines": body,
+                       "markers": markers})
+        i = k + 1
+    return prose, blocks
+
+
+# ---- 1. links ----
+
+def slug(heading):
+    h = re.sub(r"<[^>]+>", "", heading)                 # inline HTML
+    h = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", h)      # links keep their text
+    h = h.strip().lower()
+    h = "".join(ch for ch in h if ch.isalnum() or ch in "-_ " or 0x300 <= ord(ch) < 0x370)
+    return h.replace(" ", "-")
+
+
+_anchor_cache = {}
+
+
+def anchors(page):
+    if page not in _anchor_cache:
+        prose, _ = split_page(page.read_text(encoding="utf-8"))
+        seen, out = {}, set()
+        for _, line in prose:
+            m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+            if not m:
+                continue
+            s = slug(m.group(1))
+            n = seen.get(s, 0)
+            seen[s] = n + 1
+            out.add(s if n == 0 else f"{s}-{n}")
+            for a in re.findall(r'<a\s+(?:name|id)="([^"]+)"', line):
+                out.add(a)
+        for _, line in prose:
+            for a in re.findall(r'<a\s+(?:name|id)="([^"]+)"', line):
+                out.add(a)
+        _anchor_cache[page] = out
+    return _anchor_cache[page]
+
+
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFDEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+\"[^\"]*\")?\s*$")
+IMG = re.compile(r"<img\s[^>]*src=\"([^\"]+)\"")
+
+
+def check_link(page, lineno, target):
+    if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):     # http:, https:, mailto:, ...
+        return
+    path, _, anchor = target.partition("#")
+    dest = page if not path else (page.parent / path).resolve()
+    try:
+        dest.relative_to(ROOT)
+    except ValueError:
+        problem(page, lineno, f"link '{target}' points outside the repository")
+        return
+    if not dest.exists():
+        problem(page, lineno, f"link '{target}': {dest.relative_to(ROOT)} does not exist")
+        return
+    if anchor:
+        if dest.suffix == ".md":
+            if anchor not in anchors(dest):
+                problem(page, lineno, f"link '{target}': no heading with anchor #{anchor} in "
+                                      f"{dest.relative_to(ROOT)}")
+        elif re.fullmatch(r"L(\d+)(-L(\d+))?", anchor):
+            n = len(dest.read_text(errors="replace").split("\n"))
+            last = int(anchor.split("-L")[-1].lstrip("L"))
+            if last > n:
+                problem(page, lineno, f"link '{target}': {dest.relative_to(ROOT)} has {n} lines")
+
+
+def check_links(page):
+    prose, _ = split_page(page.read_text(encoding="utf-8"))
+    n = 0
+    for lineno, line in prose:
+        text = re.sub(r"(`+)(?:(?!\1).)+\1", "", line)     # no links inside inline code
+        for m in LINK.finditer(text):
+            check_link(page, lineno, m.group(1)); n += 1
+        for m in IMG.finditer(text):
+            check_link(page, lineno, m.group(1)); n += 1
+        m = REFDEF.match(text)
+        if m:
+            check_link(page, lineno, m.group(1)); n += 1
+    return n
+
+
+# ---- 2. commands ----
+
+def ci_targets():
+    """make targets .ci/run runs itself: not run again from the docs"""
+    out = set()
+    ci = ROOT / ".ci" / "run"
+    if ci.exists():
+        for line in ci.read_text().split("\n"):
+            m = re.match(r"^\s*(?:sudo\s+)?make\s+(.*)$", line.split("#")[0])
+            if m:
+                out.update(w for w in m.group(1).split() if not w.startswith("-") and "=" not in w)
+    return out
+
+
+VERDICT = re.compile(r"^(PASS|FAIL): .*$")
+
+
+def block_commands(block):
+    """-> [(lineno, command text, shown verdict line or None)] in order; continuation lines and heredocs
+    joined. In a `$ ` block, the shown verdict is the last `PASS: ...` / `FAIL: ...` line of the output
+    printed under the command (what `vlmtrace diff` ends with)."""
+    lines = block["lines"]
+    prompted = any(l.startswith("$ ") for _, l in lines)
+    cmds, i = [], 0
+    while i < len(lines):
+        lineno, l = lines[i]
+        if prompted and not l.startswith("$ "):
+            m = VERDICT.match(l.strip())
+            if m and cmds:
+                cmds[-1] = (cmds[-1][0], cmds[-1][1], l.strip())
+            i += 1
+            continue
+        text = l[2:] if prompted else l
+        if not text.strip() or text.lstrip().startswith("#"):
+            i += 1
+            continue
+        parts = [text]
+        while parts[-1].rstrip().endswith("\\") and i + 1 < len(lines):
+            i += 1
+            parts.append(lines[i][1])
+        here = re.search(r"<<-?\s*'?\"?(\w+)'?\"?", parts[-1])
+        if here:
+            end = here.group(1)
+            while i + 1 < len(lines):
+                i += 1
+                parts.append(lines[i][1])
+                if lines[i][1].strip() == end:
+                    break
+        cmds.append((lineno, "\n".join(parts), None))
+        i += 1
+    return cmds
+
+
+def expected_exit(cmd, verdict):
+    """`# exits N` on the command; else 1 when the shown output ends in FAIL:, else 0"""
+    m = re.search(r"#\s*exits?\s+(\d+)\s*$", cmd.split("\n")[0] if "<<" in cmd else cmd)
+    if m:
+        return int(m.group(1))
+    return 1 if verdict and verdict.startswith("FAIL") else 0
+
+
+def is_checked(cmd):
+    return re.match(r"^\s*(bin/vlmtrace|make)(\s|$)", cmd) is not None
+
+
+def is_assignment(cmd):
+    return re.match(r"^\s*[A-Za-z_][A-Za-z0-9_]*=\S*\s*$", cmd) is not None
+
+
+def run_block(page, block, cmds, scratch, log):
+    script = ["cd " + sh_quote(str(scratch))]
+    for lineno, cmd, verdict in cmds:
+        exp = expected_exit(cmd, verdict)
+        script.append(f'echo "__BEGIN {lineno}"')
+        script.append(cmd)
+        script.append(f'__rc=$?; if [ "$__rc" != {exp} ]; then echo "__FAILED {lineno} $__rc"; exit 1; fi')
+    t0 = time.time()
+    try:
+        r = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True, timeout=900,
+                           env=dict(os.environ, VLMTRACE_ROOT=str(ROOT)))
+    except subprocess.TimeoutExpired:
+        problem(page, block["start"], "block timed out after 900 s")
+        return
+    m = re.search(r"__FAILED (\d+) (\d+)", r.stdout)
+    if m or r.returncode != 0:
+        lineno = int(m.group(1)) if m else block["start"]
+        rc = m.group(2) if m else r.returncode
+        cmd, verdict = next(((c, v) for n, c, v in cmds if n == lineno), ("?", None))
+        out = re.sub(r"__(BEGIN|FAILED) [0-9 ]+\n?", "", r.stdout + r.stderr)
+        tail = "\n".join("      | " + l for l in out.strip().split("\n")[-12:])
+        problem(page, lineno, f"`{cmd.split(chr(10))[0].strip()}` exited {rc} "
+                              f"(expected {expected_exit(cmd, verdict)})\n{tail}")
+    # each command's own stdout: the text between its __BEGIN marker and the next one
+    failed_at = int(m.group(1)) if m else None
+    pieces = re.split(r"^__BEGIN (\d+)$", r.stdout, flags=re.M)
+    outputs = {int(pieces[k]): pieces[k + 1] for k in range(1, len(pieces) - 1, 2)}
+    for lineno, cmd, verdict in cmds:
+        if lineno == failed_at or lineno not in outputs:
+            break
+        if verdict and verdict not in [l.strip() for l in outputs[lineno].split("\n")]:
+            got = [l.strip() for l in outputs.get(lineno, "").split("\n") if VERDICT.match(l.strip())]
+            problem(page, lineno, f"the page shows `{verdict}` but the command printed "
+                                  f"`{got[-1] if got else '(no verdict)'}`")
+    log.append(f"  {page.relative_to(ROOT)}:{block['start']}: {len(cmds)} command(s), {time.time() - t0:.1f} s")
+
+
+def sh_quote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def check_commands(page, skip_targets, log):
+    _, blocks = split_page(page.read_text(encoding="utf-8"))
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="check_docs."))
+    try:
+        for entry in ROOT.iterdir():
+            if entry.name != ".git":
+                (scratch / entry.name).symlink_to(entry)
+        for block in blocks:
+            if block["info"] in SKIP_LANGS:
+                continue
+            cmds = block_commands(block)
+            if not any(is_checked(c) for _, c, _ in cmds):
+                if "run" not in block["markers"]:
+                    continue
+            if any("not run" in mk for mk in block["markers"]):
+                log.append(f"  {page.relative_to(ROOT)}:{block['start']}: not run (marked)")
+                continue
+            keep = []
+            for lineno, c, v in cmds:
+                target = re.match(r"^\s*make\s+([\w.-]+)\s*(#.*)?$", c)
+                if target and target.group(1) in skip_targets:
+                    log.append(f"  {page.relative_to(ROOT)}:{lineno}: `make {target.group(1)}` "
+                               f"is run by .ci/run itself")
+                    continue
+                if "run" in block["markers"] or is_checked(c) or is_assignment(c):
+                    keep.append((lineno, c, v))
+            if keep:
+                run_block(page, block, keep, scratch, log)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# ---- 3. notebooks ----
+
+def check_notebooks():
+    n = 0
+    for nb in sorted((ROOT / "docs" / "notebooks").glob("*.ipynb")):
+        n += 1
+        try:
+            cells = json.loads(nb.read_text())["cells"]
+        except (ValueError, KeyError) as e:
+            problem(nb, 1, f"not a notebook: {e}")
+            continue
+        for i, c in enumerate(cells):
+            if c.get("cell_type") == "code" and (c.get("outputs") or c.get("execution_count") is not None):
+                problem(nb, 1, f"cell {i} has outputs: clear them before committing "
+                               "(jupyter nbconvert --clear-output --inplace)")
+                break
+    return n
+
+
+def main():
+    only_links = "--links-only" in sys.argv
+    n_links = sum(check_links(p) for p in PAGES)
+    print(f"check_docs: {n_links} links in {len(PAGES)} pages")
+    n_nb = check_notebooks()
+    print(f"check_docs: {n_nb} notebooks checked for cleared outputs")
+    if not only_links:
+        if not (ROOT / "bin" / "vlmtrace").exists():
+            problems.append("bin/vlmtrace: not built (run make first)")
+        else:
+            log = []
+            skip = ci_targets()
+            for p in PAGES:
+                check_commands(p, skip, log)
+            print("check_docs: commands\n" + "\n".join(log))
+    if problems:
+        print("\n".join(problems))
+        print(f"check_docs: FAIL, {len(problems)} problem(s)")
+        return 1
+    print("check_docs: PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
