@@ -31,8 +31,8 @@ void *vt_arena_alloc(vt_arena *a, size_t bytes, vt_status *st)
     }
     size_t need = round_up(bytes);
     if (a->limit && a->in_use + need > a->limit) {
-        vt_fail(st, VT_ERESOURCE, "allocation of %zu bytes would exceed the arena limit of %zu bytes", bytes,
-                a->limit);
+        vt_fail(st, VT_ERESOURCE, "scratch arena: allocation of %zu bytes would exceed the arena limit of %zu bytes "
+                "(%zu in use)", bytes, a->limit, a->in_use);
         return NULL;
     }
     vt_chunk *c = a->head;
@@ -40,7 +40,8 @@ void *vt_arena_alloc(vt_arena *a, size_t bytes, vt_status *st)
         size_t size = need > VT_MIN_CHUNK ? need : VT_MIN_CHUNK;
         unsigned char *raw = malloc(sizeof(vt_chunk) + VT_ALIGN + size);
         if (!raw) {
-            vt_fail(st, VT_ERESOURCE, "out of memory allocating %zu bytes", bytes);
+            vt_fail(st, VT_ERESOURCE, "scratch arena: out of memory allocating %zu bytes (%zu in use)", bytes,
+                    a->in_use);
             return NULL;
         }
         c = (vt_chunk *)raw;

@@ -172,9 +172,14 @@ int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height,
                        "%dx%d input: height and width must be > 0 (smart_resize gives %lldx%lld with min_pixels %lld, "
                        "max_pixels %lld)",
                        width, height, (long long)w, (long long)h, (long long)o->min_pixels, (long long)o->max_pixels);
-    if (h > VT_QWEN2_MAX_RESIZED_PIXELS / w)
-        return vt_fail(st, VT_EINPUT, "%dx%d input: resized size %lldx%lld is over the limit of %lld pixels", width,
-                       height, (long long)w, (long long)h, (long long)VT_QWEN2_MAX_RESIZED_PIXELS);
+    if (h > VT_QWEN2_MAX_RESIZED_PIXELS / w) {
+        /* what preprocessing it would need: resized u8 [h, w, 3], then T float32 frames [3, h, w], their 9-D
+         * permutation and its rows of pixel_values, each as large (in double: h * w may not fit in int64) */
+        double px = (double)h * (double)w, bytes = px * (3.0 + 3 * 12.0 * o->temporal_patch_size);
+        return vt_fail(st, VT_EINPUT, "%dx%d input: resized size %lldx%lld = %.0f pixels (about %.0f bytes to "
+                       "preprocess) is over the limit of %lld pixels; refused before allocating", width, height,
+                       (long long)w, (long long)h, px, bytes, (long long)VT_QWEN2_MAX_RESIZED_PIXELS);
+    }
     *out_h = h;
     *out_w = w;
     return VT_OK;

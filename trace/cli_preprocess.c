@@ -11,6 +11,7 @@
 #include "image.h"
 #include "inject.h"
 #include "qwen2_preprocess.h"
+#include "run_limits.h"
 #include "tracer.h"
 #include "viz.h"
 
@@ -223,6 +224,23 @@ static int load_input(vt_image *img, const char *file, const char *what, const v
     return VT_OK;
 }
 
+/* The preprocessing's memory (run_limits.h) from the decoded sizes, refused over the limit before the
+ * preprocessing allocates anything. */
+static int check_memory(const pp_args *r, const vt_image *images, const vt_qwen2_preproc_opts *po, vt_status *st)
+{
+    const int n = r->images.n + r->n_videos;
+    vt_mem_input *in = malloc((size_t)(n ? n : 1) * sizeof *in);
+    if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (int k = 0; k < r->images.n; k++) in[k] = (vt_mem_input){images[k].w, images[k].h, 1};
+    for (int v = 0; v < r->n_videos; v++)
+        in[r->images.n + v] = (vt_mem_input){r->videos[v].frames[0].w, r->videos[v].frames[0].h, r->videos[v].n};
+    vt_mem_estimate e;
+    memset(&e, 0, sizeof e);
+    vt_mem_qwen2(&e, NULL, po, in, n, 0, r->viz);
+    free(in);
+    return vt_mem_check(&e, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
+}
+
 static int preprocess_run(int argc, char **argv, vt_status *st)
 {
     pp_args r;
@@ -230,7 +248,7 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     vt_image *images = NULL;
     vt_qwen2_video *videos = NULL;
     vt_arena arena;
-    vt_arena_init(&arena, 0);
+    vt_arena_init(&arena, vt_mem_arena_limit());
     vt_tracer tr;
     int tr_open = 0;
     vt_qwen2_preproc_opts po;
@@ -263,6 +281,7 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
                    (v->n + po.temporal_patch_size - 1) / po.temporal_patch_size, (long long)(h / po.patch_size),
                    (long long)(w / po.patch_size));
     }
+    if (rc == VT_OK) rc = check_memory(&r, images, &po, st);
     if (rc == VT_OK) {
         rc = vt_tracer_open(&tr, r.trace_dir, "preprocess", r.only.v, r.only.n, st);
         tr_open = 1; /* vt_tracer_close is safe after a failed open */

@@ -1,6 +1,7 @@
 /* cli_run.c -- `vlmtrace run`: flags -> vt_run_opts, config, tracer, the family's forward, --out (run.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <omp.h>
@@ -236,6 +237,19 @@ static int resolve_inject(vt_run_opts *o, const vt_model_config *cfg, vt_status 
     return vt_inject_lookup(o->inject, t, &o->bugs, st);
 }
 
+/* VLMTRACE_MEMORY_REPORT=1: the estimate the run was checked against (run_limits.h) beside what it used,
+ * one line on stderr; tests/test_limits.c reads it. */
+static void report_memory(const vt_run_memory *m)
+{
+    const char *env = getenv("VLMTRACE_MEMORY_REPORT");
+    if (!env || !*env || !strcmp(env, "0")) return;
+    struct rusage ru;
+    long rss_kib = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+    fprintf(stderr, "memory: estimate %.0f bytes (weights %.0f, inputs %.0f, arena %.0f, other %.0f; %lld patches); "
+            "measured arena peak %zu bytes, max RSS %ld KiB\n", m->est.total, m->est.weights, m->est.inputs,
+            m->est.arena, m->est.other, (long long)m->est.tokens, m->arena_peak, rss_kib);
+}
+
 static int run_run(int argc, char **argv, vt_status *st)
 {
     run_args r;
@@ -253,8 +267,12 @@ static int run_run(int argc, char **argv, vt_status *st)
         tr.verbose_progress = isatty(STDERR_FILENO);
         if (rc == VT_OK && r.o.inject) rc = vt_tracer_set_inject(&tr, r.o.inject, st);
     }
+    vt_run_memory mem;
+    memset(&mem, 0, sizeof mem);
+    r.o.mem = &mem;
     if (rc == VT_OK) rc = dispatch(&r.o, &cfg, tr_open ? &tr : NULL, st);
     if (rc == VT_OK && tr_open) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
+    if (rc == VT_OK) report_memory(&mem);
     if (tr_open) vt_tracer_close(&tr);
     run_args_free(&r);
     return rc;

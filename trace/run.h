@@ -10,7 +10,8 @@
  *
  *     int vt_run_<family>(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st);
  *
- * The entry point loads the weights, decodes and preprocesses the inputs as its reference does, runs the
+ * The entry point decodes the inputs, estimates the run's memory and refuses it over the limit
+ * (run_limits.h) before loading the weights, preprocesses the inputs as its reference does, runs the
  * forward with the tap vt_run_tap(tr) (a file-writing tap with --trace, a progress-only tap without),
  * writes its pictures when o->viz (into tr->dir, recorded with vt_tracer_add_picture), and hands its final
  * tensor to vt_run_save_out (which writes --out when given). It never finishes the tracer: cli_run.c
@@ -25,6 +26,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "run_limits.h"
 #include "tap.h"
 #include "tracer.h"
 
@@ -33,6 +35,12 @@ typedef enum vt_attn_mode {
     VT_ATTN_SEGMENTS = 0, /* default: walk the segments, never form N x N (vt_attention_segments) */
     VT_ATTN_LITERAL = 1,  /* the reference's way: an N x N additive mask, 0 inside / -inf outside */
 } vt_attn_mode;
+
+/* What an entry point reports about memory (cli_run.c prints it with VLMTRACE_MEMORY_REPORT=1). */
+typedef struct vt_run_memory {
+    vt_mem_estimate est; /* run_limits.h: filled and checked before the weights or the arena are allocated */
+    size_t arena_peak;   /* measured: the scratch arena's high-water mark at the end of the run */
+} vt_run_memory;
 
 /* One --video: its frames in order (the comma-separated list of the flag). */
 typedef struct vt_run_video {
@@ -61,6 +69,7 @@ typedef struct vt_run_opts {
     const char *inject;      /* --inject BUG: a bug switched on for teaching (inject.h); NULL for a clean run */
     unsigned bugs;           /* its VT_BUG_* flag (ref/bugzoo.h), looked up by cli_run.c once the family is
                                 known; each entry point hands it to the stages that make the mistake */
+    vt_run_memory *mem;      /* where the entry point reports its estimate and arena peak (owned by cli_run.c) */
 } vt_run_opts;
 
 /* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */

@@ -60,25 +60,39 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     VT_TRY(check_flags(o, st));
     VT_TRY(kimivl_config_check(&cfg->kimi, st));
 
-    /* weights: one buffer, the checkpoint closed as soon as they are copied */
-    vt_checkpoint ck;
-    kimivl_weights w;
-    VT_TRY(vt_checkpoint_open(&ck, o->model_dir, st));
-    int rc = kimivl_weights_load(&w, &ck, &cfg->kimi, st);
-    vt_checkpoint_close(&ck);
-    if (rc) return rc;
-
     /* images, as PIL's Image.open(path).convert("RGB") gives them */
+    int rc = VT_OK;
     vt_image *imgs = calloc((size_t)o->n_images, sizeof *imgs);
     kimivl_image_in *in = calloc((size_t)o->n_images, sizeof *in);
-    if (!imgs || !in) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_mem_input *sizes = calloc((size_t)o->n_images, sizeof *sizes);
+    if (!imgs || !in || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     for (int k = 0; !rc && k < o->n_images; k++) {
         rc = vt_image_load(&imgs[k], o->images[k], VT_EXIF_IGNORE, st);
         in[k] = (kimivl_image_in){imgs[k].w, imgs[k].h, imgs[k].rgb};
+        sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1};
+    }
+
+    /* the run's memory (run_limits.h), refused over the limit before the weights are loaded */
+    vt_mem_estimate est;
+    if (!rc) rc = vt_mem_weights(&est, cfg, st);
+    if (!rc) {
+        vt_mem_kimivl(&est, &cfg->kimi, &cfg->pre, sizes, o->n_images, o->attn == VT_ATTN_LITERAL, o->viz);
+        rc = vt_mem_check(&est, "pass fewer images, or lower in_token_limit in preprocessor_config.json", st);
+    }
+    if (!rc && o->mem) o->mem->est = est;
+    free(sizes);
+
+    /* weights: one buffer, the checkpoint closed as soon as they are copied */
+    vt_checkpoint ck;
+    kimivl_weights w;
+    memset(&w, 0, sizeof w);
+    if (!rc && (rc = vt_checkpoint_open(&ck, o->model_dir, st)) == VT_OK) {
+        rc = kimivl_weights_load(&w, &ck, &cfg->kimi, st);
+        vt_checkpoint_close(&ck);
     }
 
     vt_arena a;
-    vt_arena_init(&a, 0);
+    vt_arena_init(&a, vt_mem_arena_limit());
     vt_tap tap = vt_run_tap(tr);
     kimivl_opts opts = {.literal_mask = o->attn == VT_ATTN_LITERAL, .bugs = o->bugs}; /* bugs: --inject */
     kimivl_batch batch;
@@ -89,6 +103,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     if (!rc) rc = vt_run_save_out(o, &feats, st);
     if (!rc && o->viz && tr) rc = draw_pictures(tr, in, o->n_images, &cfg->pre, &batch, &cfg->kimi, &a, st);
 
+    if (o->mem) o->mem->arena_peak = a.peak;
     vt_arena_free(&a);
     for (int k = 0; imgs && k < o->n_images; k++) vt_image_free(&imgs[k]);
     free(imgs);

@@ -150,22 +150,33 @@ static int decode_inputs(run_state *s, const vt_run_opts *o, vt_status *st)
     return VT_OK;
 }
 
+/* The run's memory (run_limits.h) from the decoded sizes, refused over the limit before the weights, the
+ * preprocessing or the tower allocate anything. */
+static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model_config *cfg,
+                        const vt_qwen2_preproc_opts *po, vt_mem_estimate *e, vt_status *st)
+{
+    const int n = o->n_images + o->n_videos;
+    vt_mem_input *in = malloc((size_t)n * sizeof *in);
+    if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (int k = 0; k < o->n_images; k++) in[k] = (vt_mem_input){s->images[k].w, s->images[k].h, 1};
+    for (int v = 0; v < o->n_videos; v++)
+        in[o->n_images + v] = (vt_mem_input){s->frames[v][0].w, s->frames[v][0].h, o->videos[v].n_frames};
+    int rc = vt_mem_weights(e, cfg, st);
+    if (rc == VT_OK) {
+        vt_mem_qwen2(e, &cfg->qwen2, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
+        rc = vt_mem_check(e, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
+    }
+    free(in);
+    return rc;
+}
+
 int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
 {
     const vt_qwen2_vision_config *c = &cfg->qwen2;
     run_state s;
     memset(&s, 0, sizeof s);
-    vt_arena_init(&s.a, 0);
+    vt_arena_init(&s.a, vt_mem_arena_limit());
     vt_tap tap = vt_run_tap(tr);
-    int rc = VT_OK;
-
-    /* weights first: a checkpoint that disagrees with config.json fails before any image is decoded */
-    if ((rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
-        s.ck_open = 1;
-        rc = c->qwen25 ? qwen25vl_load(&s.m25, c, &s.ck, st) : qwen2vl_load(&s.m2, c, &s.ck, st);
-        s.m2.bugs = s.m25.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
-    }
-    if (rc == VT_OK) rc = decode_inputs(&s, o, st);
 
     /* preprocessing options: flag > preprocessor_config.json > published defaults */
     vt_qwen2_preproc_opts po;
@@ -174,6 +185,18 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     if (o->min_pixels > 0) po.min_pixels = o->min_pixels;
     if (o->max_pixels > 0) po.max_pixels = o->max_pixels;
     po.bugs = o->bugs; /* --inject: the preprocessing's switches */
+
+    /* the inputs' sizes decide the memory, which is checked before the weights are loaded; a checkpoint
+     * that disagrees with config.json then fails before anything is preprocessed */
+    vt_mem_estimate est;
+    int rc = decode_inputs(&s, o, st);
+    if (rc == VT_OK) rc = check_memory(&s, o, cfg, &po, &est, st);
+    if (rc == VT_OK && o->mem) o->mem->est = est;
+    if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
+        s.ck_open = 1;
+        rc = c->qwen25 ? qwen25vl_load(&s.m25, c, &s.ck, st) : qwen2vl_load(&s.m2, c, &s.ck, st);
+        s.m2.bugs = s.m25.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
+    }
 
     if (rc == VT_OK && o->viz && tr) { /* a tap in front of the tracer's that keeps the resized pixels */
         int n = o->n_images + o->n_videos;
@@ -209,6 +232,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
                        : qwen2vl_forward(&s.m2, &px.all_pixel_values, &px.all_grid_thw, attn, &tap, &s.a, &visual, st);
     if (rc == VT_OK && o->viz && tr) rc = draw_pictures(o, c, tr, &s.viz, &px.all_grid_thw, &s.a, st);
     if (rc == VT_OK) rc = vt_run_save_out(o, &visual, st);
+    if (o->mem) o->mem->arena_peak = s.a.peak;
     run_state_free(&s, o);
     return rc;
 }

@@ -20,6 +20,14 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
         return vt_fail(st, VT_EINPUT, "--min-pixels/--max-pixels: Qwen-VL resizes every image to image_size = %d "
                        "(config.json: visual.image_size)", cfg->qwenvl.image_size);
 
+    /* the run's memory (run_limits.h), refused over the limit before the weights are loaded; the images
+     * are decoded one at a time, each within the decoder's own limits */
+    vt_mem_estimate est;
+    VT_TRY(vt_mem_weights(&est, cfg, st));
+    vt_mem_qwenvl(&est, &cfg->qwenvl, o->n_images);
+    VT_TRY(vt_mem_check(&est, "pass fewer images", st));
+    if (o->mem) o->mem->est = est;
+
     vt_checkpoint ck;
     VT_TRY(vt_checkpoint_open(&ck, o->model_dir, st));
     vt_qwenvl_model m;
@@ -33,7 +41,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_qwenvl_viz_init(&viz, vt_run_tap(tr));
     vt_tap tap = o->viz ? vt_qwenvl_viz_tap(&viz) : vt_run_tap(tr);
     vt_arena a;
-    vt_arena_init(&a, 0);
+    vt_arena_init(&a, vt_mem_arena_limit());
     const int64_t B = o->n_images, S = m.c.image_size;
     vt_tensor pixels, out;
     rc = vt_tensor_alloc(&pixels, &a, VT_F32, VT_DIMS(B, 3, S, S), st);
@@ -52,6 +60,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     if (rc == VT_OK && o->viz && tr) rc = vt_qwenvl_viz_write(&viz, tr, st);
     if (rc == VT_OK) rc = vt_run_save_out(o, &out, st);
     vt_qwenvl_viz_free(&viz);
+    if (o->mem) o->mem->arena_peak = a.peak;
     vt_arena_free(&a);
     vt_qwenvl_free(&m);
     return rc;
