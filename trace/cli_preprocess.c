@@ -238,7 +238,7 @@ static int check_memory(const pp_args *r, const vt_image *images, const vt_qwen2
     memset(&e, 0, sizeof e);
     vt_mem_qwen2(&e, NULL, po, in, n, 0, r->viz);
     free(in);
-    return vt_mem_check(&e, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
+    return vt_mem_check(&e, NULL, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
 }
 
 static int preprocess_run(int argc, char **argv, vt_status *st)

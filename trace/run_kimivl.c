@@ -77,7 +77,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     if (!rc) rc = vt_mem_weights(&est, cfg, st);
     if (!rc) {
         vt_mem_kimivl(&est, &cfg->kimi, &cfg->pre, sizes, o->n_images, o->attn == VT_ATTN_LITERAL, o->viz);
-        rc = vt_mem_check(&est, "pass fewer images, or lower in_token_limit in preprocessor_config.json", st);
+        rc = vt_mem_check(&est, o->model_dir, "pass fewer images, or lower in_token_limit in preprocessor_config.json", st);
     }
     if (!rc && o->mem) o->mem->est = est;
     free(sizes);

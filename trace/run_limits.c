@@ -24,6 +24,7 @@
 #define F32 4.0
 #define SLOT 64.0                    /* vt_wbind and the arena align every tensor to 64 bytes */
 #define SLACK (16.0 * 1024 * 1024)   /* stacks, libraries, the arena's partly used 1 MiB chunks */
+#define ROUNDING (256 * SLOT)        /* each arena allocation rounded up to 64 bytes: a few hundred live */
 
 static double dmax(double a, double b) { return a > b ? a : b; }
 
@@ -123,7 +124,7 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_qwen2_vision_config *c, const vt_
         tower = qwen2_tower(c, N, max_side, literal);
         if (viz) viz_copies += (c->qwen25 ? 2 : 1) * mask_picture(N); /* the attention-mask pictures */
     }
-    e->arena = pre_persist + dmax(pre_temp, tower);
+    e->arena = pre_persist + dmax(pre_temp, tower) + ROUNDING;
     e->other += resize + viz_copies + (c ? attention_rows(N) : 0);
     finish(e);
 }
@@ -151,7 +152,7 @@ void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, int n_images)
                        (2 * Q * B * D + 2 * L * B * D + Q * D + L) * F32 + B * Q * D * F32;
     /* ln_post in place; proj transposed [D, D] and the final [B, Q, D] */
     double tail = D * D * F32 + B * Q * D * F32;
-    e->arena = pixels + dmax(transform, embed + block + resampler + tail);
+    e->arena = pixels + dmax(transform, embed + block + resampler + tail) + ROUNDING;
     /* resize_pil's scratch for one image's transform (the decoded image itself is bounded by the decoder's
      * limits and freed after its transform); the per-thread attention rows over L keys */
     e->other += attention_rows(L) + S * S * 3 * 2;
@@ -191,7 +192,7 @@ void vt_mem_kimivl(vt_mem_estimate *e, const vt_kimivl_config *c, const vt_prepr
     double layer = 10 * N * Dm * F32 + N * Fm * F32 + (literal ? N * N * F32 : 0);
     /* patch merger [M, kk, D] and the projector: pre_norm, linear_1 and act [M, kk*D], linear_2 [M, X] */
     double project = N * Dm * F32 + 3 * M * kk * Dm * F32 + M * X * F32;
-    e->arena = pre_persist + dmax(pre_temp, live + dmax(dmax(pos_temp, layer), project));
+    e->arena = pre_persist + dmax(pre_temp, live + dmax(dmax(pos_temp, layer), project)) + ROUNDING;
     if (viz) viz_copies += mask_picture(N);
     e->other += resize + viz_copies + attention_rows(N);
     finish(e);
@@ -274,13 +275,17 @@ const char *vt_mem_human(char *buf, size_t cap, double bytes)
     return buf;
 }
 
-int vt_mem_check(const vt_mem_estimate *e, const char *hint, vt_status *st)
+int vt_mem_check(const vt_mem_estimate *e, const char *model_dir, const char *hint, vt_status *st)
 {
     double limit;
     char source[96];
     VT_TRY(vt_mem_limit(&limit, source, sizeof source, st));
     if (e->total <= limit) return VT_OK;
     char t[32], w[32], i[32], a[32], o[32], l[32];
+    if (model_dir && e->weights > limit) /* the config alone asks for too much: say so, and where */
+        return vt_fail(st, VT_EINPUT, "%s/config.json: refused before allocating: the model it describes has %s "
+                       "(%.0f bytes) of float32 weights, over the memory limit of %s (%s)", model_dir,
+                       vt_mem_human(w, sizeof w, e->weights), e->weights, vt_mem_human(l, sizeof l, limit), source);
     return vt_fail(st, VT_EINPUT,
                    "refused before allocating: this run would need about %s (%.0f bytes: weights %s, decoded inputs "
                    "%s, scratch arena %s for %lld patches, other %s), over the memory limit of %s (%s)%s%s",

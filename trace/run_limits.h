@@ -5,7 +5,7 @@
  *     vt_mem_estimate e;
  *     VT_TRY(vt_mem_weights(&e, cfg, st));                       // float32 weights, from config.json alone
  *     vt_mem_qwen2(&e, &cfg->qwen2, &po, sizes, n, literal);     // + inputs, arena peak, other buffers
- *     VT_TRY(vt_mem_check(&e, "--max-pixels", st));              // VT_EINPUT over the limit, naming the parts
+ *     VT_TRY(vt_mem_check(&e, dir, "lower --max-pixels", st));              // VT_EINPUT over the limit, naming the parts
  *     vt_arena_init(&a, vt_mem_arena_limit());                   // VLMTRACE_MAX_ARENA_BYTES, 0 = none
  *
  * The estimate is an upper bound written beside the code it bounds: each family's term lists the arena
@@ -62,8 +62,9 @@ void vt_mem_kimivl(vt_mem_estimate *e, const vt_kimivl_config *c, const vt_prepr
 int vt_mem_limit(double *bytes, char *source, size_t cap, vt_status *st);
 
 /* VT_EINPUT when e->total is over the limit: one line with the total, its parts and the limit; `hint`
- * says what to change (e.g. "lower --max-pixels"). */
-int vt_mem_check(const vt_mem_estimate *e, const char *hint, vt_status *st);
+ * says what to change (e.g. "lower --max-pixels"). When the weights alone are over it, the message names
+ * model_dir's config.json instead (model_dir may be NULL: no weights). */
+int vt_mem_check(const vt_mem_estimate *e, const char *model_dir, const char *hint, vt_status *st);
 
 /* VLMTRACE_MAX_ARENA_BYTES as an arena limit (vt_arena_init), 0 when unset: the failure-injection hook
  * that makes the scratch arena refuse an allocation, which must end the run with exit 3, not a crash. */

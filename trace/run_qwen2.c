@@ -164,7 +164,7 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
     int rc = vt_mem_weights(e, cfg, st);
     if (rc == VT_OK) {
         vt_mem_qwen2(e, &cfg->qwen2, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
-        rc = vt_mem_check(e, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
+        rc = vt_mem_check(e, o->model_dir, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
     }
     free(in);
     return rc;

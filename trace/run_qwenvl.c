@@ -25,7 +25,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_mem_estimate est;
     VT_TRY(vt_mem_weights(&est, cfg, st));
     vt_mem_qwenvl(&est, &cfg->qwenvl, o->n_images);
-    VT_TRY(vt_mem_check(&est, "pass fewer images", st));
+    VT_TRY(vt_mem_check(&est, o->model_dir, "pass fewer images", st));
     if (o->mem) o->mem->est = est;
 
     vt_checkpoint ck;
