@@ -7,6 +7,7 @@
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
 #   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
+#   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make help     this list
 #
 # Both demo and test first make sure the Debian packages they need are installed (apt-get when run as
@@ -122,7 +123,9 @@ docs-check:
 	@/usr/bin/python3 tests/check_docs.py
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+
+include tests/memcheck.mk
 
 clean:
 	rm -rf build bin

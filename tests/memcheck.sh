@@ -1,0 +1,116 @@
+#!/bin/sh
+# tests/memcheck.sh [BIN] -- what `make memcheck` runs: bin/vlmtrace (the -O2 -g build, no sanitizers) under
+# valgrind's memcheck over every command-line path: `run` on each family's tiny reference model (small
+# images), preprocess, rope, show, diff, inspect, synth, and the error paths (missing file, truncated
+# checkpoint, bad config, bad image, write failure, no manifest, memory limit, arena limit, ...). A case
+# passes when the exit code is the one the path must give AND memcheck found nothing: no invalid read or
+# write, no use of uninitialised memory, no definite or indirect leak (error paths must free too).
+# tests/memcheck.supp suppresses only libgomp's per-thread TLS ("possibly lost"; see the file).
+set -u
+bin=${1:-bin/vlmtrace}
+R=notebooks-data/reference
+tmp=$(mktemp -d /tmp/vlmtrace-memcheck-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=2 # valgrind runs threads one at a time; two still exercise the parallel regions
+VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=97
+    --track-origins=yes --suppressions=tests/memcheck.supp"
+
+pass=0
+fail=""
+# check NAME WANTED_EXIT [ENV=...] ARGS... : one vlmtrace command under memcheck
+check() {
+    name=$1 want=$2
+    shift 2
+    envs=""
+    while [ $# -gt 0 ] && case $1 in [A-Z]*=*) true ;; *) false ;; esac; do envs="$envs $1"; shift; done
+    log="$tmp/$name.log"
+    env $envs $VG "$bin" "$@" >"$log" 2>&1
+    rc=$?
+    if [ "$rc" = "$want" ]; then
+        pass=$((pass + 1))
+        printf '  ok    %-28s exit %s\n' "$name" "$rc"
+    else
+        fail="$fail $name"
+        printf '  FAIL  %-28s exit %s, wanted %s%s\n' "$name" "$rc" "$want" \
+            "$([ "$rc" = 97 ] && echo ' (memcheck errors)')"
+        sed 's/^/        /' "$log" | head -60
+    fi
+}
+
+echo "== valgrind memcheck over the vlmtrace command line ($bin)"
+start=$(date +%s)
+
+# ---- the normal paths, each family ----
+check run-qwen2vl 0 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --max-pixels 20000 \
+    --trace "$tmp/q2" --viz --out "$tmp/q2.npy"
+check run-qwen2vl-video-literal 0 run --model $R/qwen2vl-multi --image $R/qwen2vl-multi/image.0.png \
+    --video $R/qwen2vl-multi/video.0.frame.0.png,$R/qwen2vl-multi/video.0.frame.1.png,$R/qwen2vl-multi/video.0.frame.2.png \
+    --fps 2 --max-pixels 8000 --attn literal --trace "$tmp/q2m"
+check run-qwen25vl 0 run --model $R/qwen25vl-image --image $R/qwen2vl-image/image.0.png --max-pixels 20000 \
+    --trace "$tmp/q25" --viz --attn literal
+check run-qwenvl 0 run --model $R/qwenvl-image --image $R/qwenvl-image/image0.png --trace "$tmp/qv" --viz
+check run-kimivl 0 run --model $R/kimivl-multi --image $R/kimivl-multi/image0.png --image $R/kimivl-multi/image1.png \
+    --trace "$tmp/kimi" --viz
+check run-inject 0 run --model $R/qwenvl-image --image $R/qwenvl-image/image0.png --inject qkv-global-split \
+    --only 'transformer.visual' --trace "$tmp/inj"
+check preprocess 0 preprocess --family qwen2-vl --image $R/preprocess-exif/image.0.jpg \
+    --max-pixels 20000 --trace "$tmp/pp" --viz
+check rope 0 rope --config $R/rope-index/qwen25vl-multi/config.json \
+    --layout "text:2 image:1x4x6 text:2 video:3x4x4@1.5 text:1" --trace "$tmp/rope" --viz
+check rope-input-ids 0 rope --model $R/rope-index/qwen2vl-image --input-ids $R/rope-index/qwen2vl-image/input_ids.npy \
+    --image-grid-thw $R/rope-index/qwen2vl-image/image_grid_thw.npy --trace "$tmp/rope2" --quiet
+check show 0 show "$tmp/q2"
+check diff-pass 0 diff $R/qwen2vl-image $R/qwen2vl-image --summary
+check diff-fail 1 diff "$tmp/q25" $R/qwen25vl-image --all --json
+check inspect 0 inspect --model $R/kimivl-multi --image $R/kimivl-multi/image0.png
+check synth 0 synth --preset tiny-qwen2.5-vl --out "$tmp/synth" --shard-mb 0.05
+check run-synth 0 run --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png --max-pixels 8000
+
+# ---- the error paths: each must free what it allocated before it failed ----
+mkdir -p "$tmp/trunc" "$tmp/badcfg" "$tmp/bad"
+cp $R/qwen2vl-image/config.json "$tmp/trunc/"
+head -c 150000 $R/qwen2vl-image/model.safetensors >"$tmp/trunc/model.safetensors"
+sed 's/"depth": *[0-9]*/"depth": 1000000/' $R/qwen2vl-image/config.json >"$tmp/badcfg/config.json"
+cp $R/qwen2vl-image/model.safetensors "$tmp/badcfg/"
+head -c 300 $R/qwen2vl-image/image.0.png >"$tmp/bad/truncated.png"
+printf 'not an image at all' >"$tmp/bad/text.png"
+check err-missing-model 2 run --model "$tmp/nowhere" --image $R/qwen2vl-image/image.0.png
+check err-missing-image 2 run --model $R/qwen2vl-image --image "$tmp/nowhere.png" --trace "$tmp/e1"
+check err-truncated-checkpoint 2 run --model "$tmp/trunc" --image $R/qwen2vl-image/image.0.png --trace "$tmp/e2"
+check err-bad-config 2 run --model "$tmp/badcfg" --image $R/qwen2vl-image/image.0.png
+check err-truncated-image 2 run --model $R/kimivl-image --image "$tmp/bad/truncated.png"
+check err-not-an-image 2 preprocess --family qwen2.5-vl --image "$tmp/bad/text.png" --trace "$tmp/e3"
+check err-second-image-bad 2 run --model $R/qwen25vl-image --image $R/qwen2vl-image/image.0.png \
+    --image "$tmp/bad/truncated.png" --max-pixels 20000
+check err-write-failure 3 VLMTRACE_FAIL_WRITE_AFTER=300000 run --model $R/qwen2vl-image \
+    --image $R/qwen2vl-image/image.0.png --max-pixels 20000 --trace "$tmp/e4"
+check err-write-failure-kimi 3 VLMTRACE_FAIL_WRITE_AFTER=200000 run --model $R/kimivl-multi \
+    --image $R/kimivl-multi/image0.png --trace "$tmp/e5" --viz
+check err-no-manifest-show 2 show "$tmp/e4"
+check err-no-manifest-diff 2 diff "$tmp/e4" $R/qwen2vl-image
+check err-memory-limit 2 VLMTRACE_MAX_MEMORY=4M run --model $R/qwen25vl-image --image $R/qwen2vl-image/image.0.png \
+    --trace "$tmp/e6"
+check err-memory-limit-qwenvl 2 VLMTRACE_MAX_MEMORY=1M run --model $R/qwenvl-image --image $R/qwenvl-image/image0.png
+check err-pixels-refused 2 preprocess --family qwen2-vl --image $R/qwen2vl-image/image.0.png \
+    --min-pixels 1000000000 --max-pixels 1000000000 --trace "$tmp/e7"
+check err-arena-limit 3 VLMTRACE_MAX_ARENA_BYTES=2000000 run --model $R/qwen2vl-image \
+    --image $R/qwen2vl-image/image.0.png --max-pixels 64000 --trace "$tmp/e8"
+check err-arena-limit-qwenvl 3 VLMTRACE_MAX_ARENA_BYTES=400000 run --model $R/qwenvl-image \
+    --image $R/qwenvl-image/image0.png --trace "$tmp/e9"
+check err-unwritable-trace 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png \
+    --trace "$tmp/bad/text.png/trace"
+check err-kimi-video 2 run --model $R/kimivl-image --video $R/kimivl-multi/image0.png,$R/kimivl-multi/image1.png
+check err-inspect-truncated 2 inspect --model "$tmp/trunc"
+check err-rope-layout 2 rope --config $R/rope-index/qwen2vl-image/config.json --layout "text:2 image:1x3x3" \
+    --trace "$tmp/e10"
+check err-diff-usage 2 diff "$tmp/q2"
+check err-synth-preset 2 synth --preset no-such-preset --out "$tmp/e11"
+check err-synth-write 3 VLMTRACE_FAIL_WRITE_AFTER=20000 synth --preset tiny-kimi-vl --out "$tmp/e12"
+
+end=$(date +%s)
+n=$((pass + $(echo $fail | wc -w)))
+if [ -n "$fail" ]; then
+    echo "memcheck: FAILED$fail ($pass of $n passed, $((end - start)) s)"
+    exit 1
+fi
+echo "memcheck: all $n command-line paths clean under valgrind ($((end - start)) s)"
