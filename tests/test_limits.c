@@ -285,7 +285,7 @@ static void test_limits_estimate_bounds_the_arena_peak(void **state)
         "run --model " VT_GOLDEN("qwen2vl-multi") " --image " VT_GOLDEN("qwen2vl-multi") "/image.0.png --video "
         VT_GOLDEN("qwen2vl-multi") "/video.0.frame.0.png," VT_GOLDEN("qwen2vl-multi") "/video.0.frame.1.png,"
         VT_GOLDEN("qwen2vl-multi") "/video.0.frame.2.png --attn literal",
-        "run --model " VT_GOLDEN("qwen25vl-image") " --image " IMG_Q2 " --max-pixels 200000",
+        "run --model " VT_GOLDEN("qwen25vl-image") " --image " IMG_Q2 " --max-pixels 64000",
         "run --model " VT_GOLDEN("qwen25vl-image") " --image " IMG_Q2 " --max-pixels 200000 --attn literal",
         "run --model " VT_GOLDEN("qwenvl-image") " --image " IMG_QV,
         "run --model " VT_GOLDEN("qwenvl-abspos") " --image " IMG_QV " --image " IMG_QV,
@@ -308,14 +308,14 @@ static void test_limits_arena_failure_is_exit_3(void **state)
     (void)state;
     clean_env();
     static const char *const runs[] = {
-        "run --model " VT_GOLDEN("qwen2vl-image") " --image " IMG_Q2 " --max-pixels 64000",
-        "run --model " VT_GOLDEN("qwen25vl-image") " --image " IMG_Q2 " --max-pixels 64000",
+        "run --model " VT_GOLDEN("qwen2vl-image") " --image " IMG_Q2 " --max-pixels 20000",
+        "run --model " VT_GOLDEN("qwen25vl-image") " --image " IMG_Q2 " --max-pixels 20000",
         "run --model " VT_GOLDEN("qwenvl-image") " --image " IMG_QV,
         "run --model " VT_GOLDEN("kimivl-multi") " --image " IMG_K0 " --image " IMG_K1,
         "preprocess --family qwen2-vl --image " IMG_Q2,
     };
     /* limits that stop the arena at different points: the first allocation, the preprocessing, the tower */
-    static const char *const limits[] = {"1", "100000", "1000000", "2000000", "4000000"};
+    static const char *const limits[] = {"1", "300000", "1500000"};
     char dir[64], args[1024], t[128];
     vt_test_tmpdir(dir);
     int failures = 0;
@@ -334,7 +334,7 @@ static void test_limits_arena_failure_is_exit_3(void **state)
             assert_false(exists(t, "manifest.json"));
             failures++;
         }
-    assert_true(failures >= 10); /* most of the limits really did stop the runs */
+    assert_true(failures >= 10); /* most of the limits really did stop the runs (15 tried) */
     vt_test_rmtree(dir);
 }
 

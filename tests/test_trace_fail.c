@@ -22,9 +22,9 @@ typedef struct family_case {
 } family_case;
 
 static const family_case families[] = {
-    {VT_GOLDEN("qwen2vl-image"), "--image " VT_GOLDEN("qwen2vl-image") "/image.0.png --max-pixels 64000",
+    {VT_GOLDEN("qwen2vl-image"), "--image " VT_GOLDEN("qwen2vl-image") "/image.0.png --max-pixels 20000",
      "visual.blocks.1.attn.qkv", "visual.blocks.1.mlp.fc2.weight"},
-    {VT_GOLDEN("qwen25vl-image"), "--image " VT_GOLDEN("qwen2vl-image") "/image.0.png --max-pixels 64000",
+    {VT_GOLDEN("qwen25vl-image"), "--image " VT_GOLDEN("qwen2vl-image") "/image.0.png --max-pixels 20000",
      "visual.blocks.2.mlp.gate_proj", "visual.blocks.3.mlp.down_proj.weight"},
     {VT_GOLDEN("qwenvl-image"), "--image " VT_GOLDEN("qwenvl-image") "/image0.png",
      "transformer.visual.transformer.resblocks.1.attn.in_proj", "transformer.visual.transformer.resblocks.1.mlp.c_proj.weight"},
