@@ -249,9 +249,60 @@ int vt_fuzz_preproc(const uint8_t *data, size_t size, vt_status *st)
 /* ================================ images ================================ */
 
 #if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_image)
+#include <setjmp.h>
+#include <jpeglib.h>
+#include <stb/stb_image.h>
+
+typedef struct fuzz_jerr {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+} fuzz_jerr;
+
+static void fuzz_jpeg_error(j_common_ptr c) { longjmp(((fuzz_jerr *)c->err)->jb, 1); }
+static void fuzz_jpeg_message(j_common_ptr c, int level) { (void)c, (void)level; }
+
+/* The pixel count a JPEG header declares (0 if it cannot be read). */
+static int64_t fuzz_jpeg_pixels(const uint8_t *data, size_t size)
+{
+    struct jpeg_decompress_struct ci;
+    fuzz_jerr e;
+    volatile int64_t px = 0;
+    ci.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = fuzz_jpeg_error;
+    e.pub.emit_message = fuzz_jpeg_message;
+    jpeg_create_decompress(&ci);
+    if (!setjmp(e.jb)) {
+        jpeg_mem_src(&ci, data, (unsigned long)size);
+        jpeg_read_header(&ci, TRUE);
+        px = (int64_t)ci.image_width * ci.image_height;
+    }
+    jpeg_destroy_decompress(&ci);
+    return px;
+}
+
+/* Above this many declared pixels the decode is skipped: an image of up to VT_IMAGE_MAX_PIXELS (2^28)
+ * decoded from a few hundred bytes of data (libjpeg fills what is missing after a marker; stb reads
+ * zeros past the end of a BMP) is a valid answer that takes seconds under ASan, and would only turn into
+ * libFuzzer timeouts. The size checks themselves come before any of this (vt_image_check_size, which
+ * still runs for every input here through the formats' own headers) and are tested in test_image.c.
+ * libjpeg-turbo's own fuzzers cap the size the same way. PNM needs no cap: its samples must all be in
+ * the input (pnm_check in image.c), and stbi_info would overflow on its huge numbers first. */
+#define FUZZ_IMAGE_MAX_PIXELS ((int64_t)1 << 22)
+
+static int fuzz_image_too_big(const uint8_t *data, size_t size)
+{
+    if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
+        return fuzz_jpeg_pixels(data, size) > FUZZ_IMAGE_MAX_PIXELS;
+    if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) return 0;
+    int w, h, comp;
+    if (size > (size_t)1 << 30 || !stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return 0;
+    return (int64_t)w * h > FUZZ_IMAGE_MAX_PIXELS;
+}
+
 /* Any image bytes, decoded with the EXIF orientation applied (as the Qwen2 families load). */
 int vt_fuzz_image(const uint8_t *data, size_t size, vt_status *st)
 {
+    if (fuzz_image_too_big(data, size)) return VT_OK;
     vt_image img;
     vt_image_info info;
     int rc = vt_image_decode_info(&img, &info, data, size, VT_EXIF_APPLY, st);
