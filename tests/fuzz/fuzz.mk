@@ -100,7 +100,7 @@ fuzz: fuzz-build fuzz-corpus
 	    echo "  reproduce: build/fuzz/bin/$$t <that file>; then add it under tests/fuzz/regress/$$t/"; \
 	    exit 1; \
 	  fi; \
-	  grep -h 'stat::number_of_executed_units\|stat::peak_rss_mb' build/fuzz/log/$$t.log | tr '\n' ' '; \
-	  grep -h '^#[0-9]*.*DONE' build/fuzz/log/$$t.log | tail -n 1 | sed 's/^/  /'; \
+	  awk -v t=$$t '/stat::number_of_executed_units/ {n=$$2} /stat::peak_rss_mb/ {r=$$2} /DONE/ {c=$$4} \
+	    END {printf "   %s: %s runs, coverage %s, peak RSS %s MB, clean\n", t, n, c, r}' build/fuzz/log/$$t.log; \
 	done; \
 	echo "fuzz: all $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS) s each with no crash"
