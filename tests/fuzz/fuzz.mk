@@ -41,7 +41,7 @@ FUZZ_DICT_preproc   := json
 FUZZ_DICT_image     := image
 FUZZ_DICT_layout    := layout
 
-FUZZ_ENV := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:halt_on_error=1 \
+FUZZ_ENV := TMPDIR=$(CURDIR)/build/fuzz/tmp ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:halt_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: fuzz fuzz-build fuzz-corpus deps-fuzz
@@ -78,7 +78,7 @@ fuzz-corpus:
 # Each target in turn: corpus build/fuzz/corpus/<t> (grows), the checked-in crashes as extra seeds,
 # a log in build/fuzz/log/<t>.log; the stats line (or the crash and its input) is printed.
 fuzz: fuzz-build fuzz-corpus
-	@mkdir -p build/fuzz/log
+	@mkdir -p build/fuzz/log build/fuzz/tmp
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz/crash/$$t tests/fuzz/regress/$$t; \
 	  case $$t in \

@@ -73,13 +73,13 @@ int vt_fuzz_st_header(const uint8_t *data, size_t size, vt_status *st)
 #if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_st_index)
 /* ---- the sharded index: two shards written once into a private directory ---- */
 
-static char idx_dir[64];
+static char idx_dir[256];
 
 static void idx_cleanup(void)
 {
     static const char *const names[] = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
                                         "broken.safetensors", "model.safetensors.index.json"};
-    char p[128];
+    char p[512];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", idx_dir, names[i]);
         unlink(p);
@@ -90,7 +90,7 @@ static void idx_cleanup(void)
 /* A valid safetensors file of F32 tensors [2] named names[0..n) (each 8 bytes of data). */
 static int idx_write_shard(const char *name, const char *const *names, int n, const char *raw)
 {
-    char path[128], hdr[1024];
+    char path[512], hdr[1024];
     size_t h = 0;
     snprintf(path, sizeof path, "%s/%s", idx_dir, name);
     FILE *f = fopen(path, "wb");
@@ -116,7 +116,7 @@ static int idx_setup(void)
 {
     if (idx_dir[0]) return 0;
     const char *tmp = getenv("TMPDIR");
-    snprintf(idx_dir, sizeof idx_dir, "%s/vt-fuzz-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+    snprintf(idx_dir, sizeof idx_dir, "%s/vt-fuzz-XXXXXX", tmp && tmp[0] && strlen(tmp) < 200 ? tmp : "/tmp");
     if (!mkdtemp(idx_dir)) return -1;
     atexit(idx_cleanup);
     static const char *const s1[] = {"visual.patch_embed.proj.weight", "model.language_model.embed_tokens.weight"};
@@ -133,7 +133,7 @@ static int idx_setup(void)
 int vt_fuzz_st_index(const uint8_t *data, size_t size, vt_status *st)
 {
     if (idx_setup()) return vt_fail(st, VT_ERESOURCE, "cannot create the shards' temporary directory");
-    char path[128];
+    char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", idx_dir);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, size, f) != size || fclose(f)) return vt_fail(st, VT_ERESOURCE, "cannot write %s", path);
