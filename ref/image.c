@@ -150,6 +150,12 @@ static int decode_stb(vt_image *img, vt_image_info *info, const uint8_t *buf, si
     if (fmt && !strcmp(fmt, "GIF") && gif_first_frame_transparent(buf, len))
         return vt_fail(st, VT_EINPUT, "GIF with a transparent colour is not supported (its transparent pixels would "
                        "not match PIL's); convert it to PNG");
+    /* Without a magic number only TGA is left, but stb tries all its decoders in turn, and its JPEG test
+     * skips 0xFF fill bytes: FF FF D8 or FF D8 00 would reach stb's own JPEG decoder, which is not PIL's
+     * (PIL opens a JPEG only on FF D8 FF, and that goes to libjpeg above). A TGA's second byte, its
+     * colour-map type, is 0 or 1, never FF or D8. */
+    if (!fmt && len >= 2 && buf[0] == 0xff && (buf[1] == 0xff || buf[1] == 0xd8))
+        return vt_fail(st, VT_EINPUT, "not an image: JPEG-like bytes (FF %02X) without a JPEG's FF D8 FF start", buf[1]);
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp)) {
         if (!fmt)
             return vt_fail(st, VT_EINPUT, "not an image: no PNG, JPEG, BMP, GIF, TGA, PSD, PNM or PIC data recognised");
