@@ -294,6 +294,10 @@ static int fuzz_image_too_big(const uint8_t *data, size_t size)
     if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
         return fuzz_jpeg_pixels(data, size) > FUZZ_IMAGE_MAX_PIXELS;
     if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) return 0;
+    /* what vt_image_decode refuses before stb sees it must not reach stb here either: bytes for stb's
+     * own JPEG decoder (FF FF, FF D8) and Radiance HDR (#?) */
+    if (size >= 2 && ((data[0] == 0xff && (data[1] == 0xff || data[1] == 0xd8)) || (data[0] == '#' && data[1] == '?')))
+        return 0;
     int w, h, comp;
     if (size > (size_t)1 << 30 || !stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return 0;
     return (int64_t)w * h > FUZZ_IMAGE_MAX_PIXELS;
