@@ -3,7 +3,8 @@
  * points (tests/fuzz/targets.c), plus the weak spots named in issue #15 checked directly.
  *
  * tests/fuzz/regress/<target>/<file>: each must now get a clean answer -- VT_EINPUT with one line,
- * or VT_OK when the file name starts with "ok-" (an input that is valid and used to crash). Runs in
+ * VT_OK when the file name starts with "ok-" (an input that is valid and used to crash), VT_ERESOURCE
+ * with "res-" (valid, but over the harness's memory limit, which must fail cleanly). Runs in
  * the plain and the ASan+UBSan builds, so a regression shows up as a failed assertion or a sanitizer
  * report.
  */
@@ -55,7 +56,7 @@ static void test_fuzz_regress_inputs_get_clean_answers(void **state)
             vt_status st;
             assert_int_equal(run_file(t, path, &rc, &st), 0);
             total++;
-            int want = strncmp(de->d_name, "ok-", 3) == 0 ? VT_OK : VT_EINPUT;
+            int want = !strncmp(de->d_name, "ok-", 3) ? VT_OK : !strncmp(de->d_name, "res-", 4) ? VT_ERESOURCE : VT_EINPUT;
             int ok = vt_fuzz_clean(rc, &st) && rc == want;
             printf("  %-9s %-52s -> %d %s\n", t->name, de->d_name, rc, rc ? st.msg : "(accepted)");
             if (!ok) {
