@@ -1,8 +1,11 @@
 /*
  * targets.c -- the fuzz targets: each reader of files from strangers, fed arbitrary bytes.
  *
- *     clang -fsanitize=fuzzer,address,undefined -DVT_FUZZ_TARGET=npy tests/fuzz/targets.c ...   (tests/fuzz/fuzz.mk)
- *     #include "fuzz/targets.c"   then   vt_fuzz_find("npy")->run(data, size, &st)   (tests/test_fuzz_regress.c)
+ *     clang -fsanitize=fuzzer,... -DVT_FUZZ_TARGET=npy -DVT_FUZZ_ONLY_npy tests/fuzz/targets.c ...  (fuzz.mk)
+ *     #include "fuzz/targets.c"   then   vt_fuzz_targets[i].run(data, size, &st)   (test_fuzz_regress.c)
+ *
+ * With VT_FUZZ_TARGET defined only that target is compiled (so it links only the library objects it
+ * needs) and LLVMFuzzerTestOneInput calls it; without, every target and the table are compiled.
  *
  * One function per target, each calling the same in-memory entry point the command line's file
  * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse,
@@ -60,7 +63,10 @@ int vt_fuzz_st_header(const uint8_t *data, size_t size, vt_status *st)
         VT_ASSERT(t->data >= data && t->nbytes <= size && (size_t)(t->data - data) <= size - t->nbytes);
         size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
         float *dst = malloc(n ? n * sizeof *dst : 1);
-        if (!dst) return vt_fail(st, VT_ERESOURCE, "out of memory");
+        if (!dst) {
+            rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+            break;
+        }
         rc = vt_checkpoint_read_f32(&ck, t->canon, t->ndim, t->shape, dst, st);
         free(dst);
     }
