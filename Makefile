@@ -8,6 +8,7 @@
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
 #   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
+#   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
 #   make help     this list
 #
 # Both demo and test first make sure the Debian packages they need are installed (apt-get when run as
@@ -83,6 +84,8 @@ deps-test:
 deps-notebooks:
 	$(call ensure_debs,$(DEBS_NOTEBOOKS))
 
+include tests/fuzz/fuzz.mk
+
 # ---- the two commands of the README ----
 DEMO_REF := notebooks-data/reference/qwen2vl-image
 DEMO_OUT := build/demo
@@ -123,7 +126,7 @@ docs-check:
 	@/usr/bin/python3 tests/check_docs.py
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,/^#$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 include tests/memcheck.mk
 

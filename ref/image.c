@@ -83,6 +83,44 @@ static int declared_size(const uint8_t *b, size_t n, const char *fmt, int64_t *w
     return 0;
 }
 
+/* A binary PNM (P5 grey, P6 RGB) header read the way stb_image reads it -- magic, then width, height
+ * and maxval as decimals separated by whitespace and '#' comments, one whitespace byte, the samples --
+ * so that what stb would get wrong is refused first: a number too long for an int (stb overflows),
+ * samples missing from the end (stb 2.27 does not check its read and hands back uninitialised
+ * memory), and a maxval other than 255 (PIL rescales those, and reads 16-bit samples big-endian where
+ * stb keeps the bytes as they are). */
+static int pnm_check(const uint8_t *b, size_t n, vt_status *st)
+{
+    size_t pos = 2;
+    int c = pos < n ? b[pos++] : -1;
+    int64_t v[3] = {0, 0, 0};
+    static const char *const what[3] = {"width", "height", "maxval"};
+    for (int k = 0; k < 3; k++) {
+        for (;;) { /* whitespace and comments */
+            while (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r') c = pos < n ? b[pos++] : -1;
+            if (c != '#') break;
+            while (c != -1 && c != '\n' && c != '\r') c = pos < n ? b[pos++] : -1;
+        }
+        int digits = 0;
+        while (c >= '0' && c <= '9') {
+            if (++digits > 9) return vt_fail(st, VT_EINPUT, "PNM %s has more than 9 digits", what[k]);
+            v[k] = v[k] * 10 + (c - '0');
+            c = pos < n ? b[pos++] : -1;
+        }
+        if (!digits) return vt_fail(st, VT_EINPUT, "PNM header: no %s (truncated or corrupt)", what[k]);
+    }
+    if (v[2] != 255)
+        return vt_fail(st, VT_EINPUT, "PNM with maxval %lld is not supported (only 255: PIL rescales other maxvals, "
+                       "stb_image does not)", (long long)v[2]);
+    VT_TRY(vt_image_check_size(v[0], v[1], "PNM", st));
+    if (c == -1) pos = n;
+    uint64_t need = (uint64_t)v[0] * (uint64_t)v[1] * (b[1] == '6' ? 3u : 1u);
+    if (n - pos < need)
+        return vt_fail(st, VT_EINPUT, "truncated PNM: %lldx%lld needs %llu bytes of samples, the file has %zu",
+                       (long long)v[0], (long long)v[1], (unsigned long long)need, n - pos);
+    return VT_OK;
+}
+
 /* Does the first frame of a GIF use a transparent colour? stb_image writes black where PIL's
  * convert("RGB") gives that colour's palette entry, so such a GIF is refused rather than decoded
  * differently. Walks the blocks up to the first image descriptor. */
@@ -108,9 +146,16 @@ static int decode_stb(vt_image *img, vt_image_info *info, const uint8_t *buf, si
     int w, h, comp;
     int64_t dw, dh;
     if (fmt && declared_size(buf, len, fmt, &dw, &dh)) VT_TRY(vt_image_check_size(dw, dh, fmt, st));
+    if (fmt && !strcmp(fmt, "PNM")) VT_TRY(pnm_check(buf, len, st));
     if (fmt && !strcmp(fmt, "GIF") && gif_first_frame_transparent(buf, len))
         return vt_fail(st, VT_EINPUT, "GIF with a transparent colour is not supported (its transparent pixels would "
                        "not match PIL's); convert it to PNG");
+    /* Without a magic number only TGA is left, but stb tries all its decoders in turn, and its JPEG test
+     * skips 0xFF fill bytes: FF FF D8 or FF D8 00 would reach stb's own JPEG decoder, which is not PIL's
+     * (PIL opens a JPEG only on FF D8 FF, and that goes to libjpeg above). A TGA's second byte, its
+     * colour-map type, is 0 or 1, never FF or D8. */
+    if (!fmt && len >= 2 && buf[0] == 0xff && (buf[1] == 0xff || buf[1] == 0xd8))
+        return vt_fail(st, VT_EINPUT, "not an image: JPEG-like bytes (FF %02X) without a JPEG's FF D8 FF start", buf[1]);
     if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp)) {
         if (!fmt)
             return vt_fail(st, VT_EINPUT, "not an image: no PNG, JPEG, BMP, GIF, TGA, PSD, PNM or PIC data recognised");

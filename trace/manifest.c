@@ -232,7 +232,13 @@ char *vt_manifest_to_json(const vt_manifest *m)
         cJSON_AddStringToObject(o, "file", e->file);
         cJSON_AddStringToObject(o, "dtype", vt_dtype_name(e->dtype));
         cJSON *sh = cJSON_AddArrayToObject(o, "shape");
-        for (int d = 0; sh && d < e->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
+        /* written as integers: cJSON prints a number through "%.15g", which rounds dimensions of 16 and
+         * more digits (the reader accepts up to 9e15) */
+        for (int d = 0; sh && d < e->ndim; d++) {
+            char num[24];
+            snprintf(num, sizeof num, "%lld", (long long)e->shape[d]);
+            cJSON_AddItemToArray(sh, cJSON_CreateRaw(num));
+        }
         cJSON_AddStringToObject(o, "note", e->note ? e->note : "");
         cJSON_AddItemToArray(ts, o);
     }

@@ -1,0 +1,429 @@
+/*
+ * targets.c -- the fuzz targets: each reader of files from strangers, fed arbitrary bytes.
+ *
+ *     clang -fsanitize=fuzzer,... -DVT_FUZZ_TARGET=npy -DVT_FUZZ_ONLY_npy tests/fuzz/targets.c ...  (fuzz.mk)
+ *     #include "fuzz/targets.c"   then   vt_fuzz_targets[i].run(data, size, &st)   (test_fuzz_regress.c)
+ *
+ * With VT_FUZZ_TARGET defined only that target is compiled (so it links only the library objects it
+ * needs) and LLVMFuzzerTestOneInput calls it; without, every target and the table are compiled.
+ *
+ * One function per target, each calling the same in-memory entry point the command line's file
+ * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse,
+ * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build), then using what it got the way
+ * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
+ * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
+ * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
+ * the contract of DESIGN.md ("never a crash"), and the regression test checks the same.
+ *
+ * The sharded-index target is the one that needs files: the index is written beside two small shards
+ * in a private temporary directory (made on first use, removed at exit) and opened with
+ * vt_checkpoint_open, as `vlmtrace run --model DIR` would.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "image.h"
+#include "manifest.h"
+#include "mrope.h"
+#include "npy.h"
+#include "rope_layout.h"
+#include "safetensors.h"
+#include "status.h"
+
+typedef int (*vt_fuzz_fn)(const uint8_t *data, size_t size, vt_status *st);
+
+/* A copy of the input with a NUL after it (the text readers get NUL-terminated buffers from
+ * vt_read_file; the copy also lets ASan see a read one past the end). NULL when out of memory. */
+char *vt_fuzz_text(const uint8_t *data, size_t size);
+char *vt_fuzz_text(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s) return NULL;
+    if (size) memcpy(s, data, size);
+    s[size] = 0;
+    return s;
+}
+
+/* ================================ safetensors ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_st_header)
+/* A whole .safetensors file in memory; every kept tensor is then converted to float32. */
+int vt_fuzz_st_header(const uint8_t *data, size_t size, vt_status *st)
+{
+    vt_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    int rc = vt_safetensors_parse(&ck, data, size, 0, "fuzz.safetensors", st);
+    for (int i = 0; rc == VT_OK && i < ck.n; i++) {
+        const vt_st_tensor *t = &ck.t[i];
+        VT_ASSERT(t->data >= data && t->nbytes <= size && (size_t)(t->data - data) <= size - t->nbytes);
+        size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
+        float *dst = malloc(n ? n * sizeof *dst : 1);
+        if (!dst) {
+            rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+            break;
+        }
+        rc = vt_checkpoint_read_f32(&ck, t->canon, t->ndim, t->shape, dst, st);
+        free(dst);
+    }
+    vt_checkpoint_close(&ck);
+    return rc;
+}
+
+#endif
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_st_index)
+/* ---- the sharded index: two shards written once into a private directory ---- */
+
+static char idx_dir[256];
+
+static void idx_cleanup(void)
+{
+    static const char *const names[] = {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                        "broken.safetensors", "model.safetensors.index.json"};
+    char p[512];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", idx_dir, names[i]);
+        unlink(p);
+    }
+    rmdir(idx_dir);
+}
+
+/* A valid safetensors file of F32 tensors [2] named names[0..n) (each 8 bytes of data). */
+static int idx_write_shard(const char *name, const char *const *names, int n, const char *raw)
+{
+    char path[512], hdr[1024];
+    size_t h = 0;
+    snprintf(path, sizeof path, "%s/%s", idx_dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    if (raw) {
+        fputs(raw, f);
+    } else {
+        h += (size_t)snprintf(hdr + h, sizeof hdr - h, "{");
+        for (int i = 0; i < n; i++)
+            h += (size_t)snprintf(hdr + h, sizeof hdr - h, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[%d,%d]}",
+                                  i ? "," : "", names[i], 8 * i, 8 * i + 8);
+        h += (size_t)snprintf(hdr + h, sizeof hdr - h, "}");
+        uint8_t len[8] = {0};
+        for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)h >> (8 * i));
+        fwrite(len, 1, 8, f);
+        fwrite(hdr, 1, h, f);
+        for (int i = 0; i < 8 * n; i++) fputc(0x3f, f);
+    }
+    return fclose(f);
+}
+
+static int idx_setup(void)
+{
+    if (idx_dir[0]) return 0;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(idx_dir, sizeof idx_dir, "%s/vt-fuzz-XXXXXX", tmp && tmp[0] && strlen(tmp) < 200 ? tmp : "/tmp");
+    if (!mkdtemp(idx_dir)) return -1;
+    atexit(idx_cleanup);
+    static const char *const s1[] = {"visual.patch_embed.proj.weight", "model.language_model.embed_tokens.weight"};
+    static const char *const s2[] = {"visual.merger.ln_q.weight", "model.visual.blocks.0.norm1.weight",
+                                     "lm_head.weight"};
+    if (idx_write_shard("model-00001-of-00002.safetensors", s1, 2, NULL) ||
+        idx_write_shard("model-00002-of-00002.safetensors", s2, 3, NULL) ||
+        idx_write_shard("broken.safetensors", NULL, 0, "\x10\0\0\0\0\0\0\0{\"a\":"))
+        return -1;
+    return 0;
+}
+
+/* model.safetensors.index.json beside the shards, opened as a model directory. */
+int vt_fuzz_st_index(const uint8_t *data, size_t size, vt_status *st)
+{
+    if (idx_setup()) return vt_fail(st, VT_ERESOURCE, "cannot create the shards' temporary directory");
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", idx_dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f)) return vt_fail(st, VT_ERESOURCE, "cannot write %s", path);
+    vt_checkpoint ck;
+    int rc = vt_checkpoint_open(&ck, idx_dir, st);
+    if (rc == VT_OK) {
+        for (int i = 0; i < ck.n; i++) VT_ASSERT(vt_checkpoint_find(&ck, ck.t[i].canon) == &ck.t[i]);
+        vt_checkpoint_close(&ck);
+    }
+    return rc;
+}
+
+#endif
+
+/* ================================ traces: .npy and manifest.json ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_npy)
+int vt_fuzz_npy(const uint8_t *data, size_t size, vt_status *st)
+{
+    vt_tensor t;
+    int rc = vt_npy_parse(data, size, &t, st);
+    if (rc == VT_OK) { /* the data must be exactly the rest of the buffer */
+        const uint8_t *p = t.data;
+        VT_ASSERT(p >= data && (size_t)(p - data) + vt_nbytes(&t) == size);
+        unsigned sum = 0;
+        for (size_t i = 0; i < vt_nbytes(&t); i++) sum += p[i];
+        (void)sum;
+    }
+    return rc;
+}
+
+#endif
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_manifest)
+int vt_fuzz_manifest(const uint8_t *data, size_t size, vt_status *st)
+{
+    char *s = vt_fuzz_text(data, size);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_manifest m;
+    int rc = vt_manifest_parse(&m, s, size, st);
+    free(s);
+    if (rc) return rc;
+    /* what the program does with a manifest: look names up, filter, write it again; the written text
+     * must read back as the same table */
+    for (int i = 0; i < m.n; i++) {
+        VT_ASSERT(vt_manifest_find(&m, m.t[i].name) == &m.t[i]);
+        (void)vt_manifest_only_keeps(&m, m.t[i].name);
+    }
+    char *j = vt_manifest_to_json(&m);
+    if (!j) {
+        vt_manifest_free(&m);
+        return vt_fail(st, VT_ERESOURCE, "out of memory");
+    }
+    vt_manifest m2;
+    rc = vt_manifest_parse(&m2, j, strlen(j), st);
+    free(j);
+    VT_ASSERT(rc == VT_OK || rc == VT_ERESOURCE);
+    if (rc == VT_OK) {
+        VT_ASSERT(m2.n == m.n);
+        for (int i = 0; i < m.n; i++) {
+            VT_ASSERT(strcmp(m.t[i].name, m2.t[i].name) == 0 && strcmp(m.t[i].file, m2.t[i].file) == 0);
+            VT_ASSERT(m.t[i].dtype == m2.t[i].dtype && m.t[i].ndim == m2.t[i].ndim);
+            for (int d = 0; d < m.t[i].ndim; d++) VT_ASSERT(m.t[i].shape[d] == m2.t[i].shape[d]);
+        }
+        vt_manifest_free(&m2);
+    }
+    vt_manifest_free(&m);
+    return rc;
+}
+
+#endif
+
+/* ================================ config.json, preprocessor_config.json ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_config)
+/* config.json, then the list of weights it implies (the shapes `vlmtrace inspect` checks). */
+int vt_fuzz_config(const uint8_t *data, size_t size, vt_status *st)
+{
+    char *s = vt_fuzz_text(data, size);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_model_config c;
+    int rc = vt_config_parse(&c, s, size, st);
+    free(s);
+    if (rc) return rc;
+    vt_weight_spec *w = NULL;
+    int n = 0;
+    rc = vt_config_weights(&c, &w, &n, st);
+    for (int i = 0; rc == VT_OK && i < n; i++) VT_ASSERT(vt_shape_numel(w[i].ndim, w[i].shape) >= 0);
+    free(w);
+    return rc;
+}
+
+#endif
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_preproc)
+/* preprocessor_config.json for the family named by the first byte (the rest is the JSON). */
+int vt_fuzz_preproc(const uint8_t *data, size_t size, vt_status *st)
+{
+    if (size == 0) return vt_fail(st, VT_EINPUT, "empty input");
+    static const vt_family fam[] = {VT_FAMILY_QWEN2VL, VT_FAMILY_QWEN25VL, VT_FAMILY_QWENVL, VT_FAMILY_KIMIVL};
+    char *s = vt_fuzz_text(data + 1, size - 1);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_preproc_config p;
+    int rc = vt_preproc_parse(&p, fam[data[0] & 3], s, size - 1, st);
+    free(s);
+    if (rc == VT_OK)
+        VT_ASSERT(p.patch_size >= 1 && p.merge_size >= 1 && p.temporal_patch_size >= 1 && p.min_pixels <= p.max_pixels);
+    return rc;
+}
+
+#endif
+
+/* ================================ images ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_image)
+#include <setjmp.h>
+#include <jpeglib.h>
+#include <stb/stb_image.h>
+
+typedef struct fuzz_jerr {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+} fuzz_jerr;
+
+static void fuzz_jpeg_error(j_common_ptr c) { longjmp(((fuzz_jerr *)c->err)->jb, 1); }
+static void fuzz_jpeg_message(j_common_ptr c, int level) { (void)c, (void)level; }
+
+/* The pixel count a JPEG header declares (0 if it cannot be read). */
+static int64_t fuzz_jpeg_pixels(const uint8_t *data, size_t size)
+{
+    struct jpeg_decompress_struct ci;
+    fuzz_jerr e;
+    volatile int64_t px = 0;
+    ci.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = fuzz_jpeg_error;
+    e.pub.emit_message = fuzz_jpeg_message;
+    jpeg_create_decompress(&ci);
+    if (!setjmp(e.jb)) {
+        jpeg_mem_src(&ci, data, (unsigned long)size);
+        jpeg_read_header(&ci, TRUE);
+        px = (int64_t)ci.image_width * ci.image_height;
+    }
+    jpeg_destroy_decompress(&ci);
+    return px;
+}
+
+/* Above this many declared pixels the decode is skipped: an image of up to VT_IMAGE_MAX_PIXELS (2^28)
+ * decoded from a few hundred bytes of data (libjpeg fills what is missing after a marker; stb reads
+ * zeros past the end of a BMP) is a valid answer that takes seconds under ASan, and would only turn into
+ * libFuzzer timeouts. The size checks themselves come before any of this (vt_image_check_size, which
+ * still runs for every input here through the formats' own headers) and are tested in test_image.c.
+ * libjpeg-turbo's own fuzzers cap the size the same way. PNM needs no cap: its samples must all be in
+ * the input (pnm_check in image.c), and stbi_info would overflow on its huge numbers first. */
+#define FUZZ_IMAGE_MAX_PIXELS ((int64_t)1 << 22)
+
+static int fuzz_image_too_big(const uint8_t *data, size_t size)
+{
+    if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
+        return fuzz_jpeg_pixels(data, size) > FUZZ_IMAGE_MAX_PIXELS;
+    if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) return 0;
+    /* what vt_image_decode refuses before stb sees it must not reach stb here either: bytes for stb's
+     * own JPEG decoder (FF FF, FF D8) and Radiance HDR (#?) */
+    if (size >= 2 && ((data[0] == 0xff && (data[1] == 0xff || data[1] == 0xd8)) || (data[0] == '#' && data[1] == '?')))
+        return 0;
+    int w, h, comp;
+    if (size > (size_t)1 << 30 || !stbi_info_from_memory(data, (int)size, &w, &h, &comp)) return 0;
+    return (int64_t)w * h > FUZZ_IMAGE_MAX_PIXELS;
+}
+
+/* Any image bytes, decoded with the EXIF orientation applied (as the Qwen2 families load). */
+int vt_fuzz_image(const uint8_t *data, size_t size, vt_status *st)
+{
+    if (fuzz_image_too_big(data, size)) return VT_OK;
+    vt_image img;
+    vt_image_info info;
+    int rc = vt_image_decode_info(&img, &info, data, size, VT_EXIF_APPLY, st);
+    if (rc == VT_OK) {
+        VT_ASSERT(img.w >= 1 && img.h >= 1 && (int64_t)img.w * img.h <= VT_IMAGE_MAX_PIXELS && img.rgb);
+        VT_ASSERT(info.orientation >= 1 && info.orientation <= 8);
+        unsigned sum = 0; /* every pixel must be there */
+        for (size_t i = 0; i < (size_t)img.w * (size_t)img.h * 3; i++) sum += img.rgb[i];
+        (void)sum;
+        vt_image_free(&img);
+    }
+    return rc;
+}
+
+#endif
+
+/* ================================ vlmtrace rope --layout ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_layout)
+static const char layout_cfg_q25[] =
+    "{\"model_type\":\"qwen2_5_vl\",\"hidden_size\":48,\"num_attention_heads\":3,\"num_key_value_heads\":1,"
+    "\"rope_scaling\":{\"mrope_section\":[2,3,3]},\"vision_config\":{\"depth\":4,\"hidden_size\":64,"
+    "\"num_heads\":4,\"out_hidden_size\":48,\"intermediate_size\":96,\"fullatt_block_indexes\":[1,3],"
+    "\"tokens_per_second\":2}}";
+static const char layout_cfg_q2[] =
+    "{\"model_type\":\"qwen2_vl\",\"hidden_size\":48,\"num_attention_heads\":3,\"num_key_value_heads\":1,"
+    "\"rope_scaling\":{\"mrope_section\":[2,3,3]},\"vision_config\":{\"depth\":2,\"embed_dim\":64,"
+    "\"num_heads\":4,\"hidden_size\":48}}";
+
+/* The layout string (NUL-terminated at the first NUL, as argv would be), then the sequence it
+ * builds and its position ids under a Qwen2.5-VL and a Qwen2-VL config. A 32 MB arena limit turns the
+ * longest sequences (up to 2^24 tokens are valid) into a quick VT_ERESOURCE: computing 8M positions
+ * twice takes seconds under ASan and would only show up as libFuzzer timeouts. */
+int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
+{
+    char *s = vt_fuzz_text(data, size);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_rope_layout lay;
+    int rc = vt_rope_layout_parse(&lay, s, st);
+    free(s);
+    if (rc) return rc;
+    const char *cfgs[2] = {layout_cfg_q25, layout_cfg_q2};
+    for (int k = 0; k < 2 && rc == VT_OK; k++) {
+        vt_model_config c;
+        vt_status cst = {0};
+        VT_ASSERT(vt_config_parse(&c, cfgs[k], strlen(cfgs[k]), &cst) == VT_OK);
+        vt_arena a;
+        vt_arena_init(&a, (size_t)32 << 20);
+        vt_rope_layout_inputs li;
+        rc = vt_rope_layout_build(&li, &lay, &c.text, &c.qwen2, &a, st);
+        if (rc == VT_OK) {
+            vt_mrope_inputs in = {0};
+            in.input_ids = &li.input_ids;
+            in.image_grid_thw = li.has_images ? &li.image_grid_thw : NULL;
+            in.video_grid_thw = li.has_videos ? &li.video_grid_thw : NULL;
+            in.second_per_grid_ts = li.has_seconds ? &li.second_per_grid_ts : NULL;
+            vt_tensor pos, deltas;
+            rc = vt_get_rope_index(&pos, &deltas, &in, &c.text, &c.qwen2, &a, st);
+            /* a layout that builds is a sequence get_rope_index accepts */
+            VT_ASSERT(rc == VT_OK || rc == VT_ERESOURCE);
+        } else if (k == 1 && rc == VT_EINPUT) {
+            rc = VT_OK; /* @S is refused by a Qwen2-VL config: that is its answer, not the input's fault */
+        }
+        vt_arena_free(&a);
+    }
+    vt_rope_layout_free(&lay);
+    return rc;
+}
+
+#endif
+
+/* ================================ the table ================================ */
+
+#ifndef VT_FUZZ_TARGET
+typedef struct vt_fuzz_target {
+    const char *name;
+    vt_fuzz_fn run;
+} vt_fuzz_target;
+
+static const vt_fuzz_target vt_fuzz_targets[] = {
+    {"st_header", vt_fuzz_st_header}, {"st_index", vt_fuzz_st_index}, {"npy", vt_fuzz_npy},
+    {"manifest", vt_fuzz_manifest},   {"config", vt_fuzz_config},     {"preproc", vt_fuzz_preproc},
+    {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},
+};
+#define VT_FUZZ_N_TARGETS ((int)(sizeof vt_fuzz_targets / sizeof vt_fuzz_targets[0]))
+
+#endif
+
+/* The contract every target's answer must meet: 0, or 2 / 3 with one non-empty line. */
+static int vt_fuzz_clean(int rc, const vt_status *st)
+{
+    if (rc == VT_OK) return 1;
+    if (rc != VT_EINPUT && rc != VT_ERESOURCE) return 0;
+    if (st->code != rc || !st->msg[0]) return 0;
+    return strchr(st->msg, '\n') == NULL;
+}
+
+#ifdef VT_FUZZ_TARGET
+#define VT_FUZZ_CAT_(a, b) a##b
+#define VT_FUZZ_CAT(a, b) VT_FUZZ_CAT_(a, b)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    vt_status st = {0};
+    int rc = VT_FUZZ_CAT(vt_fuzz_, VT_FUZZ_TARGET)(data, size, &st);
+    if (!vt_fuzz_clean(rc, &st)) {
+        fprintf(stderr, "vt-fuzz: not a clean answer: status %d, message \"%s\"\n", rc, st.msg);
+        abort();
+    }
+    return 0;
+}
+#endif
