@@ -1,32 +1,14 @@
 /* ops.c -- Linear, norms and activations (see ops.h for the legend and the determinism rule). */
 #include "ops.h"
 
+#include "gemm.h"
+
 #include <math.h>
 #include <string.h>
 
-/* dot product of two length-n rows with 8 partial sums combined in a fixed tree; the compiler turns the
- * inner loop into one 8-wide vector accumulate without reassociating anything itself. */
-static float dot8(const float *a, const float *b, int64_t n)
-{
-    float acc[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[k + j] * b[k + j];
-    for (int j = 0; k < n; k++, j++) acc[j] += a[k] * b[k];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
 void vt_linear(float *y, const float *x, const float *W, const float *b, int64_t N, int64_t I, int64_t O)
 {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        const float *x_n = x + n * I;
-        float *y_n = y + n * O;
-        for (int64_t o = 0; o < O; o++) {
-            float s = dot8(x_n, W + o * I, I);
-            y_n[o] = b ? s + b[o] : s;
-        }
-    }
+    vt_gemm_abt(y, x, W, b, N, O, I);
 }
 
 /* Statistics in double: closer to the exact value than any float32 summation order, so we stay inside
