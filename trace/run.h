@@ -3,7 +3,7 @@
  *
  *     vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]... [--min-pixels N]
  *                  [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy] [--threads N] [--viz]
- *                  [--attn literal|segments] [--inject BUG]
+ *                  [--attn literal|segments] [--inject BUG] [--timings]
  *
  * trace/cli_run.c parses the flags into a vt_run_opts, loads DIR's config (vt_config_load), opens the
  * tracer when --trace is given, and calls the family's entry point, chosen by config.json's model_type:
@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "timings.h"
 #include "tracer.h"
 
 /* How attention is restricted to segments (images, video time slices, windows). */
@@ -61,6 +62,7 @@ typedef struct vt_run_opts {
     const char *inject;      /* --inject BUG: a bug switched on for teaching (inject.h); NULL for a clean run */
     unsigned bugs;           /* its VT_BUG_* flag (ref/bugzoo.h), looked up by cli_run.c once the family is
                                 known; each entry point hands it to the stages that make the mistake */
+    vt_timings *timings;     /* --timings: seconds per stage (timings.h), NULL without the flag */
 } vt_run_opts;
 
 /* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */
@@ -69,8 +71,9 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* kimi_vl */
 
 /* The tap a family's forward should get: the tracer's when tr is non-NULL, otherwise one that only reports
- * progress. Either way a one-line progress report per block goes to stderr only when stderr is a terminal. */
-vt_tap vt_run_tap(vt_tracer *tr);
+ * progress; behind the --timings tap when o->timings. Either way a one-line progress report per block goes
+ * to stderr only when stderr is a terminal. */
+vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr);
 
 /* Write t to o->out_path as .npy when --out was given (nothing otherwise). Exit-code split of outfile.h. */
 int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st);

@@ -156,7 +156,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     run_state s;
     memset(&s, 0, sizeof s);
     vt_arena_init(&s.a, 0);
-    vt_tap tap = vt_run_tap(tr);
+    vt_tap tap = vt_run_tap(o, tr);
     int rc = VT_OK;
 
     /* weights first: a checkpoint that disagrees with config.json fails before any image is decoded */
