@@ -7,6 +7,7 @@
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
 #   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
+#   make bench    full-size speed: GEMM vs OpenBLAS, towers on 448x448, tracing cost, RSS (docs/performance.md)
 #   make help     this list
 #
 # Both demo and test first make sure the Debian packages they need are installed (apt-get when run as
@@ -60,6 +61,8 @@ endef
 $(eval $(call variant,opt,$(OPT_FLAGS),bin/))
 $(eval $(call variant,san,$(SAN_FLAGS),bin/san/))
 $(eval $(call variant,debug,$(DBG_FLAGS),bin/debug/))
+
+include tests/bench/bench.mk
 
 .SECONDARY:
 
@@ -122,7 +125,7 @@ docs-check:
 	@/usr/bin/python3 tests/check_docs.py
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 clean:
 	rm -rf build bin

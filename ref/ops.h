@@ -28,8 +28,10 @@ void vt_gelu_tanh(float *y, const float *x, int64_t n);  /* GELU(approximate="ta
 void vt_quick_gelu(float *y, const float *x, int64_t n); /* x * sigmoid(1.702 x), Qwen2-VL blocks */
 void vt_silu(float *y, const float *x, int64_t n);       /* x * sigmoid(x) */
 
-/* Softmax of one row in place (max subtracted first, as torch does). */
+/* Softmax of one row in place (max subtracted first, as torch does; exp by vt_exp_softmax). */
 void vt_softmax_row(float *x, int64_t n);
+/* The exp the softmax uses, for x <= 0: within 1 ulp of exp on [-87, 0], 0 below, NaN for NaN (ops.c). */
+float vt_exp_softmax(float x);
 
 /*
  * A [L, H, D] operand seen through strides, so attention can read q, k and v straight out of a fused

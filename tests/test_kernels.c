@@ -172,6 +172,27 @@ static void test_kernels_attention_cross_vs_literal(void **state)
     free(qd), free(kd), free(vd), free(lit), free(blk);
 }
 
+/* The softmax's exp: within 2 ulp of exp (in double, rounded) over [-87, 0], exactly 1 at 0, 0 below -87
+ * and at -inf, NaN for NaN. */
+static void test_kernels_exp_softmax(void **state)
+{
+    (void)state;
+    assert_true(vt_exp_softmax(0.0f) == 1.0f && vt_exp_softmax(-0.0f) == 1.0f);
+    assert_true(vt_exp_softmax(-INFINITY) == 0.0f && vt_exp_softmax(-88.0f) == 0.0f && vt_exp_softmax(-1e30f) == 0.0f);
+    assert_true(isnan(vt_exp_softmax(NAN)));
+    double worst = 0;
+    float worst_x = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        const float x = -87.0f * (float)i / 2000000.0f;
+        const float want = (float)exp((double)x), got = vt_exp_softmax(x);
+        const double ulp = nextafterf(want, INFINITY) - want;
+        const double err = fabs((double)got - (double)want) / ulp;
+        if (err > worst) worst = err, worst_x = x;
+    }
+    printf("exp_softmax: worst %.3g ulp at %.9g\n", worst, worst_x);
+    if (worst > 2.0) fail_msg("exp_softmax(%.9g) is %.3g ulp from exp (at most 2 allowed)", worst_x, worst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_kernels_gemm_thread_invariance),
         cmocka_unit_test(test_kernels_attention_segments_vs_literal),
         cmocka_unit_test(test_kernels_attention_cross_vs_literal),
+        cmocka_unit_test(test_kernels_exp_softmax),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
