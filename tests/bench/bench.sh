@@ -86,10 +86,10 @@ summary() { # summary TAG LABEL
     tot=$(secs "$f" '^total$')
     load=$(secs "$f" '^load ')
     wr=$(secs "$f" '^trace writing$')
-    tower=$(awk -v t="$tot" -v l="$load" -v w="$wr" 'BEGIN { printf "%.2f", t - l - w }')
+    tw=$(awk -v t="$tot" -v l="$load" -v w="$wr" 'BEGIN { printf "%.2f", t - l - w }')
     rss=$(cat "$OUT/$1.rss")
     printf "  %-28s total %6.2f s  load %5.2f  tower %6.2f  trace writing %5.2f  peak RSS %5.2f GB (%.2fx)\n" "$2" "$tot" \
-        "$load" "$tower" "$wr" "$(awk -v r="$rss" 'BEGIN { print r * 1024 / 1e9 }')" \
+        "$load" "$tw" "$wr" "$(awk -v r="$rss" 'BEGIN { print r * 1024 / 1e9 }')" \
         "$(awk -v r="$rss" -v w="$WBYTES" 'BEGIN { print r * 1024 / w }')"
 }
 
