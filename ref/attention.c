@@ -4,12 +4,13 @@
  *
  * Both paths compute, per head h and query row i:
  *     s_j = fmaf-chain_d(q_i[d] * k_j[d]) * scale (+ mask_ij)   over the keys j the row may see
- *     p   = softmax(s)                                         (vt_softmax_row: max first, sum in double)
+ *     p   = softmax(s)                      (vt_softmax_row: max first, sum in double, 8 partials by key index)
  *     out_i[h*D + d] = fmaf-chain_j(p_j * v_j[d])              (j ascending, from 0)
  * The literal path is those loops as written, over every key, letting -inf in the mask zero the masked
  * ones. The segment path visits only the keys of the row's segment and does both products with the
  * gemm.h kernel, whose chains are exactly the ones above (acc = 0, fmaf in ascending k). The two agree to
- * the bit: a masked key's exp(-inf) is exactly 0, adding +0.0 to the double sum changes nothing, and
+ * the bit: a masked key's exp(-inf) is exactly 0, adding +0.0 to a partial sum changes nothing (the
+ * partials are keyed by the key's index in both paths: vt_softmax_row_at), and
  * fmaf(0, v, acc) = acc, so the keys outside the segment leave every running value as it was.
  */
 #include <math.h>
@@ -88,7 +89,7 @@ static void attend_segment(float *out, vt_heads q, vt_heads k, vt_heads v, int64
         for (int64_t r = 0; r < m; r++) {
             float *s_r = t->s + r * S;
             for (int64_t j = 0; j < S; j++) s_r[j] = s_r[j] * scale;
-            vt_softmax_row(s_r, S);
+            vt_softmax_row_at(s_r, S, k0); /* partial sums keyed by key index, as the literal path's */
         }
         /* out rows [m, D] = p [m, S] @ v_seg [S, D] (= p @ (v_seg^T)^T) */
         vt_gemm_packed(out + i0 * H * D + h * D, H * D, t->s, S, t->vp, NULL, m, D, S);

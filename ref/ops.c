@@ -115,12 +115,14 @@ static inline float exp_softmax(float x)
 float vt_exp_softmax(float x) { return exp_softmax(x); }
 
 /* The loops below walk the row in chunks of 16 with a scalar tail: a fixed trip count is what GCC's -O2
- * vectoriser accepts. The max is exact in any order; the sum stays one double chain in index order,
- * because that order is what makes the segment path and the literal path agree (attention.c). */
+ * vectoriser accepts. The max is exact in any order. The sum is in double, in 8 partial sums: element i
+ * goes to partial (phase + i) mod 8, then the 8 are added in a fixed tree. With phase = the row's first
+ * key, a segment's row and the same row over every key with the others masked to exp(-inf) = +0 use the
+ * same partitions (adding +0.0 changes no partial), which keeps the segment and literal paths bit-equal. */
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void vt_softmax_row(float *x, int64_t n)
+void vt_softmax_row_at(float *x, int64_t n, int64_t phase)
 {
-    enum { W = 16 };
+    enum { W = 16, P = 8 };
     float mw[W];
     for (int l = 0; l < W; l++) mw[l] = -INFINITY;
     int64_t i = 0;
@@ -136,10 +138,17 @@ void vt_softmax_row(float *x, int64_t n)
     for (i = 0; i + W <= n; i += W)
         for (int l = 0; l < W; l++) x[i + l] = exp_softmax(x[i + l] - mx);
     for (; i < n; i++) x[i] = exp_softmax(x[i] - mx);
-    double sum = 0;
-    for (i = 0; i < n; i++) sum += x[i];
+    double ps[P] = {0};
+    const int64_t head = (P - phase % P) % P; /* elements before the first index with (phase + i) % 8 == 0 */
+    for (i = 0; i < head && i < n; i++) ps[(phase + i) % P] += x[i];
+    for (; i + P <= n; i += P)
+        for (int l = 0; l < P; l++) ps[l] += x[i + l];
+    for (int l = 0; i < n; i++, l++) ps[l] += x[i];
+    const double sum = ((ps[0] + ps[4]) + (ps[1] + ps[5])) + ((ps[2] + ps[6]) + (ps[3] + ps[7]));
     const float inv = (float)(1.0 / sum);
     for (i = 0; i + W <= n; i += W)
         for (int l = 0; l < W; l++) x[i + l] *= inv;
     for (; i < n; i++) x[i] *= inv;
 }
+
+void vt_softmax_row(float *x, int64_t n) { vt_softmax_row_at(x, n, 0); }

@@ -28,8 +28,12 @@ void vt_gelu_tanh(float *y, const float *x, int64_t n);  /* GELU(approximate="ta
 void vt_quick_gelu(float *y, const float *x, int64_t n); /* x * sigmoid(1.702 x), Qwen2-VL blocks */
 void vt_silu(float *y, const float *x, int64_t n);       /* x * sigmoid(x) */
 
-/* Softmax of one row in place (max subtracted first, as torch does; exp by vt_exp_softmax). */
+/* Softmax of one row in place (max subtracted first, as torch does; exp by vt_exp_softmax; the sum in
+ * double, in 8 partial sums by index). */
 void vt_softmax_row(float *x, int64_t n);
+/* The same for a row whose element 0 is key `phase` of a longer row (the rest masked): the partial sums
+ * are keyed by phase + index, so the result equals vt_softmax_row over the longer row bit for bit. */
+void vt_softmax_row_at(float *x, int64_t n, int64_t phase);
 /* The exp the softmax uses, for x <= 0: within 1 ulp of exp on [-87, 0], 0 below, NaN for NaN (ops.c). */
 float vt_exp_softmax(float x);
 
