@@ -9,6 +9,7 @@
 #   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
+#   make bench    full-size speed: GEMM vs OpenBLAS, towers on 448x448, tracing cost, RSS (docs/performance.md)
 #   make help     this list
 #
 # Both demo and test first make sure the Debian packages they need are installed (apt-get when run as
@@ -62,6 +63,8 @@ endef
 $(eval $(call variant,opt,$(OPT_FLAGS),bin/))
 $(eval $(call variant,san,$(SAN_FLAGS),bin/san/))
 $(eval $(call variant,debug,$(DBG_FLAGS),bin/debug/))
+
+include tests/bench/bench.mk
 
 .SECONDARY:
 

@@ -4,16 +4,17 @@
  *
  * Legend: N rows (tokens), I input features, O output features, C channels, H heads, D head_dim.
  *
- * Determinism: every sum is taken in an order fixed by the code (explicit partial sums), so results do
- * not depend on the compiler's vectorisation choices or on the thread count; OpenMP splits output rows
- * only.
+ * Determinism: every sum is taken in an order fixed by the code (one fmaf chain per matrix-product
+ * element, gemm.h; fixed partial sums elsewhere), so results do not depend on the compiler's
+ * vectorisation choices, the instruction set or the thread count; OpenMP splits output rows only.
  */
 #ifndef VT_OPS_H
 #define VT_OPS_H
 
 #include <stdint.h>
 
-/* y = x @ W^T + b, the layout of torch.nn.Linear. x [N, I], W [O, I], b [O] or NULL -> y [N, O]. */
+/* y = x @ W^T + b, the layout of torch.nn.Linear. x [N, I], W [O, I], b [O] or NULL -> y [N, O].
+ * Goes through vt_gemm_abt (gemm.h): one fmaf chain per element in ascending i, OpenMP over rows. */
 void vt_linear(float *y, const float *x, const float *W, const float *b, int64_t N, int64_t I, int64_t O);
 
 /* LayerNorm over the last dim: x [N, C] -> y [N, C]; w, b [C] (b may be NULL). y may alias x. */
@@ -27,8 +28,14 @@ void vt_gelu_tanh(float *y, const float *x, int64_t n);  /* GELU(approximate="ta
 void vt_quick_gelu(float *y, const float *x, int64_t n); /* x * sigmoid(1.702 x), Qwen2-VL blocks */
 void vt_silu(float *y, const float *x, int64_t n);       /* x * sigmoid(x) */
 
-/* Softmax of one row in place (max subtracted first, as torch does). */
+/* Softmax of one row in place (max subtracted first, as torch does; exp by vt_exp_softmax; the sum in
+ * double, in 8 partial sums by index). */
 void vt_softmax_row(float *x, int64_t n);
+/* The same for a row whose element 0 is key `phase` of a longer row (the rest masked): the partial sums
+ * are keyed by phase + index, so the result equals vt_softmax_row over the longer row bit for bit. */
+void vt_softmax_row_at(float *x, int64_t n, int64_t phase);
+/* The exp the softmax uses, for x <= 0: within 1 ulp of exp on [-87, 0], 0 below, NaN for NaN (ops.c). */
+float vt_exp_softmax(float x);
 
 /*
  * A [L, H, D] operand seen through strides, so attention can read q, k and v straight out of a fused
@@ -44,13 +51,20 @@ typedef struct vt_heads {
  * Attention restricted to segments (the segment path of DESIGN.md): query rows and key rows are cut at
  * the same boundaries cu[0]=0 < cu[1] < ... < cu[nseg]=L, and a row attends only inside its segment, as
  * the reference's additive mask built from cu_seqlens makes it (0 inside, -inf outside). Never forms an
- * L x L buffer; work is the sum of squared segment lengths.
+ * L x L buffer; work is the sum of squared segment lengths (both products go through gemm.h).
  * out [L, H*D] (row-major, head-major columns) = softmax(q k^T * scale) v per head and segment.
- * scratch: at least L floats per thread (one row of scores); pass NULL to let the kernel use the stack
- * for rows up to 4096 keys and the heap beyond.
+ * Gives the same bits as vt_attention_masked with that mask (attention.c says why; tests check it).
+ * Returns 0, or VT_ERESOURCE when the per-thread tiles (about 3 * maxlen * max(D, 64) floats) cannot be
+ * allocated.
  */
 int vt_attention_segments(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t L, int64_t H, int64_t D,
                           const int32_t *cu, int64_t nseg, float scale);
+
+/* The general form: query rows [qcu[g], qcu[g+1]) attend key rows [kcu[g], kcu[g+1]) only, g < nseg
+ * (qcu[0] = kcu[0] = 0). One segment {0, Lq} / {0, Lk} is unmasked (cross-)attention; it gives the same
+ * bits as vt_attention_masked with mask NULL. out [qcu[nseg], H*D]. */
+int vt_attention_blocks(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t H, int64_t D, const int32_t *qcu,
+                        const int32_t *kcu, int64_t nseg, float scale);
 
 /*
  * Attention with an explicit additive mask (the literal path, as the reference computes it): mask

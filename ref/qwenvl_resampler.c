@@ -110,8 +110,9 @@ static int pool_attention(float *out, float *weights, const float *query, const 
     for (int64_t b = 0; b < B; b++) {
         /* q.view(Q, B*Hq, hd).transpose(0, 1): head h of item b is columns [h*hd, (h+1)*hd) of row (i, b) */
         vt_heads qh = {q + b * D, B * D, hd}, kh = {k + b * D, B * D, hd}, vh = {v + b * D, B * D, hd};
-        int rc = vt_attention_masked(ctx_b, qh, kh, vh, Q, L, Hq, hd, NULL, 1.0f);
-        if (rc) return vt_fail(st, rc, "attn_pool: out of memory for a row of %lld scores", (long long)L);
+        const int32_t qcu[2] = {0, (int32_t)Q}, kcu[2] = {0, (int32_t)L}; /* every query sees every key */
+        int rc = vt_attention_blocks(ctx_b, qh, kh, vh, Hq, hd, qcu, kcu, 1, 1.0f);
+        if (rc) return vt_fail(st, rc, "attn_pool: out of memory for attention tiles of %lld keys", (long long)L);
         /* attn_output.transpose(0, 1).view(Q * B, D): back into row (i, b) */
         for (int64_t i = 0; i < Q; i++) memcpy(ctx + (i * B + b) * D, ctx_b + i * D, (size_t)D * sizeof(float));
         if (weights) pool_weights(weights + b * Q * L, qh, kh, Q, L, Hq, hd, s);

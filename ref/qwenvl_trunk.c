@@ -178,9 +178,11 @@ static int visual_attention(float *ctx, const float *qkv, int64_t L, int64_t B, 
         vt_heads q = {q_scaled, W, hd};
         vt_heads k = {qkv + b * 3 * W + k_off, B * 3 * W, head_step}; /* key_layer, read in place */
         vt_heads v = {qkv + b * 3 * W + v_off, B * 3 * W, head_step}; /* value_layer */
-        /* softmax(q_scaled k^T) v, no mask (scale 1: q is already scaled) -> [L, H*hd] */
-        int rc = vt_attention_masked(out_b, q, k, v, L, L, H, hd, NULL, 1.0f);
-        if (rc) return vt_fail(st, rc, "resblock attention: out of memory for a row of %lld scores", (long long)L);
+        /* softmax(q_scaled k^T) v, no mask (scale 1: q is already scaled) -> [L, H*hd]; one segment of
+         * every row, through the tiled path (the same bits as the naive loops of vt_attention_masked) */
+        const int32_t all[2] = {0, (int32_t)L};
+        int rc = vt_attention_blocks(out_b, q, k, v, H, hd, all, all, 1, 1.0f);
+        if (rc) return vt_fail(st, rc, "resblock attention: out of memory for attention tiles of %lld rows", (long long)L);
         /* context_layer.permute(2, 0, 1, 3).view(L, B, W): heads concatenated, back into row (l, b) */
         for (int64_t l = 0; l < L; l++) memcpy(ctx + (l * B + b) * W, out_b + l * W, (size_t)W * sizeof(float));
     }

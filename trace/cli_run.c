@@ -14,7 +14,7 @@
 static const char run_usage[] =
     "usage: vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                    [--min-pixels N] [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy]\n"
-    "                    [--threads N] [--viz] [--attn literal|segments] [--inject BUG]\n"
+    "                    [--threads N] [--viz] [--attn literal|segments] [--inject BUG] [--timings]\n"
     "\n"
     "Run the vision side of the model in DIR (config.json's model_type picks the family: qwen2_vl,\n"
     "qwen2_5_vl, qwen (Qwen-VL), kimi_vl; weights from DIR's safetensors) on the images, then the videos,\n"
@@ -37,6 +37,7 @@ static const char run_usage[] =
     "                      trace with it (docs/bug-zoo.md). Qwen2-VL: bilinear-resize, round-half-away,\n"
     "                      no-segment-mask; Qwen2.5-VL: those and fullatt-as-strings, no-reverse-index;\n"
     "                      Qwen-VL: qkv-global-split; Kimi-VL: no-segment-mask, cross-image-leak\n"
+    "  --timings           wall-clock seconds per stage (block parts, merger, trace writing) on stderr\n"
     "\n"
     "Exit status: 0 success, 2 usage or input error, 3 resource failure.\n";
 
@@ -50,11 +51,11 @@ static void progress_only(void *ctx, const char *what, int i, int n)
     fflush(stderr);
 }
 
-vt_tap vt_run_tap(vt_tracer *tr)
+vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr)
 {
-    if (tr) return vt_tracer_tap(tr);
     vt_tap tap = {NULL, NULL, progress_only, NULL};
-    return tap;
+    if (tr) tap = vt_tracer_tap(tr);
+    return o->timings ? vt_timings_tap(o->timings, tap) : tap;
 }
 
 int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st)
@@ -68,6 +69,7 @@ int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st)
 
 typedef struct run_args {
     vt_run_opts o;
+    vt_timings timings; /* o.timings points here with --timings */
     vt_strlist images, only;
     char **video_bufs; /* one strdup'd flag value per video, split in place at the commas */
     double fps_given[64];
@@ -181,6 +183,8 @@ static int parse_args(run_args *r, int argc, char **argv, vt_status *st)
             o->inject = v;
         } else if (vt_arg_flag(&a, "--viz")) {
             o->viz = 1;
+        } else if (vt_arg_flag(&a, "--timings")) {
+            o->timings = &r->timings;
         } else if (argv[a.i][0] == '-') {
             return vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace run --help)", argv[a.i]);
         } else {
@@ -254,6 +258,7 @@ static int run_run(int argc, char **argv, vt_status *st)
 {
     run_args r;
     memset(&r, 0, sizeof r);
+    vt_timings_start(&r.timings);
     int rc = parse_args(&r, argc, argv, st);
     static vt_model_config cfg; /* large; one per process */
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.o.model_dir, st);
@@ -271,8 +276,13 @@ static int run_run(int argc, char **argv, vt_status *st)
     memset(&mem, 0, sizeof mem);
     r.o.mem = &mem;
     if (rc == VT_OK) rc = dispatch(&r.o, &cfg, tr_open ? &tr : NULL, st);
+    if (rc == VT_OK && r.o.timings) vt_timings_mark(r.o.timings, "after the tower (--out, --viz)");
     if (rc == VT_OK && tr_open) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
     if (rc == VT_OK) report_memory(&mem);
+    if (rc == VT_OK && r.o.timings) {
+        vt_timings_mark(r.o.timings, "manifest.json");
+        vt_timings_print(r.o.timings, stderr, omp_get_max_threads());
+    }
     if (tr_open) vt_tracer_close(&tr);
     run_args_free(&r);
     return rc;

@@ -3,7 +3,7 @@
  *
  *     vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]... [--min-pixels N]
  *                  [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy] [--threads N] [--viz]
- *                  [--attn literal|segments] [--inject BUG]
+ *                  [--attn literal|segments] [--inject BUG] [--timings]
  *
  * trace/cli_run.c parses the flags into a vt_run_opts, loads DIR's config (vt_config_load), opens the
  * tracer when --trace is given, and calls the family's entry point, chosen by config.json's model_type:
@@ -12,7 +12,7 @@
  *
  * The entry point decodes the inputs, estimates the run's memory and refuses it over the limit
  * (run_limits.h) before loading the weights, preprocesses the inputs as its reference does, runs the
- * forward with the tap vt_run_tap(tr) (a file-writing tap with --trace, a progress-only tap without),
+ * forward with the tap vt_run_tap(o, tr) (a file-writing tap with --trace, a progress-only tap without),
  * writes its pictures when o->viz (into tr->dir, recorded with vt_tracer_add_picture), and hands its final
  * tensor to vt_run_save_out (which writes --out when given). It never finishes the tracer: cli_run.c
  * writes the manifest, last, and only when the entry point returned 0.
@@ -28,6 +28,7 @@
 #include "config.h"
 #include "run_limits.h"
 #include "tap.h"
+#include "timings.h"
 #include "tracer.h"
 
 /* How attention is restricted to segments (images, video time slices, windows). */
@@ -70,6 +71,7 @@ typedef struct vt_run_opts {
     unsigned bugs;           /* its VT_BUG_* flag (ref/bugzoo.h), looked up by cli_run.c once the family is
                                 known; each entry point hands it to the stages that make the mistake */
     vt_run_memory *mem;      /* where the entry point reports its estimate and arena peak (owned by cli_run.c) */
+    vt_timings *timings;     /* --timings: seconds per stage (timings.h), NULL without the flag */
 } vt_run_opts;
 
 /* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */
@@ -78,8 +80,9 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* kimi_vl */
 
 /* The tap a family's forward should get: the tracer's when tr is non-NULL, otherwise one that only reports
- * progress. Either way a one-line progress report per block goes to stderr only when stderr is a terminal. */
-vt_tap vt_run_tap(vt_tracer *tr);
+ * progress; behind the --timings tap when o->timings. Either way a one-line progress report per block goes
+ * to stderr only when stderr is a terminal. */
+vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr);
 
 /* Write t to o->out_path as .npy when --out was given (nothing otherwise). Exit-code split of outfile.h. */
 int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st);

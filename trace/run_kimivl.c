@@ -93,7 +93,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
 
     vt_arena a;
     vt_arena_init(&a, vt_mem_arena_limit());
-    vt_tap tap = vt_run_tap(tr);
+    vt_tap tap = vt_run_tap(o, tr);
     kimivl_opts opts = {.literal_mask = o->attn == VT_ATTN_LITERAL, .bugs = o->bugs}; /* bugs: --inject */
     kimivl_batch batch;
     vt_tensor feats;

@@ -176,7 +176,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     run_state s;
     memset(&s, 0, sizeof s);
     vt_arena_init(&s.a, vt_mem_arena_limit());
-    vt_tap tap = vt_run_tap(tr);
+    vt_tap tap = vt_run_tap(o, tr);
 
     /* preprocessing options: flag > preprocessor_config.json > published defaults */
     vt_qwen2_preproc_opts po;

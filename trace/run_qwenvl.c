@@ -38,8 +38,8 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
 
     /* with --viz, a tap in front of the run's one keeps what the picture needs (viz_qwenvl.h) */
     vt_qwenvl_viz viz;
-    vt_qwenvl_viz_init(&viz, vt_run_tap(tr));
-    vt_tap tap = o->viz ? vt_qwenvl_viz_tap(&viz) : vt_run_tap(tr);
+    vt_qwenvl_viz_init(&viz, vt_run_tap(o, tr));
+    vt_tap tap = o->viz ? vt_qwenvl_viz_tap(&viz) : vt_run_tap(o, tr);
     vt_arena a;
     vt_arena_init(&a, vt_mem_arena_limit());
     const int64_t B = o->n_images, S = m.c.image_size;

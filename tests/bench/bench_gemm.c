@@ -1,0 +1,169 @@
+/*
+ * bench_gemm.c -- every Linear shape of a full-size tower through vt_gemm_abt and through OpenBLAS's
+ * cblas_sgemm at the same thread count (bin/bench_gemm; OpenBLAS is linked into this program only).
+ *
+ *     bin/bench_gemm --tower qwen2-vl-2b --threads 2 [--reps 3]
+ *
+ * Prints per shape: M x N x K, our seconds and GFLOP/s, OpenBLAS's, our rate as a fraction of theirs, and
+ * the largest relative difference between the two results (a sanity check: the sums are ordered
+ * differently, so a few 1e-6 is expected). Exit 0 when every fraction is >= --target (default 0.5), 1
+ * otherwise, 2 on bad flags.
+ *
+ * Shapes: a 448 x 448 image is 32 x 32 patches of 14 px, so 1024 tokens in the blocks and 256 after the
+ * 2 x 2 merge (docs/performance.md). Widths from notebooks-data/presets/<tower>/config.json.
+ */
+#include "gemm.h"
+#include "ops.h" /* before cblas.h: OpenBLAS's header pulls in <complex.h>, whose macro I would break ops.h */
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void openblas_set_num_threads(int n); /* OpenBLAS's own thread count (its pthread build ignores OpenMP's) */
+char *openblas_get_corename(void);    /* the kernels it chose (OPENBLAS_CORETYPE overrides its detection) */
+
+typedef struct shape {
+    const char *name;
+    int64_t M, N, K; /* C [M, N] = A [M, K] @ B [N, K]^T */
+} shape;
+
+/* Qwen2-VL-2B: embed_dim 1280, mlp_ratio 4 (5120), merger hidden 4*1280 = 5120 -> hidden_size 1536. */
+static const shape qwen2vl_2b[] = {
+    {"patch_embed", 1024, 1280, 1176}, {"attn.qkv", 1024, 3840, 1280}, {"attn.proj", 1024, 1280, 1280},
+    {"mlp.fc1", 1024, 5120, 1280},     {"mlp.fc2", 1024, 1280, 5120},  {"merger.mlp.0", 256, 5120, 5120},
+    {"merger.mlp.2", 256, 1536, 5120},
+};
+/* Qwen2.5-VL-7B: hidden 1280, intermediate 3420 (SwiGLU gate/up/down), out_hidden_size 3584. */
+static const shape qwen25vl_7b[] = {
+    {"patch_embed", 1024, 1280, 1176}, {"attn.qkv", 1024, 3840, 1280}, {"attn.proj", 1024, 1280, 1280},
+    {"mlp.gate_proj", 1024, 3420, 1280}, {"mlp.up_proj", 1024, 3420, 1280}, {"mlp.down_proj", 1024, 1280, 3420},
+    {"merger.mlp.0", 256, 5120, 5120}, {"merger.mlp.2", 256, 3584, 5120},
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static float *random_floats(int64_t n, uint32_t seed)
+{
+    float *p = malloc((size_t)n * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "bench_gemm: out of memory\n");
+        exit(3);
+    }
+    uint32_t x = seed * 2654435761u + 1;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        p[i] = ((float)(x >> 8) / 16777216.0f - 0.5f) * 0.1f;
+    }
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    const char *tower = "qwen2-vl-2b";
+    int threads = 1, reps = 3;
+    double target = 0.5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--tower") && i + 1 < argc) tower = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = atof(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_gemm [--tower qwen2-vl-2b|qwen2.5-vl-7b] [--threads N] [--reps R] [--target F]\n");
+            return 2;
+        }
+    }
+    const shape *sh;
+    int ns;
+    if (!strcmp(tower, "qwen2-vl-2b")) sh = qwen2vl_2b, ns = (int)(sizeof qwen2vl_2b / sizeof *sh);
+    else if (!strcmp(tower, "qwen2.5-vl-7b")) sh = qwen25vl_7b, ns = (int)(sizeof qwen25vl_7b / sizeof *sh);
+    else {
+        fprintf(stderr, "bench_gemm: --tower %s: expected qwen2-vl-2b or qwen2.5-vl-7b\n", tower);
+        return 2;
+    }
+    if (threads < 1 || reps < 1) {
+        fprintf(stderr, "bench_gemm: --threads and --reps must be >= 1\n");
+        return 2;
+    }
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+
+    printf("GEMM, %s shapes, %d thread(s), best of %d: C = A @ B^T, vt_gemm_abt vs OpenBLAS cblas_sgemm (%s kernels)\n",
+           tower, threads, reps, openblas_get_corename());
+    printf("  %-14s %5s %5s %5s   %8s %7s   %8s %7s   %6s  %9s\n", "shape", "M", "N", "K", "ours s", "GFLOP/s",
+           "blas s", "GFLOP/s", "ratio", "max rel");
+    int ok = 1;
+    double worst = 1e9;
+    for (int s = 0; s < ns; s++) {
+        const int64_t M = sh[s].M, N = sh[s].N, K = sh[s].K;
+        float *A = random_floats(M * K, 1 + s), *B = random_floats(N * K, 100 + s), *bias = random_floats(N, 200 + s);
+        float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
+        if (!C1 || !C2) return 3;
+        double t_ours = 1e30, t_blas = 1e30;
+        for (int r = 0; r <= reps; r++) { /* round 0 warms up */
+            double t0 = now();
+            vt_gemm_abt(C1, A, B, bias, M, N, K);
+            double t1 = now();
+            if (r) t_ours = fmin(t_ours, t1 - t0);
+        }
+        for (int r = 0; r <= reps; r++) {
+            double t0 = now();
+            for (int64_t i = 0; i < M; i++) memcpy(C2 + i * N, bias, (size_t)N * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)K, B, (int)K,
+                        1.0f, C2, (int)N);
+            double t1 = now();
+            if (r) t_blas = fmin(t_blas, t1 - t0);
+        }
+        double maxrel = 0;
+        for (int64_t i = 0; i < M * N; i++) {
+            double d = fabs((double)C1[i] - C2[i]) / fmax(1e-3, fabs((double)C2[i]));
+            if (d > maxrel || d != d) maxrel = d;
+        }
+        const double flop = 2.0 * (double)M * (double)N * (double)K;
+        const double ratio = t_blas / t_ours;
+        if (ratio < worst) worst = ratio;
+        if (ratio < target) ok = 0;
+        printf("  %-14s %5lld %5lld %5lld   %8.4f %7.1f   %8.4f %7.1f   %6.2f  %9.2e%s\n", sh[s].name, (long long)M,
+               (long long)N, (long long)K, t_ours, flop / t_ours * 1e-9, t_blas, flop / t_blas * 1e-9, ratio, maxrel,
+               ratio < target ? "  < target" : "");
+        fflush(stdout);
+        free(A), free(B), free(bias), free(C1), free(C2);
+    }
+    printf("  lowest ratio %.2f (target >= %.2f): %s\n", worst, target, ok ? "met" : "MISSED");
+
+    /* one block's attention core on 1024 tokens, 16 heads of 80: one segment (full attention), then
+     * Qwen2.5-VL's windows (16 of 64 tokens); FLOPs counted as the two products, 4 * S^2 * D per head */
+    {
+        enum { L = 1024, H = 16, D = 80 };
+        float *qkv = random_floats((int64_t)L * 3 * H * D, 7), *out = malloc((size_t)L * H * D * sizeof(float));
+        if (!out) return 3;
+        vt_heads q = {qkv, 3 * H * D, D}, k = {qkv + H * D, 3 * H * D, D}, v = {qkv + 2 * H * D, 3 * H * D, D};
+        int32_t full[2] = {0, L}, win[L / 64 + 1];
+        for (int g = 0; g <= L / 64; g++) win[g] = 64 * g;
+        for (int pass = 0; pass < 2; pass++) {
+            const int32_t *cu = pass ? win : full;
+            const int nseg = pass ? L / 64 : 1;
+            double t_best = 1e30;
+            for (int r = 0; r <= reps; r++) {
+                double t0 = now();
+                if (vt_attention_segments(out, q, k, v, L, H, D, cu, nseg, 0.1118f)) return 3;
+                double t1 = now();
+                if (r) t_best = fmin(t_best, t1 - t0);
+            }
+            const double S = (double)L / nseg, flop = 4.0 * S * S * D * H * nseg;
+            printf("  attention core, %-22s %8.4f s  %7.1f GFLOP/s\n", pass ? "64-token windows:" : "one 1024 segment:",
+                   t_best, flop / t_best * 1e-9);
+        }
+        free(qkv), free(out);
+    }
+    return ok ? 0 : 1;
+}

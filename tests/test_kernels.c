@@ -1,0 +1,207 @@
+/* test_kernels.c -- the matrix-product kernel (ref/gemm.c) and the tiled attention (ref/attention.c)
+ * against the naive loops they must equal bit for bit, on awkward shapes and at several thread counts. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vt_test.h"
+
+#include "gemm.h"
+#include "ops.h"
+
+static float *rand_floats(int64_t n, unsigned seed)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    unsigned s = seed * 2654435761u + 7;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        p[i] = (float)((s >> 8) % 20001) / 10000.0f - 1.0f; /* [-1, 1] */
+    }
+    return p;
+}
+
+/* The definition gemm.h promises: acc = 0, fmaf in ascending k, then + bias. */
+static void naive_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            float acc = 0;
+            for (int64_t k = 0; k < K; k++) acc = fmaf(A[i * K + k], B[j * K + k], acc);
+            C[i * N + j] = bias ? acc + bias[j] : acc;
+        }
+}
+
+/* Bitwise equality of two float arrays; on failure names the first differing element. */
+static void assert_same_bits(const float *got, const float *want, int64_t rows, int64_t cols, const char *what)
+{
+    for (int64_t i = 0; i < rows * cols; i++)
+        if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
+            fail_msg("%s: element [%lld, %lld] is %.9g, expected %.9g (bit for bit)", what, (long long)(i / cols),
+                     (long long)(i % cols), got[i], want[i]);
+}
+
+/* 1 and 3 rows (a short register tile), 1, 7, 33 and 1176 columns (short and padded panels), and the same
+ * four lengths summed over (1176 crosses the 256-long K-blocks); with and without bias. Also checks the
+ * naive loop itself against double precision, so the two cannot be wrong together. */
+static void test_kernels_gemm_awkward_shapes(void **state)
+{
+    (void)state;
+    const int64_t rows[] = {1, 3, 8, 11}, cols[] = {1, 7, 33, 1176}, ks[] = {1, 7, 33, 1176};
+    for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+        for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
+                const int64_t M = rows[a], N = cols[b], K = ks[c];
+                float *A = rand_floats(M * K, 1), *B = rand_floats(N * K, 2), *bias = rand_floats(N, 3);
+                float *got = malloc((size_t)(M * N) * sizeof(float)), *want = malloc((size_t)(M * N) * sizeof(float));
+                assert_true(got && want);
+                char what[96];
+                for (int with_bias = 0; with_bias < 2; with_bias++) {
+                    const float *bb = with_bias ? bias : NULL;
+                    vt_gemm_abt(got, A, B, bb, M, N, K);
+                    naive_abt(want, A, B, bb, M, N, K);
+                    snprintf(what, sizeof what, "gemm %lldx%lldx%lld%s", (long long)M, (long long)N, (long long)K,
+                             with_bias ? " +bias" : "");
+                    assert_same_bits(got, want, M, N, what);
+                }
+                for (int64_t i = 0; i < M; i++) /* the naive loop is a sum: within K * 2^-23 of the exact one */
+                    for (int64_t j = 0; j < N; j++) {
+                        double exact = 0, mag = 0;
+                        for (int64_t k = 0; k < K; k++) {
+                            exact += (double)A[i * K + k] * B[j * K + k];
+                            mag += fabs((double)A[i * K + k] * B[j * K + k]);
+                        }
+                        exact += bias[j];
+                        double err = fabs(got[i * N + j] - exact), bound = (double)(K + 1) * 0x1p-23 * (mag + fabs(bias[j]));
+                        if (err > bound)
+                            fail_msg("gemm %lldx%lldx%lld: [%lld, %lld] = %.9g, exact %.9g (error %.3g > %.3g)", (long long)M,
+                                     (long long)N, (long long)K, (long long)i, (long long)j, got[i * N + j], exact, err, bound);
+                    }
+                free(A), free(B), free(bias), free(got), free(want);
+            }
+}
+
+/* The packed entry points with strides: C and A inside wider rows, B read transposed (sn = 1). */
+static void test_kernels_gemm_packed_strided(void **state)
+{
+    (void)state;
+    enum { M = 5, N = 37, K = 300, LDA = 311, LDC = 50 };
+    float *A = rand_floats(M * LDA, 4), *Bt = rand_floats(K * N, 5); /* Bt [K, N]: B(n, k) = Bt[k*N + n] */
+    float *Bp = malloc(VT_GEMM_PACKED(N, K) * sizeof(float)), *C = calloc(M * LDC, sizeof(float));
+    assert_true(Bp && C);
+    vt_gemm_pack(Bp, Bt, 1, N, N, K);
+    vt_gemm_packed(C, LDC, A, LDA, Bp, NULL, M, N, K);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < LDC; j++) {
+            float want = 0;
+            if (j < N)
+                for (int64_t k = 0; k < K; k++) want = fmaf(A[i * LDA + k], Bt[k * N + j], want);
+            if (memcmp(&C[i * LDC + j], &want, sizeof want) != 0) /* columns past N untouched (still 0) */
+                fail_msg("packed gemm: C[%lld, %lld] = %.9g, expected %.9g", (long long)i, (long long)j, C[i * LDC + j], want);
+        }
+    free(A), free(Bt), free(Bp), free(C);
+}
+
+/* Results identical for 1, 2 and 3 threads (rows split differently each time). */
+static void test_kernels_gemm_thread_invariance(void **state)
+{
+    (void)state;
+    enum { M = 45, N = 70, K = 300 };
+    float *A = rand_floats(M * K, 6), *B = rand_floats(N * K, 7), *bias = rand_floats(N, 8);
+    float *c1 = malloc(M * N * sizeof(float)), *c2 = malloc(M * N * sizeof(float));
+    assert_true(c1 && c2);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    vt_linear(c1, A, B, bias, M, K, N);
+    for (int t = 2; t <= 3; t++) {
+        omp_set_num_threads(t);
+        vt_linear(c2, A, B, bias, M, K, N);
+        assert_same_bits(c2, c1, M, N, t == 2 ? "vt_linear, 2 threads vs 1" : "vt_linear, 3 threads vs 1");
+    }
+    omp_set_num_threads(saved);
+    free(A), free(B), free(bias), free(c1), free(c2);
+}
+
+/* The tiled segment path equals the naive loops with an explicit -inf mask bit for bit, with segments
+ * longer than a query tile (64) and a head_dim that is not a multiple of the 32-column panel; at 1 and 2
+ * threads. */
+static void test_kernels_attention_segments_vs_literal(void **state)
+{
+    (void)state;
+    enum { L = 210, H = 3, D = 40 };
+    const int32_t cu[5] = {0, 1, 70, 75, 210};
+    float *qkv = rand_floats(L * 3 * H * D, 9);
+    float *mask = malloc((size_t)L * L * sizeof(float)), *lit = malloc(L * H * D * sizeof(float));
+    float *seg = malloc(L * H * D * sizeof(float));
+    assert_true(mask && lit && seg);
+    for (int g = 0; g < 4; g++)
+        for (int i = cu[g]; i < cu[g + 1]; i++)
+            for (int j = 0; j < L; j++) mask[i * L + j] = (j >= cu[g] && j < cu[g + 1]) ? 0.0f : -INFINITY;
+    /* q, k, v inside one fused [L, 3*H*D] buffer, as the towers read them */
+    vt_heads q = {qkv, 3 * H * D, D}, k = {qkv + H * D, 3 * H * D, D}, v = {qkv + 2 * H * D, 3 * H * D, D};
+    const float scale = 1.0f / sqrtf((float)D);
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    assert_int_equal(vt_attention_masked(lit, q, k, v, L, L, H, D, mask, scale), 0);
+    for (int t = 1; t <= 2; t++) {
+        omp_set_num_threads(t);
+        memset(seg, 0xff, L * H * D * sizeof(float));
+        assert_int_equal(vt_attention_segments(seg, q, k, v, L, H, D, cu, 4, scale), 0);
+        assert_same_bits(seg, lit, L, H * D, t == 1 ? "segments vs literal, 1 thread" : "segments vs literal, 2 threads");
+    }
+    omp_set_num_threads(saved);
+    free(qkv), free(mask), free(lit), free(seg);
+}
+
+/* Unmasked cross-attention (Qwen-VL's resampler: 7 queries, 100 keys) through the tiled path equals the
+ * naive loops with no mask. */
+static void test_kernels_attention_cross_vs_literal(void **state)
+{
+    (void)state;
+    enum { Q = 7, L = 100, H = 2, D = 33 };
+    float *qd = rand_floats(Q * H * D, 10), *kd = rand_floats(L * H * D, 11), *vd = rand_floats(L * H * D, 12);
+    float *lit = malloc(Q * H * D * sizeof(float)), *blk = malloc(Q * H * D * sizeof(float));
+    assert_true(lit && blk);
+    vt_heads q = {qd, H * D, D}, k = {kd, H * D, D}, v = {vd, H * D, D};
+    assert_int_equal(vt_attention_masked(lit, q, k, v, Q, L, H, D, NULL, 0.3f), 0);
+    const int32_t qcu[2] = {0, Q}, kcu[2] = {0, L};
+    assert_int_equal(vt_attention_blocks(blk, q, k, v, H, D, qcu, kcu, 1, 0.3f), 0);
+    assert_same_bits(blk, lit, Q, H * D, "cross-attention, tiles vs naive");
+    free(qd), free(kd), free(vd), free(lit), free(blk);
+}
+
+/* The softmax's exp: within 2 ulp of exp (in double, rounded) over [-87, 0], exactly 1 at 0, 0 below -87
+ * and at -inf, NaN for NaN. */
+static void test_kernels_exp_softmax(void **state)
+{
+    (void)state;
+    assert_true(vt_exp_softmax(0.0f) == 1.0f && vt_exp_softmax(-0.0f) == 1.0f);
+    assert_true(vt_exp_softmax(-INFINITY) == 0.0f && vt_exp_softmax(-88.0f) == 0.0f && vt_exp_softmax(-1e30f) == 0.0f);
+    assert_true(isnan(vt_exp_softmax(NAN)));
+    double worst = 0;
+    float worst_x = 0;
+    for (int i = 0; i <= 2000000; i++) {
+        const float x = -87.0f * (float)i / 2000000.0f;
+        const float want = (float)exp((double)x), got = vt_exp_softmax(x);
+        const double ulp = nextafterf(want, INFINITY) - want;
+        const double err = fabs((double)got - (double)want) / ulp;
+        if (err > worst) worst = err, worst_x = x;
+    }
+    printf("exp_softmax: worst %.3g ulp at %.9g\n", worst, worst_x);
+    if (worst > 2.0) fail_msg("exp_softmax(%.9g) is %.3g ulp from exp (at most 2 allowed)", worst_x, worst);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernels_gemm_awkward_shapes),
+        cmocka_unit_test(test_kernels_gemm_packed_strided),
+        cmocka_unit_test(test_kernels_gemm_thread_invariance),
+        cmocka_unit_test(test_kernels_attention_segments_vs_literal),
+        cmocka_unit_test(test_kernels_attention_cross_vs_literal),
+        cmocka_unit_test(test_kernels_exp_softmax),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
