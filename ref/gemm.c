@@ -2,7 +2,7 @@
  * gemm.c -- C = A @ B^T (+ bias): the kernel every Linear layer and attention goes through (gemm.h).
  *
  * Legend: M rows of A and C, N rows of B (= columns of C), K the summed dimension; MR x NR the register
- * tile (8 x 32), KC the K-block (1024).
+ * tile (8 x 32), KC the longest K-block (1024; K is cut into equal blocks of at most KC).
  *
  * How it is fast without intrinsics or -ffast-math:
  *   - B is packed a panel at a time into [k][32] order (vt_gemm_pack): the 32 values one k-step needs are
@@ -29,6 +29,15 @@
 #define MR VT_GEMM_MR
 #define NR VT_GEMM_NR
 #define KC 1024 /* see the header comment; a packed block is 128 KB, on each thread's stack */
+
+/* The K-block length: K cut into ceil(K / KC) equal blocks rather than KC, KC, ..., remainder, so no
+ * block is short (K 1176 is 588 + 588, not 1024 + 152: a short block pays the tile store/reload for
+ * little work; measured 0.47 -> see docs/performance.md). Blocking never changes a result. */
+static int64_t k_step(int64_t K)
+{
+    int64_t nb = (K + KC - 1) / KC;
+    return (K + nb - 1) / nb;
+}
 
 void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, int64_t K)
 {
@@ -113,11 +122,12 @@ void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const fl
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = bias ? bias[j] : 0.0f;
         return;
     }
+    const int64_t ks = k_step(K);
     for (int64_t n0 = 0; n0 < N; n0 += NR) {
         int64_t nr = N - n0 < NR ? N - n0 : NR;
         const float *panel = Bp + (n0 / NR) * K * NR;
-        for (int64_t k0 = 0; k0 < K; k0 += KC) {
-            int64_t kc = K - k0 < KC ? K - k0 : KC;
+        for (int64_t k0 = 0; k0 < K; k0 += ks) {
+            int64_t kc = K - k0 < ks ? K - k0 : ks;
             panel_rows(C, ldc, A, lda, panel + k0 * NR, bias, 0, M, n0, nr, k0, kc, K);
         }
     }
@@ -129,7 +139,7 @@ void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, in
         vt_gemm_packed(C, N, A, K, NULL, bias, M, N, 0);
         return;
     }
-    const int64_t tiles = (M + MR - 1) / MR;
+    const int64_t tiles = (M + MR - 1) / MR, ks = k_step(K);
 #pragma omp parallel
     {
         /* a contiguous run of whole tiles per thread (the split never changes a result, only who computes it) */
@@ -138,8 +148,8 @@ void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, in
         float bp[KC * NR]; /* this thread's packed copy of one K-block of one panel (128 KB) */
         for (int64_t n0 = 0; n0 < N && i0 < i1; n0 += NR) {
             int64_t nr = N - n0 < NR ? N - n0 : NR;
-            for (int64_t k0 = 0; k0 < K; k0 += KC) {
-                int64_t kc = K - k0 < KC ? K - k0 : KC;
+            for (int64_t k0 = 0; k0 < K; k0 += ks) {
+                int64_t kc = K - k0 < ks ? K - k0 : ks;
                 vt_gemm_pack(bp, B + n0 * K + k0, K, 1, nr, kc);
                 panel_rows(C, N, A, K, bp, bias, i0, i1, n0, nr, k0, kc, K);
             }
