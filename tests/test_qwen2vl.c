@@ -284,6 +284,11 @@ static void test_qwen2vl_bad_input(void **state)
     expect_error(vt_test_cli(out, sizeof out, "run --model " VT_GOLDEN("qwen2vl-multi") " --video "
                              VT_GOLDEN("qwen2vl-multi") "/video.0.frame.0.png,%s/no-such-frame.png", tmp),
                  "no-such-frame.png");
+    /* a frame list with an empty name between two commas */
+    expect_error(vt_test_cli(out, sizeof out, "run --model " VT_GOLDEN("qwen2vl-multi") " --video %s,,%s", img, img),
+                 "--video '");
+    expect_error(vt_test_cli(out, sizeof out, "run --model " VT_GOLDEN("qwen2vl-multi") " --video %s,", img),
+                 "item 1 is an empty name");
     /* an unwritable --trace path (under a regular file) */
     snprintf(p, sizeof p, "%s/plain-file", tmp);
     vt_test_write_file(p, "x", 1);

@@ -68,3 +68,37 @@ void vt_strlist_free(vt_strlist *l)
     l->v = NULL;
     l->n = l->cap = 0;
 }
+
+int vt_split_list(const char *flag, const char *list, char **buf, char ***items, int *n, vt_status *st)
+{
+    *buf = NULL;
+    *items = NULL;
+    *n = 0;
+    size_t len = strlen(list);
+    int count = 1;
+    for (size_t i = 0; i < len; i++) count += list[i] == ',';
+    char *b = malloc(len + 1);
+    char **v = malloc((size_t)count * sizeof *v);
+    if (!b || !v) {
+        free(b);
+        free(v);
+        return vt_fail(st, VT_ERESOURCE, "out of memory");
+    }
+    memcpy(b, list, len + 1);
+    char *p = b;
+    for (int k = 0; k < count; k++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        if (!*p) {
+            free(b);
+            free(v);
+            return vt_fail(st, VT_EINPUT, "%s '%s': item %d is an empty name", flag, list, k);
+        }
+        v[k] = p;
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    *buf = b;
+    *items = v;
+    *n = count;
+    return VT_OK;
+}

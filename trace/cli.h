@@ -52,4 +52,9 @@ typedef struct vt_strlist {
 int vt_strlist_push(vt_strlist *l, const char *s, vt_status *st);
 void vt_strlist_free(vt_strlist *l);
 
+/* "a.png,b.png,c.png" (a --video value) -> *buf, a copy split in place at the commas, and *items, its n
+ * pieces in order. The caller frees both; on error neither is left allocated. An empty piece is an error
+ * naming flag and piece. */
+int vt_split_list(const char *flag, const char *list, char **buf, char ***items, int *n, vt_status *st);
+
 #endif

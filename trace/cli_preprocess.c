@@ -104,6 +104,7 @@ typedef struct pp_args {
     int64_t min_pixels, max_pixels; /* -1: not given */
 } pp_args;
 
+/* "a.png,b.png,c.png" -> one more video of three frames (decoded later, in load order). */
 static int add_video(pp_args *r, const char *list, vt_status *st)
 {
     pp_video *vs = realloc(r->videos, (size_t)(r->n_videos + 1) * sizeof *vs);
@@ -111,24 +112,13 @@ static int add_video(pp_args *r, const char *list, vt_status *st)
     r->videos = vs;
     pp_video *v = &vs[r->n_videos];
     memset(v, 0, sizeof *v);
-    size_t len = strlen(list);
-    if (!(v->buf = malloc(len + 1))) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    r->n_videos++;
-    memcpy(v->buf, list, len + 1);
-    int nf = 1;
-    for (size_t i = 0; i < len; i++) nf += list[i] == ',';
-    v->files = calloc((size_t)nf, sizeof *v->files);
-    v->frames = calloc((size_t)nf, sizeof *v->frames);
-    if (!v->files || !v->frames) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    char *p = v->buf;
-    for (int f = 0; f < nf; f++) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = 0;
-        if (!*p) return vt_fail(st, VT_EINPUT, "--video '%s': frame %d is an empty name", list, f);
-        v->files[f] = p;
-        p = comma ? comma + 1 : p + strlen(p);
+    VT_TRY(vt_split_list("--video", list, &v->buf, &v->files, &v->n, st));
+    if (!(v->frames = calloc((size_t)v->n, sizeof *v->frames))) {
+        free(v->buf);
+        free(v->files);
+        return vt_fail(st, VT_ERESOURCE, "out of memory");
     }
-    v->n = nf;
+    r->n_videos++;
     return VT_OK;
 }
 

@@ -99,29 +99,8 @@ static int add_video(run_args *r, const char *list, vt_status *st)
     char **bufs = realloc(r->video_bufs, (size_t)(n + 1) * sizeof *bufs);
     if (!bufs) return vt_fail(st, VT_ERESOURCE, "out of memory");
     r->video_bufs = bufs;
-    size_t len = strlen(list);
-    char *buf = malloc(len + 1);
-    if (!buf) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    memcpy(buf, list, len + 1);
-    int nf = 1;
-    for (size_t i = 0; i < len; i++) nf += buf[i] == ',';
-    char **frames = malloc((size_t)nf * sizeof *frames);
-    if (!frames) {
-        free(buf);
-        return vt_fail(st, VT_ERESOURCE, "out of memory");
-    }
-    vs[n].frames = frames;
-    vs[n].n_frames = nf;
-    bufs[n] = buf;
+    VT_TRY(vt_split_list("--video", list, &bufs[n], &vs[n].frames, &vs[n].n_frames, st));
     r->o.n_videos = n + 1;
-    char *p = buf;
-    for (int f = 0; f < nf; f++) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = 0;
-        if (!*p) return vt_fail(st, VT_EINPUT, "--video '%s': frame %d is an empty name", list, f);
-        frames[f] = p;
-        p = comma ? comma + 1 : p + strlen(p);
-    }
     return VT_OK;
 }
 
