@@ -57,6 +57,9 @@ $(3)tests/%: build/$(1)/tests/%.o build/$(1)/tests/vt_test.o $$(patsubst %.c,bui
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -fopenmp $$^ -o $$@ $$(LDLIBS) $$(TEST_LIBS)
 
+# test_kernels also links gemm.c's single-ISA variants (tests/gemm_isa_*.c) to compare them with the clones
+$(3)tests/test_kernels: build/$(1)/tests/gemm_isa_avx2.o build/$(1)/tests/gemm_isa_base.o
+
 -include $$(shell find build/$(1) -name '*.d' 2>/dev/null)
 endef
 

@@ -52,27 +52,55 @@ void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, 
     }
 }
 
-/* acc[MR][NR] += A[MR rows, kc] (row stride lda) times the packed block bp [kc][NR], k ascending.
- * The one function compiled per ISA. The tile is copied into a local array that nothing can alias, and
- * the two unroll pragmas turn every c[i][j] into a constant index: then GCC keeps the whole tile in
- * registers for the k loop (16 zmm with AVX-512), and each k-step is 2 loads of B, 8 broadcasts of A and
- * 16 vfmadd. Without the pragmas (GCC 12, -O2) the tile lives on the stack at a third of the speed. */
-__attribute__((target_clones("avx512f", "avx2,fma", "default")))
+/* acc[MR][NR] += A[MR rows, kc] (row stride lda) times the packed block bp [kc][NR], k ascending, on the
+ * ms x ns sub-tile at row i0, column j0. Always inlined with constant ms and ns: the sub-tile is copied
+ * into a local array that nothing can alias, and the unroll pragmas turn every c[i][j] into a constant
+ * index, so GCC keeps it in registers for the whole k loop. Without the pragmas (GCC 12, -O2) it lives on
+ * the stack at a third of the speed. */
+static inline __attribute__((always_inline)) void sub_tile(float *restrict acc, const float *restrict a, int64_t lda,
+                                                           const float *restrict bp, int64_t kc, int i0, int j0,
+                                                           int ms, int ns)
+{
+    float c[MR][NR];
+    for (int i = 0; i < ms; i++)
+        for (int j = 0; j < ns; j++) c[i][j] = acc[(i0 + i) * NR + j0 + j];
+    for (int64_t k = 0; k < kc; k++) {
+        const float *b_k = bp + k * NR + j0;
+#pragma GCC unroll 8 /* = MR */
+        for (int i = 0; i < ms; i++) {
+            const float a_ik = a[(i0 + i) * lda + k];
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < ns; j++) c[i][j] = fmaf(a_ik, b_k[j], c[i][j]);
+        }
+    }
+    for (int i = 0; i < ms; i++)
+        for (int j = 0; j < ns; j++) acc[(i0 + i) * NR + j0 + j] = c[i][j];
+}
+
+/* The one function compiled per instruction set; the loader picks the clone for this CPU. The tile is swept
+ * in sub-tiles that fit the register file. AVX-512 has 32 registers of 16 floats: the whole 8 x 32 tile is
+ * 16 of them, and each k-step is 2 loads of B, 8 broadcasts of A and 16 vfmadd. AVX2 has 16 registers of 8
+ * floats, where 8 x 32 would be 32 accumulators and spill (0.30 of OpenBLAS): four 4 x 16 sub-tiles of 8
+ * registers each, 2 loads, 4 broadcasts and 8 vfmadd per k-step. Every c[i][j] is the same fmaf chain
+ * either way. `arch=x86-64-v3` is AVX2 with FMA (a clone listed as "avx2,fma" would be two clones, and
+ * the "avx2" one would call libm's fmaf). */
+#ifdef VT_GEMM_ONE_TARGET /* tests/gemm_isa_*.c: one variant alone, so a test can compare it with the others */
+VT_GEMM_ONE_TARGET
+#else
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#ifndef VT_GEMM_WIDE /* tests/gemm_isa_*.c choose the sweep too */
+#define VT_GEMM_WIDE __builtin_cpu_supports("x86-64-v4") /* true exactly when the loader picks the v4 clone */
+#endif
 static void micro_tile(float *restrict acc, const float *restrict a, int64_t lda, const float *restrict bp,
                        int64_t kc)
 {
-    float c[MR][NR];
-    memcpy(c, acc, sizeof c);
-    for (int64_t k = 0; k < kc; k++) {
-        const float *b_k = bp + k * NR;
-#pragma GCC unroll 8 /* = MR */
-        for (int i = 0; i < MR; i++) {
-            const float a_ik = a[i * lda + k];
-#pragma GCC unroll 32
-            for (int j = 0; j < NR; j++) c[i][j] = fmaf(a_ik, b_k[j], c[i][j]);
-        }
+    if (VT_GEMM_WIDE) {
+        sub_tile(acc, a, lda, bp, kc, 0, 0, MR, NR);
+    } else {
+        for (int i0 = 0; i0 < MR; i0 += 4)
+            for (int j0 = 0; j0 < NR; j0 += 16) sub_tile(acc, a, lda, bp, kc, i0, j0, 4, 16);
     }
-    memcpy(acc, c, sizeof c);
 }
 
 /* One MR-row tile of C against one packed panel, K-block [k0, k0 + kc): C[mr, nr] at C (stride ldc).

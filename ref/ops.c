@@ -124,7 +124,7 @@ float vt_exp_softmax(float x) { return exp_softmax(x); }
  * goes to partial (phase + i) mod 8, then the 8 are added in a fixed tree. With phase = the row's first
  * key, a segment's row and the same row over every key with the others masked to exp(-inf) = +0 use the
  * same partitions (adding +0.0 changes no partial), which keeps the segment and literal paths bit-equal. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void vt_softmax_row_at(float *x, int64_t n, int64_t phase)
 {
     enum { W = 16, P = 8 };

@@ -11,6 +11,10 @@
 #include "gemm.h"
 #include "ops.h"
 
+/* tests/gemm_isa_*.c: ref/gemm.c with one micro-kernel variant each, instead of the run-time choice */
+void vt_gemm_abt_avx2(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
+void vt_gemm_abt_base(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
+
 static float *rand_floats(int64_t n, unsigned seed)
 {
     float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
@@ -44,12 +48,12 @@ static void assert_same_bits(const float *got, const float *want, int64_t rows, 
 }
 
 /* 1 and 3 rows (a short register tile), 1, 7, 33 and 1176 columns (short and padded panels), and the same
- * four lengths summed over (1176 crosses the 256-long K-blocks); with and without bias. Also checks the
+ * four lengths summed over, and 2500 (1176 is two K-blocks of 588, 2500 three of 834); with and without bias. Also checks the
  * naive loop itself against double precision, so the two cannot be wrong together. */
 static void test_kernels_gemm_awkward_shapes(void **state)
 {
     (void)state;
-    const int64_t rows[] = {1, 3, 8, 11}, cols[] = {1, 7, 33, 1176}, ks[] = {1, 7, 33, 1176};
+    const int64_t rows[] = {1, 3, 8, 11}, cols[] = {1, 7, 33, 1176}, ks[] = {1, 7, 33, 1176, 2500};
     for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
         for (size_t b = 0; b < sizeof cols / sizeof *cols; b++)
             for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
@@ -102,6 +106,37 @@ static void test_kernels_gemm_packed_strided(void **state)
                 fail_msg("packed gemm: C[%lld, %lld] = %.9g, expected %.9g", (long long)i, (long long)j, C[i * LDC + j], want);
         }
     free(A), free(Bt), free(Bp), free(C);
+}
+
+/* Every variant gives the same bits: the baseline (fmaf from libm, the 8 x 32 sweep) always, AVX2 + FMA
+ * (4 x 16 sub-tiles) when this CPU has it, against the clone the loader picked here. A variant that
+ * reordered the sums, or fell back to a slow path that rounds differently, would differ in the last bits. */
+static void test_kernels_gemm_every_isa(void **state)
+{
+    (void)state;
+    __builtin_cpu_init();
+    const int v3 = __builtin_cpu_supports("x86-64-v3") != 0;
+    printf("gemm: the loader picked the %s clone; comparing with the baseline%s\n",
+           __builtin_cpu_supports("x86-64-v4") ? "x86-64-v4" : v3 ? "x86-64-v3" : "default",
+           v3 ? " and x86-64-v3 (4 x 16) variants" : " variant");
+    const int64_t shapes[][3] = {{1, 1, 1}, {3, 33, 7}, {11, 70, 1176}, {17, 1176, 40}, {9, 40, 2500}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = rand_floats(M * K, 11), *B = rand_floats(N * K, 12), *bias = rand_floats(N, 13);
+        float *c0 = malloc((size_t)(M * N) * sizeof(float)), *c1 = malloc((size_t)(M * N) * sizeof(float));
+        assert_true(c0 && c1);
+        char what[96];
+        vt_gemm_abt(c0, A, B, bias, M, N, K);
+        vt_gemm_abt_base(c1, A, B, bias, M, N, K);
+        snprintf(what, sizeof what, "baseline variant %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+        assert_same_bits(c1, c0, M, N, what);
+        if (v3) {
+            vt_gemm_abt_avx2(c1, A, B, bias, M, N, K);
+            snprintf(what, sizeof what, "x86-64-v3 variant %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+            assert_same_bits(c1, c0, M, N, what);
+        }
+        free(A), free(B), free(bias), free(c0), free(c1);
+    }
 }
 
 /* Results identical for 1, 2 and 3 threads (rows split differently each time). */
@@ -198,6 +233,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_gemm_awkward_shapes),
         cmocka_unit_test(test_kernels_gemm_packed_strided),
+        cmocka_unit_test(test_kernels_gemm_every_isa),
         cmocka_unit_test(test_kernels_gemm_thread_invariance),
         cmocka_unit_test(test_kernels_attention_segments_vs_literal),
         cmocka_unit_test(test_kernels_attention_cross_vs_literal),
