@@ -8,12 +8,15 @@
  *   - B is packed a panel at a time into [k][32] order (vt_gemm_pack): the 32 values one k-step needs are
  *     two contiguous 16-float vectors, and a KC x 32 block (128 KB) stays in L2 while the rows sweep by.
  *     Long K-blocks measured best (KC 256: 0.55 of OpenBLAS; 1024: 0.7): each block boundary stores and
- *     reloads the C tile and restarts the A streams, and L2 feeds B fast enough.
- *   - the micro-kernel keeps an 8 x 32 tile of C in local accumulators and, per k, broadcasts one value
- *     of each of the 8 rows of A against those 32 columns: 256 independent fmaf chains, which the
- *     compiler turns into 16 AVX-512 (or 32 AVX2) registers of vfmadd, hiding the FMA latency.
- *   - `target_clones` compiles that one function for AVX-512, AVX2+FMA and the x86-64 baseline; the
- *     loader picks one at run time.
+ *     reloads the C tile and restarts the A streams, and L2 feeds B fast enough. The copy walks B along
+ *     its contiguous dimension: a weight row by row, not 32 rows at once at each k, which on the merger
+ *     shapes (M 256, so little work per packed panel) made packing half the time.
+ *   - the micro-kernel keeps a tile of C in local accumulators and, per k, broadcasts one value of each
+ *     row of A against its columns: independent fmaf chains, which the compiler turns into vfmadd on
+ *     whole registers, enough of them to hide the FMA latency (8 x 32 = 16 AVX-512 registers; with AVX2,
+ *     4 x 16 sub-tiles of 8 registers, since 16 registers cannot hold 8 x 32).
+ *   - `target_clones` compiles that one function for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and the
+ *     baseline; the loader picks one at run time.
  * Why it is deterministic: the accumulators are plain floats updated with fmaf in ascending k, each
  * output element by one thread. A K-block boundary only stores the running value and loads it back, so
  * blocking, the vector width and the thread count never change which operations happen in which order.
@@ -44,10 +47,19 @@ void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, 
     for (int64_t n0 = 0; n0 < N; n0 += NR) {
         float *p = Bp + (n0 / NR) * K * NR;
         int64_t nr = N - n0 < NR ? N - n0 : NR;
-        for (int64_t k = 0; k < K; k++) {
-            float *p_k = p + k * NR;
-            for (int64_t c = 0; c < nr; c++) p_k[c] = B[(n0 + c) * sn + k * sk];
-            for (int64_t c = nr; c < NR; c++) p_k[c] = 0.0f;
+        if (sk == 1) { /* rows of B contiguous in k (Linear weights, attention's k): one stream per row */
+            for (int64_t c = 0; c < nr; c++) {
+                const float *b_c = B + (n0 + c) * sn;
+                for (int64_t k = 0; k < K; k++) p[k * NR + c] = b_c[k];
+            }
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t c = nr; c < NR; c++) p[k * NR + c] = 0.0f;
+        } else { /* columns contiguous (attention's v^T): one stream across the panel per k */
+            for (int64_t k = 0; k < K; k++) {
+                float *p_k = p + k * NR;
+                for (int64_t c = 0; c < nr; c++) p_k[c] = B[(n0 + c) * sn + k * sk];
+                for (int64_t c = nr; c < NR; c++) p_k[c] = 0.0f;
+            }
         }
     }
 }
