@@ -32,8 +32,9 @@ int vt_image_check_size(int64_t w, int64_t h, const char *format, vt_status *st)
         return vt_fail(st, VT_EINPUT, "%s declares %lldx%lld pixels: a side over %d is refused", format, (long long)w,
                        (long long)h, VT_IMAGE_MAX_SIDE);
     if (w * h > VT_IMAGE_MAX_PIXELS)
-        return vt_fail(st, VT_EINPUT, "%s declares %lldx%lld = %lld pixels, more than the 2^28 allowed", format,
-                       (long long)w, (long long)h, (long long)(w * h));
+        return vt_fail(st, VT_EINPUT,
+                       "%s declares %lldx%lld = %lld pixels, more than the %lld PIL opens (DecompressionBombError)",
+                       format, (long long)w, (long long)h, (long long)(w * h), (long long)VT_IMAGE_MAX_PIXELS);
     return VT_OK;
 }
 

@@ -11,8 +11,8 @@
  * (JPEG APP1 or PNG eXIf, all eight values, read with libexif) as HF's load_image does
  * (PIL.ImageOps.exif_transpose); VT_EXIF_IGNORE is PIL's Image.open(...).convert("RGB") as the Qwen-VL
  * and Kimi-VL references do. Conversion follows PIL's convert("RGB"): alpha dropped (not composited),
- * grey and palette expanded. Dimensions are checked before pixels are decoded: more than 2^28 pixels
- * or a side over 65,535 is refused.
+ * grey and palette expanded. Dimensions are checked before pixels are decoded: more pixels than PIL
+ * opens (VT_IMAGE_MAX_PIXELS) or a side over 65,535 is refused.
  */
 #ifndef VT_IMAGE_H
 #define VT_IMAGE_H
@@ -22,7 +22,9 @@
 
 #include "status.h"
 
-#define VT_IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+/* PIL's Image.open refuses more than 2 * Image.MAX_IMAGE_PIXELS = 2 * 89,478,485 pixels
+ * (DecompressionBombError, PIL 9.4 _decompression_bomb_check), so the references never see such an image. */
+#define VT_IMAGE_MAX_PIXELS ((int64_t)178956970)
 #define VT_IMAGE_MAX_SIDE 65535
 
 typedef enum vt_exif_mode { VT_EXIF_APPLY, VT_EXIF_IGNORE } vt_exif_mode;

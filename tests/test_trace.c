@@ -183,6 +183,44 @@ static void test_trace_bad_manifests(void **state)
     }
 }
 
+/* Duplicate names: the message names the first entry whose name came earlier (here "a" at position 3, not
+ * "b" at 4), and a list of 200,000 names is checked at once (sorted, not pairwise: 2 * 10^10 string
+ * comparisons otherwise) with its one duplicate at the very end found. */
+static void test_trace_manifest_duplicates(void **state)
+{
+    (void)state;
+    const char *small = "{\"tensors\": [{\"name\": \"b\", \"file\": \"b.npy\", \"dtype\": \"float32\", \"shape\": [1]},"
+                        " {\"name\": \"a\", \"file\": \"a.npy\", \"dtype\": \"float32\", \"shape\": [1]},"
+                        " {\"name\": \"c\", \"file\": \"c.npy\", \"dtype\": \"float32\", \"shape\": [1]},"
+                        " {\"name\": \"a\", \"file\": \"a2.npy\", \"dtype\": \"float32\", \"shape\": [1]},"
+                        " {\"name\": \"b\", \"file\": \"b2.npy\", \"dtype\": \"float32\", \"shape\": [1]}]}";
+    vt_manifest m;
+    vt_status st = {0};
+    assert_int_equal(vt_manifest_parse(&m, small, strlen(small), &st), VT_EINPUT);
+    assert_string_equal(st.msg, "tensor a listed twice");
+
+    enum { N = 200000 };
+    const size_t cap = (size_t)N * 80 + 64;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t n = (size_t)snprintf(json, cap, "{\"tensors\": [");
+    for (int i = 0; i <= N; i++) /* entry N repeats the name of entry 17 */
+        n += (size_t)snprintf(json + n, cap - n, "%s{\"name\": \"t%d\", \"file\": \"f%d.npy\", \"dtype\": \"uint8\", \"shape\": []}",
+                              i ? ", " : "", i < N ? N - i : N - 17, i);
+    size_t body = n;
+    snprintf(json + n, cap - n, "]}");
+    assert_int_equal(vt_manifest_parse(&m, json, strlen(json), &st), VT_EINPUT);
+    assert_string_equal(st.msg, "tensor t199983 listed twice");
+    /* without the last entry: all distinct */
+    char *last = json + body;
+    while (*last != '{') last--;
+    snprintf(last - 2, cap - (size_t)(last - 2 - json), "]}");
+    if (vt_manifest_parse(&m, json, strlen(json), &st)) fail_msg("%s", st.msg);
+    assert_int_equal(m.n, N);
+    vt_manifest_free(&m);
+    free(json);
+}
+
 /* Manifest entries whose file disagrees with the manifest's dtype or shape are refused on load. */
 static void test_trace_manifest_file_mismatch(void **state)
 {
@@ -216,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_trace_failed_run_leaves_no_manifest),
         cmocka_unit_test(test_trace_uncreatable_directory),
         cmocka_unit_test(test_trace_bad_manifests),
+        cmocka_unit_test(test_trace_manifest_duplicates),
         cmocka_unit_test(test_trace_manifest_file_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

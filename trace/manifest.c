@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <fnmatch.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fileio.h"
@@ -143,8 +144,33 @@ static int parse_entry(vt_manifest *m, cJSON *it, int idx, vt_status *st)
         sh[k++] = (int64_t)d->valuedouble;
     }
     if (vt_shape_numel(nd, sh) < 0) return vt_fail(st, VT_EINPUT, "tensor %s: shape too large", nm);
-    if (vt_manifest_find(m, nm)) return vt_fail(st, VT_EINPUT, "tensor %s listed twice", nm);
     return vt_manifest_add(m, nm, file->valuestring, dt, nd, sh, cJSON_IsString(note) ? note->valuestring : "", st);
+}
+
+/* by name, then by position in the list (entries of one array, so the pointers compare) */
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const vt_manifest_entry *a = *(const vt_manifest_entry *const *)pa, *b = *(const vt_manifest_entry *const *)pb;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* Each name once. Sorted rather than looked up entry by entry: a 64 MB manifest can list about a million
+ * names, and comparing each with all before it would take hours. On a duplicate, names the first entry
+ * whose name came earlier in the list (what a lookup entry by entry would have reported). */
+static int check_unique(const vt_manifest *m, vt_status *st)
+{
+    if (m->n < 2) return VT_OK;
+    const vt_manifest_entry **v = malloc((size_t)m->n * sizeof *v);
+    if (!v) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (int i = 0; i < m->n; i++) v[i] = &m->t[i];
+    qsort(v, (size_t)m->n, sizeof *v, entry_cmp);
+    const vt_manifest_entry *dup = NULL;
+    for (int i = 1; i < m->n; i++)
+        if (strcmp(v[i - 1]->name, v[i]->name) == 0 && (!dup || v[i] < dup)) dup = v[i];
+    int rc = dup ? vt_fail(st, VT_EINPUT, "tensor %s listed twice", dup->name) : VT_OK;
+    free(v);
+    return rc;
 }
 
 int vt_manifest_parse(vt_manifest *m, const char *json, size_t len, vt_status *st)
@@ -182,6 +208,7 @@ int vt_manifest_parse(vt_manifest *m, const char *json, size_t len, vt_status *s
     {
         if ((rc = parse_entry(m, it, idx++, st))) goto out;
     }
+    rc = check_unique(m, st);
 out:
     cJSON_Delete(root);
     if (rc) vt_manifest_free(m);

@@ -286,7 +286,7 @@ static int64_t fuzz_jpeg_pixels(const uint8_t *data, size_t size)
     return px;
 }
 
-/* Above this many declared pixels the decode is skipped: an image of up to VT_IMAGE_MAX_PIXELS (2^28)
+/* Above this many declared pixels the decode is skipped: an image of up to VT_IMAGE_MAX_PIXELS (PIL's 178,956,970)
  * decoded from a few hundred bytes of data (libjpeg fills what is missing after a marker; stb reads
  * zeros past the end of a BMP) is a valid answer that takes seconds under ASan, and would only turn into
  * libFuzzer timeouts. The size checks themselves come before any of this (vt_image_check_size, which
