@@ -102,7 +102,12 @@ VT_GEMM_ONE_TARGET
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #ifndef VT_GEMM_WIDE /* tests/gemm_isa_*.c choose the sweep too */
-#define VT_GEMM_WIDE __builtin_cpu_supports("x86-64-v4") /* true exactly when the loader picks the v4 clone */
+/* x86-64-v4's AVX-512 subsets: true exactly when the loader picks that clone (clang 14, which builds the
+ * fuzzers, does not know the "x86-64-v4" feature string) */
+#define VT_GEMM_WIDE                                                                   \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&         \
+     __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&        \
+     __builtin_cpu_supports("avx512vl"))
 #endif
 static void micro_tile(float *restrict acc, const float *restrict a, int64_t lda, const float *restrict bp,
                        int64_t kc)
