@@ -503,7 +503,8 @@ static void test_image_bad_inputs(void **state)
     jpg[sof + 6] = jpg[sof + 8] = 0x20;
     snprintf(path, sizeof path, "%s/huge.jpg", dir);
     vt_test_write_file(path, jpg, n);
-    expect_einput(vt_image_load(&img, path, VT_EXIF_APPLY, &st), &st, path, "JPEG declares 20000x20000 = 400000000 pixels, more than the 178956970 PIL opens");
+    expect_einput(vt_image_load(&img, path, VT_EXIF_APPLY, &st), &st, path,
+                  "JPEG declares 20000x20000 = 400000000 pixels, more than the 178956970 PIL opens");
     jpg[sof + 5] = jpg[sof + 6] = 0; /* height 0 */
     vt_test_write_file(path, jpg, n);
     expect_einput(vt_image_load(&img, path, VT_EXIF_APPLY, &st), &st, path, "cannot decode JPEG");

@@ -48,8 +48,8 @@ static void assert_same_bits(const float *got, const float *want, int64_t rows, 
 }
 
 /* 1 and 3 rows (a short register tile), 1, 7, 33 and 1176 columns (short and padded panels), and the same
- * four lengths summed over, and 2500 (1176 is two K-blocks of 588, 2500 three of 834); with and without bias. Also checks the
- * naive loop itself against double precision, so the two cannot be wrong together. */
+ * four lengths summed over, and 2500 (1176 is two K-blocks of 588, 2500 three of 834); with and without
+ * bias. Also checks the naive loop itself against double precision, so the two cannot be wrong together. */
 static void test_kernels_gemm_awkward_shapes(void **state)
 {
     (void)state;

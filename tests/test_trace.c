@@ -205,7 +205,8 @@ static void test_trace_manifest_duplicates(void **state)
     assert_non_null(json);
     size_t n = (size_t)snprintf(json, cap, "{\"tensors\": [");
     for (int i = 0; i <= N; i++) /* entry N repeats the name of entry 17 */
-        n += (size_t)snprintf(json + n, cap - n, "%s{\"name\": \"t%d\", \"file\": \"f%d.npy\", \"dtype\": \"uint8\", \"shape\": []}",
+        n += (size_t)snprintf(json + n, cap - n,
+                              "%s{\"name\": \"t%d\", \"file\": \"f%d.npy\", \"dtype\": \"uint8\", \"shape\": []}",
                               i ? ", " : "", i < N ? N - i : N - 17, i);
     size_t body = n;
     snprintf(json + n, cap - n, "]}");
