@@ -28,8 +28,8 @@ DBG_FLAGS := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 LDLIBS    := -lcjson -lstb -ljpeg -lexif -lm
 TEST_LIBS := -lcmocka
 
-REF_SRC   := $(sort $(wildcard ref/*.c))
-TRACE_SRC := $(sort $(filter-out trace/main.c,$(wildcard trace/*.c)))
+REF_SRC   := $(sort $(wildcard ref/*/*.c))
+TRACE_SRC := $(sort $(filter-out trace/cli/main.c,$(wildcard trace/*/*.c)))
 LIB_SRC   := $(REF_SRC) $(TRACE_SRC)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
@@ -49,7 +49,7 @@ build/$(1)/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(COMMON) $(2) -c $$< -o $$@
 
-$(3)vlmtrace: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) trace/main.c)
+$(3)vlmtrace: $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) trace/cli/main.c)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) -fopenmp $$^ -o $$@ $$(LDLIBS)
 

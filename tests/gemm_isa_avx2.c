@@ -1,4 +1,4 @@
-/* gemm_isa_avx2.c -- ref/gemm.c again, with its micro-kernel compiled for x86-64-v3 (AVX2 + FMA) alone and
+/* gemm_isa_avx2.c -- ref/core/gemm.c again, with its micro-kernel compiled for x86-64-v3 (AVX2 + FMA) alone and
  * sweeping 4 x 16 sub-tiles (the clone a CPU without AVX-512 runs), its entry points renamed
  * vt_gemm_*_avx2. Linked into test_kernels only, which checks it against the clone the loader picks
  * (gemm.c: every clone and every sweep computes the same fmaf chains). */
@@ -7,4 +7,4 @@
 #define vt_gemm_pack vt_gemm_pack_avx2
 #define vt_gemm_packed vt_gemm_packed_avx2
 #define vt_gemm_abt vt_gemm_abt_avx2
-#include "../ref/gemm.c"
+#include "../ref/core/gemm.c"

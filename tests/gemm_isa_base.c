@@ -1,4 +1,4 @@
-/* gemm_isa_base.c -- ref/gemm.c again, with its micro-kernel compiled for the x86-64 baseline alone (SSE2,
+/* gemm_isa_base.c -- ref/core/gemm.c again, with its micro-kernel compiled for the x86-64 baseline alone (SSE2,
  * fmaf from libm: the clone an old CPU runs) and sweeping the whole 8 x 32 tile at once (as the AVX-512
  * clone does), its entry points renamed vt_gemm_*_base. Linked into test_kernels only, which checks it
  * against the clone the loader picks. */
@@ -7,4 +7,4 @@
 #define vt_gemm_pack vt_gemm_pack_base
 #define vt_gemm_packed vt_gemm_packed_base
 #define vt_gemm_abt vt_gemm_abt_base
-#include "../ref/gemm.c"
+#include "../ref/core/gemm.c"

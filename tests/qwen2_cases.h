@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
+#include "io/fileio.h"
 #include "vt_test.h"
 
 static void case_run_args(char *buf, size_t cap, const char *case_dir)

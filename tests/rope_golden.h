@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
+#include "format/manifest.h"
 
 /* Token ids of the Qwen2-VL vocabulary the hand-made sequences use. */
 #define TX 100 /* an ordinary text token */

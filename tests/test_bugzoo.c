@@ -18,11 +18,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "diff.h"
-#include "fileio.h"
-#include "locate.h"
-#include "manifest.h"
-#include "npy.h"
+#include "diff/diff.h"
+#include "io/fileio.h"
+#include "diff/locate.h"
+#include "format/manifest.h"
+#include "format/npy.h"
 
 static char out[1 << 16];
 

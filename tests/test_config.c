@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "safetensors.h"
+#include "model/config.h"
+#include "io/safetensors.h"
 
 #define PRESETS "notebooks-data/presets"
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
-#include "manifest.h"
-#include "npy.h"
+#include "diff/diff.h"
+#include "format/manifest.h"
+#include "format/npy.h"
 
 static const char *const golden_cases[] = {
     "qwen2vl-image", "qwen2vl-image-bf16", "qwen2vl-multi", "qwen25vl-image", "qwen25vl-multi",

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fileio.h"
+#include "io/fileio.h"
 
 #include "fuzz/targets.c"
 

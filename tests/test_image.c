@@ -11,7 +11,7 @@
 #include <jpeglib.h> /* after stdio.h: it uses FILE and size_t */
 #include <stb/stb_image.h>
 
-#include "image.h"
+#include "io/image.h"
 
 /* ---- fixtures: PNG files written here (stored deflate blocks, real CRCs) ---- */
 

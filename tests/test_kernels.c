@@ -1,4 +1,4 @@
-/* test_kernels.c -- the matrix-product kernel (ref/gemm.c) and the tiled attention (ref/attention.c)
+/* test_kernels.c -- the matrix-product kernel (ref/core/gemm.c) and the tiled attention (ref/core/attention.c)
  * against the naive loops they must equal bit for bit, on awkward shapes and at several thread counts. */
 #include <math.h>
 #include <omp.h>
@@ -8,10 +8,10 @@
 
 #include "vt_test.h"
 
-#include "gemm.h"
-#include "ops.h"
+#include "core/gemm.h"
+#include "core/ops.h"
 
-/* tests/gemm_isa_*.c: ref/gemm.c with one micro-kernel variant each, instead of the run-time choice */
+/* tests/gemm_isa_*.c: ref/core/gemm.c with one micro-kernel variant each, instead of the run-time choice */
 void vt_gemm_abt_avx2(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
 void vt_gemm_abt_base(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
 

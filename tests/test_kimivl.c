@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "kimivl.h"
-#include "manifest.h"
-#include "npy.h"
-#include "ops.h"
+#include "core/arena.h"
+#include "kimivl/kimivl.h"
+#include "format/manifest.h"
+#include "format/npy.h"
+#include "core/ops.h"
 
 #define IMAGE_CASE VT_GOLDEN("kimivl-image")
 #define MULTI_CASE VT_GOLDEN("kimivl-multi")

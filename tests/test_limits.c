@@ -1,6 +1,6 @@
 /* test_limits.c -- resource limits through the binary: absurd configs and runs refused before allocating
  * (exit 2, naming the key or the bytes), allocation failures as exit 3, and the memory estimate
- * (trace/run_limits.c) checked against the arena peak each family's reference model really reaches. */
+ * (trace/cli/run_limits.c) checked against the arena peak each family's reference model really reaches. */
 #include "vt_test.h"
 
 #include <cjson/cJSON.h>
@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "io/fileio.h"
 
 static char out[1 << 16];
 

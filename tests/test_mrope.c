@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "manifest.h"
-#include "mrope.h"
-#include "npy.h"
-#include "rope_layout.h"
+#include "core/arena.h"
+#include "format/manifest.h"
+#include "mrope/mrope.h"
+#include "format/npy.h"
+#include "cli/rope_layout.h"
 
 #include "rope_golden.h"
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "npy.h"
+#include "io/fileio.h"
+#include "format/npy.h"
 
 /* Reading a golden file and writing it back gives the same bytes: our header padding is numpy's. */
 static void roundtrip_dir(const char *dir)

@@ -9,10 +9,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "arena.h"
-#include "fileio.h"
-#include "manifest.h"
-#include "qwen2_preprocess.h"
+#include "core/arena.h"
+#include "io/fileio.h"
+#include "format/manifest.h"
+#include "processor/qwen2_preprocess.h"
 
 /* ---------------------------------------- helpers ---------------------------------------- */
 

@@ -10,9 +10,9 @@
 #include <cjson/cJSON.h>
 #include <stb/stb_image_write.h>
 
-#include "fileio.h"
-#include "manifest.h"
-#include "tap.h"
+#include "io/fileio.h"
+#include "format/manifest.h"
+#include "core/tap.h"
 
 static cJSON *load_json(const char *case_dir, const char *file)
 {

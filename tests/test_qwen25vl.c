@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "arena.h"
-#include "npy.h"
-#include "qwen25vl.h"
+#include "core/arena.h"
+#include "format/npy.h"
+#include "qwen25vl/qwen25vl.h"
 #include "qwen2_cases.h"
 
 static char out[1 << 16];

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "arena.h"
-#include "npy.h"
-#include "ops.h"
+#include "core/arena.h"
+#include "format/npy.h"
+#include "core/ops.h"
 #include "qwen2_cases.h"
-#include "qwen2vl.h"
+#include "qwen2vl/qwen2vl.h"
 
 static char out[1 << 16];
 

@@ -10,14 +10,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "arena.h"
-#include "config.h"
-#include "fileio.h"
-#include "manifest.h"
-#include "npy.h"
-#include "ops.h"
-#include "qwenvl.h"
-#include "safetensors.h"
+#include "core/arena.h"
+#include "model/config.h"
+#include "io/fileio.h"
+#include "format/manifest.h"
+#include "format/npy.h"
+#include "core/ops.h"
+#include "qwenvl/qwenvl.h"
+#include "io/safetensors.h"
 
 #define CASE_IMAGE VT_GOLDEN("qwenvl-image")
 #define CASE_ABSPOS VT_GOLDEN("qwenvl-abspos")

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
-#include "resize.h"
-#include "tap.h"
+#include "format/manifest.h"
+#include "io/resize.h"
+#include "core/tap.h"
 
 /* ---------------------------------------- PIL bicubic ---------------------------------------- */
 

@@ -6,8 +6,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "npy.h"
-#include "rope_layout.h"
+#include "format/npy.h"
+#include "cli/rope_layout.h"
 
 /* ---- the command line --------------------------------------------------------------------------------- */
 

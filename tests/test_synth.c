@@ -14,10 +14,10 @@
 
 #include <stb/stb_image_write.h>
 
-#include "config.h"
-#include "manifest.h"
-#include "safetensors.h"
-#include "synth.h"
+#include "model/config.h"
+#include "format/manifest.h"
+#include "io/safetensors.h"
+#include "synth/synth.h"
 
 static char out[1 << 16];
 

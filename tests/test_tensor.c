@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "arena.h"
+#include "core/arena.h"
 
 static void test_tensor_numel_and_overflow(void **state)
 {

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manifest.h"
-#include "tap.h"
-#include "tracer.h"
+#include "format/manifest.h"
+#include "core/tap.h"
+#include "format/tracer.h"
 
 static int exists(const char *dir, const char *name)
 {

@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "manifest.h"
+#include "io/fileio.h"
+#include "format/manifest.h"
 
 static char out[1 << 16];
 

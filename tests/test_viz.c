@@ -1,4 +1,4 @@
-/* test_viz.c -- the drawing helpers of trace/viz.h: shapes by hand, clipping, PNG round trip, errors. */
+/* test_viz.c -- the drawing helpers of trace/viz/viz.h: shapes by hand, clipping, PNG round trip, errors. */
 #include "vt_test.h"
 
 #include <math.h>
@@ -8,7 +8,7 @@
 
 #include <stb/stb_image.h>
 
-#include "viz.h"
+#include "viz/viz.h"
 
 static int px_is(const vt_canvas *c, int x, int y, vt_rgb col)
 {

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "diff.h"
-#include "manifest.h"
+#include "diff/diff.h"
+#include "format/manifest.h"
 
 void vt_test_tmpdir(char *buf)
 {

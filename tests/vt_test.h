@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "compare.h"
-#include "tensor.h"
+#include "diff/compare.h"
+#include "core/tensor.h"
 
 #define VT_GOLDEN_ROOT "notebooks-data/reference"
 #define VT_GOLDEN(c) VT_GOLDEN_ROOT "/" c

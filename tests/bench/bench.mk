@@ -6,7 +6,7 @@
 # measures the peak RSS of each run.
 
 DEBS_BENCH := $(DEBS_BUILD) libopenblas-dev time
-BENCH_OBJ  := build/opt/tests/bench/bench_gemm.o build/opt/ref/gemm.o build/opt/ref/attention.o build/opt/ref/ops.o
+BENCH_OBJ  := build/opt/tests/bench/bench_gemm.o build/opt/ref/core/gemm.o build/opt/ref/core/attention.o build/opt/ref/core/ops.o
 
 .PHONY: bench deps-bench
 

@@ -12,8 +12,8 @@
  * Shapes: a 448 x 448 image is 32 x 32 patches of 14 px, so 1024 tokens in the blocks and 256 after the
  * 2 x 2 merge (docs/performance.md). Widths from notebooks-data/presets/<tower>/config.json.
  */
-#include "gemm.h"
-#include "ops.h" /* before cblas.h: OpenBLAS's header pulls in <complex.h>, whose macro I would break ops.h */
+#include "core/gemm.h"
+#include "core/ops.h" /* before cblas.h: OpenBLAS's header pulls in <complex.h>, whose macro I would break ops.h */
 
 #include <cblas.h>
 #include <math.h>

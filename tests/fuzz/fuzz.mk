@@ -19,7 +19,7 @@ DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg
 
 FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -D_DEFAULT_SOURCE -Iref -Itrace
 FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
-FUZZ_LIB_SRC := $(filter-out trace/cli_%.c,$(LIB_SRC))
+FUZZ_LIB_SRC := $(filter-out trace/cli/cli_%.c,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
 FUZZ_LIBS    := -lcjson -ljpeg -lexif -lm
 

@@ -25,15 +25,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "config.h"
-#include "image.h"
-#include "manifest.h"
-#include "mrope.h"
-#include "npy.h"
-#include "rope_layout.h"
-#include "safetensors.h"
-#include "status.h"
+#include "core/arena.h"
+#include "model/config.h"
+#include "io/image.h"
+#include "format/manifest.h"
+#include "mrope/mrope.h"
+#include "format/npy.h"
+#include "cli/rope_layout.h"
+#include "io/safetensors.h"
+#include "core/status.h"
 
 typedef int (*vt_fuzz_fn)(const uint8_t *data, size_t size, vt_status *st);
 

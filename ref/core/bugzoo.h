@@ -1,0 +1,49 @@
+/*
+ * bugzoo.h -- the bug zoo: real porting mistakes that a stage can be told to make, for teaching.
+ *
+ *     po.bugs = VT_BUG_BILINEAR_RESIZE;              // vt_qwen2_preproc_opts: the resize stage
+ *     m.bugs  = VT_BUG_NO_SEGMENT_MASK;              // qwen2vl_model / qwen25vl_model / vt_qwenvl_model
+ *     opts.bugs = VT_BUG_CROSS_IMAGE_LEAK;           // kimivl_opts
+ *     in.bugs = VT_BUG_SEQUENTIAL_POSITIONS;         // vt_mrope_inputs
+ *
+ * Each flag switches one mistake on inside the stage where real ports made it; 0 (the default of every
+ * options struct) computes what the reference computes. The flags change arithmetic, never a trace name,
+ * shape rule or dtype, so a diff against the reference shows where the mistake first surfaces. The CLI
+ * side (`--inject NAME`, which bug applies to which command and family, the manifest label) is
+ * trace/cli/inject.h; docs/bug-zoo.md tells where each mistake was seen in the wild.
+ *
+ *   flag                          stage that makes the mistake (file)
+ *   VT_BUG_BILINEAR_RESIZE        qwen2_resize: PIL bilinear instead of bicubic (qwen2_preprocess.c)
+ *   VT_BUG_ROUND_HALF_AWAY        smart_resize: C round() (ties away from zero) instead of Python's
+ *                                 round() (ties to even) (qwen2_preprocess.c)
+ *   VT_BUG_NO_SEGMENT_MASK        the segments attention is restricted to: one segment [0, N) for
+ *                                 everything, so images / time slices / windows see each other
+ *                                 (qwen2vl_forward.c, qwen25vl_forward.c, kimivl_encoder.c)
+ *   VT_BUG_FULLATT_AS_STRINGS     Qwen2.5-VL's "is this a full-attention block" test compares a string
+ *                                 layer name with the integer list: never true (qwen25vl_forward.c)
+ *   VT_BUG_NO_REVERSE_INDEX       Qwen2.5-VL's merger output left in window order (qwen25vl_forward.c)
+ *   VT_BUG_QKV_GLOBAL_SPLIT       Qwen-VL's per-head interleaved in_proj read as a global q | k | v
+ *                                 split (qwenvl_trunk.c)
+ *   VT_BUG_CROSS_IMAGE_LEAK       Kimi-VL's eager path: the boolean image mask ADDED to the scores
+ *                                 (+1 inside an image, +0 across) instead of masking (kimivl_encoder.c)
+ *   VT_BUG_SEQUENTIAL_POSITIONS   get_rope_index ignored: positions 0..L-1 (the text-only rule) on all
+ *                                 three M-RoPE axes (mrope.c)
+ *   VT_BUG_NO_MROPE_SECTIONS      the mrope_section split skipped: every channel rotates by the
+ *                                 temporal row (mrope.c)
+ */
+#ifndef VT_BUGZOO_H
+#define VT_BUGZOO_H
+
+enum {
+    VT_BUG_BILINEAR_RESIZE = 1u << 0,
+    VT_BUG_ROUND_HALF_AWAY = 1u << 1,
+    VT_BUG_NO_SEGMENT_MASK = 1u << 2,
+    VT_BUG_FULLATT_AS_STRINGS = 1u << 3,
+    VT_BUG_NO_REVERSE_INDEX = 1u << 4,
+    VT_BUG_QKV_GLOBAL_SPLIT = 1u << 5,
+    VT_BUG_CROSS_IMAGE_LEAK = 1u << 6,
+    VT_BUG_SEQUENTIAL_POSITIONS = 1u << 7,
+    VT_BUG_NO_MROPE_SECTIONS = 1u << 8,
+};
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * gemm.c -- C = A @ B^T (+ bias): the kernel every Linear layer and attention goes through (gemm.h).
+ *
+ * Legend: M rows of A and C, N rows of B (= columns of C), K the summed dimension; MR x NR the register
+ * tile (8 x 32), KC the longest K-block (1024; K is cut into equal blocks of at most KC).
+ *
+ * How it is fast without intrinsics or -ffast-math:
+ *   - B is packed a panel at a time into [k][32] order (vt_gemm_pack): the 32 values one k-step needs are
+ *     two contiguous 16-float vectors, and a KC x 32 block (128 KB) stays in L2 while the rows sweep by.
+ *     Long K-blocks measured best (KC 256: 0.55 of OpenBLAS; 1024: 0.7): each block boundary stores and
+ *     reloads the C tile and restarts the A streams, and L2 feeds B fast enough. The copy walks B along
+ *     its contiguous dimension: a weight row by row, not 32 rows at once at each k, which on the merger
+ *     shapes (M 256, so little work per packed panel) made packing half the time.
+ *   - the micro-kernel keeps a tile of C in local accumulators and, per k, broadcasts one value of each
+ *     row of A against its columns: independent fmaf chains, which the compiler turns into vfmadd on
+ *     whole registers, enough of them to hide the FMA latency (8 x 32 = 16 AVX-512 registers; with AVX2,
+ *     4 x 16 sub-tiles of 8 registers, since 16 registers cannot hold 8 x 32).
+ *   - `target_clones` compiles that one function for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and the
+ *     baseline; the loader picks one at run time.
+ * Why it is deterministic: the accumulators are plain floats updated with fmaf in ascending k, each
+ * output element by one thread. A K-block boundary only stores the running value and loads it back, so
+ * blocking, the vector width and the thread count never change which operations happen in which order.
+ * fmaf is one rounding by definition (the baseline clone calls libm's exact fmaf), so all clones agree.
+ */
+#include "core/gemm.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#define MR VT_GEMM_MR
+#define NR VT_GEMM_NR
+#define KC 1024 /* see the header comment; a packed block is 128 KB, on each thread's stack */
+
+/* The K-block length: K cut into ceil(K / KC) equal blocks rather than KC, KC, ..., remainder, so no
+ * block is short (K 1176 is 588 + 588, not 1024 + 152: a short block pays the tile store/reload for
+ * little work; measured 0.47 -> see docs/performance.md). Blocking never changes a result. */
+static int64_t k_step(int64_t K)
+{
+    int64_t nb = (K + KC - 1) / KC;
+    return (K + nb - 1) / nb;
+}
+
+void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, int64_t K)
+{
+    for (int64_t n0 = 0; n0 < N; n0 += NR) {
+        float *p = Bp + (n0 / NR) * K * NR;
+        int64_t nr = N - n0 < NR ? N - n0 : NR;
+        if (sk == 1) { /* rows of B contiguous in k (Linear weights, attention's k): one stream per row */
+            for (int64_t c = 0; c < nr; c++) {
+                const float *b_c = B + (n0 + c) * sn;
+                for (int64_t k = 0; k < K; k++) p[k * NR + c] = b_c[k];
+            }
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t c = nr; c < NR; c++) p[k * NR + c] = 0.0f;
+        } else { /* columns contiguous (attention's v^T): one stream across the panel per k */
+            for (int64_t k = 0; k < K; k++) {
+                float *p_k = p + k * NR;
+                for (int64_t c = 0; c < nr; c++) p_k[c] = B[(n0 + c) * sn + k * sk];
+                for (int64_t c = nr; c < NR; c++) p_k[c] = 0.0f;
+            }
+        }
+    }
+}
+
+/* acc[MR][NR] += A[MR rows, kc] (row stride lda) times the packed block bp [kc][NR], k ascending, on the
+ * ms x ns sub-tile at row i0, column j0. Always inlined with constant ms and ns: the sub-tile is copied
+ * into a local array that nothing can alias, and the unroll pragmas turn every c[i][j] into a constant
+ * index, so GCC keeps it in registers for the whole k loop. Without the pragmas (GCC 12, -O2) it lives on
+ * the stack at a third of the speed. */
+static inline __attribute__((always_inline)) void sub_tile(float *restrict acc, const float *restrict a, int64_t lda,
+                                                           const float *restrict bp, int64_t kc, int i0, int j0,
+                                                           int ms, int ns)
+{
+    float c[MR][NR];
+    for (int i = 0; i < ms; i++)
+        for (int j = 0; j < ns; j++) c[i][j] = acc[(i0 + i) * NR + j0 + j];
+    for (int64_t k = 0; k < kc; k++) {
+        const float *b_k = bp + k * NR + j0;
+#pragma GCC unroll 8 /* = MR */
+        for (int i = 0; i < ms; i++) {
+            const float a_ik = a[(i0 + i) * lda + k];
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < ns; j++) c[i][j] = fmaf(a_ik, b_k[j], c[i][j]);
+        }
+    }
+    for (int i = 0; i < ms; i++)
+        for (int j = 0; j < ns; j++) acc[(i0 + i) * NR + j0 + j] = c[i][j];
+}
+
+/* The one function compiled per instruction set; the loader picks the clone for this CPU. The tile is swept
+ * in sub-tiles that fit the register file. AVX-512 has 32 registers of 16 floats: the whole 8 x 32 tile is
+ * 16 of them, and each k-step is 2 loads of B, 8 broadcasts of A and 16 vfmadd. AVX2 has 16 registers of 8
+ * floats, where 8 x 32 would be 32 accumulators and spill (0.30 of OpenBLAS): four 4 x 16 sub-tiles of 8
+ * registers each, 2 loads, 4 broadcasts and 8 vfmadd per k-step. Every c[i][j] is the same fmaf chain
+ * either way. `arch=x86-64-v3` is AVX2 with FMA (a clone listed as "avx2,fma" would be two clones, and
+ * the "avx2" one would call libm's fmaf). */
+#ifdef VT_GEMM_ONE_TARGET /* tests/gemm_isa_*.c: one variant alone, so a test can compare it with the others */
+VT_GEMM_ONE_TARGET
+#else
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+#ifndef VT_GEMM_WIDE /* tests/gemm_isa_*.c choose the sweep too */
+/* x86-64-v4's AVX-512 subsets: true exactly when the loader picks that clone (clang 14, which builds the
+ * fuzzers, does not know the "x86-64-v4" feature string) */
+#define VT_GEMM_WIDE                                                                   \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&         \
+     __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&        \
+     __builtin_cpu_supports("avx512vl"))
+#endif
+static void micro_tile(float *restrict acc, const float *restrict a, int64_t lda, const float *restrict bp,
+                       int64_t kc)
+{
+    if (VT_GEMM_WIDE) {
+        sub_tile(acc, a, lda, bp, kc, 0, 0, MR, NR);
+    } else {
+        for (int i0 = 0; i0 < MR; i0 += 4)
+            for (int j0 = 0; j0 < NR; j0 += 16) sub_tile(acc, a, lda, bp, kc, i0, j0, 4, 16);
+    }
+}
+
+/* One MR-row tile of C against one packed panel, K-block [k0, k0 + kc): C[mr, nr] at C (stride ldc).
+ * The first block starts the chains at 0, later blocks continue from what C holds; the last adds bias. */
+static void tile_block(float *C, int64_t ldc, const float *A, int64_t lda, const float *bp, int64_t kc,
+                       int64_t mr, int64_t nr, int first, const float *bias)
+{
+    float acc[MR * NR];
+    float apad[MR * KC]; /* a short last tile: its rows copied, the rest zero (their results are dropped) */
+    memset(acc, 0, sizeof acc);
+    if (!first)
+        for (int64_t i = 0; i < mr; i++) memcpy(acc + i * NR, C + i * ldc, (size_t)nr * sizeof(float));
+    if (mr == MR) {
+        micro_tile(acc, A, lda, bp, kc);
+    } else {
+        memset(apad, 0, sizeof apad);
+        for (int64_t i = 0; i < mr; i++) memcpy(apad + i * KC, A + i * lda, (size_t)kc * sizeof(float));
+        micro_tile(acc, apad, KC, bp, kc);
+    }
+    for (int64_t i = 0; i < mr; i++) {
+        float *c_i = C + i * ldc;
+        const float *acc_i = acc + i * NR;
+        if (bias)
+            for (int64_t j = 0; j < nr; j++) c_i[j] = acc_i[j] + bias[j];
+        else
+            memcpy(c_i, acc_i, (size_t)nr * sizeof(float));
+    }
+}
+
+/* Rows [i0, i1) of C against one packed panel (bp = its [K][NR] block) holding columns [n0, n0 + nr). */
+static void panel_rows(float *C, int64_t ldc, const float *A, int64_t lda, const float *bp, const float *bias,
+                       int64_t i0, int64_t i1, int64_t n0, int64_t nr, int64_t k0, int64_t kc, int64_t K)
+{
+    int last = k0 + kc == K;
+    for (int64_t i = i0; i < i1; i += MR) {
+        int64_t mr = i1 - i < MR ? i1 - i : MR;
+        tile_block(C + i * ldc + n0, ldc, A + i * lda + k0, lda, bp, kc, mr, nr, k0 == 0,
+                   last && bias ? bias + n0 : NULL);
+    }
+}
+
+void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const float *Bp, const float *bias,
+                    int64_t M, int64_t N, int64_t K)
+{
+    if (K == 0) { /* an empty sum: C = bias (or 0), as torch gives */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = bias ? bias[j] : 0.0f;
+        return;
+    }
+    const int64_t ks = k_step(K);
+    for (int64_t n0 = 0; n0 < N; n0 += NR) {
+        int64_t nr = N - n0 < NR ? N - n0 : NR;
+        const float *panel = Bp + (n0 / NR) * K * NR;
+        for (int64_t k0 = 0; k0 < K; k0 += ks) {
+            int64_t kc = K - k0 < ks ? K - k0 : ks;
+            panel_rows(C, ldc, A, lda, panel + k0 * NR, bias, 0, M, n0, nr, k0, kc, K);
+        }
+    }
+}
+
+void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    if (K == 0) {
+        vt_gemm_packed(C, N, A, K, NULL, bias, M, N, 0);
+        return;
+    }
+    const int64_t tiles = (M + MR - 1) / MR, ks = k_step(K);
+#pragma omp parallel
+    {
+        /* a contiguous run of whole tiles per thread (the split never changes a result, only who computes it) */
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t i0 = tiles * t / nt * MR, i1_ = tiles * (t + 1) / nt * MR, i1 = i1_ < M ? i1_ : M;
+        float bp[KC * NR]; /* this thread's packed copy of one K-block of one panel (128 KB) */
+        for (int64_t n0 = 0; n0 < N && i0 < i1; n0 += NR) {
+            int64_t nr = N - n0 < NR ? N - n0 : NR;
+            for (int64_t k0 = 0; k0 < K; k0 += ks) {
+                int64_t kc = K - k0 < ks ? K - k0 : ks;
+                vt_gemm_pack(bp, B + n0 * K + k0, K, 1, nr, kc);
+                panel_rows(C, N, A, K, bp, bias, i0, i1, n0, nr, k0, kc, K);
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+/*
+ * safetensors_bind.c -- the two-pass weight binder of safetensors.h: pass 1 checks every tensor a model
+ * asks for (present, shape as config.json implies) and counts, one allocation, pass 2 loads each tensor
+ * as float32 into its 64-byte aligned slot of that buffer.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "io/safetensors.h"
+
+#define WB_ALIGN 16 /* floats: every tensor starts on a 64-byte boundary */
+
+void vt_wbind_init(vt_wbind *b, const vt_checkpoint *ck)
+{
+    memset(b, 0, sizeof *b);
+    b->ck = ck;
+    b->pass = 1;
+}
+
+int vt_wbind_ok(const vt_wbind *b) { return b->err == 0; }
+
+/* Once a tensor is widened into the float32 buffer, drop its stored bytes' pages from this process. The
+ * mapping is read-only and file-backed, so a later read faults them back in from the page cache; without
+ * this the peak RSS of a load is the float32 weights plus the whole checkpoint (1.5x for BF16, 2x for F32).
+ * A checkpoint parsed from memory (no file mapping) is left alone: there MADV_DONTNEED would zero it. */
+static void release_stored(const vt_checkpoint *ck, const vt_st_tensor *t)
+{
+    if (!ck->files || t->shard < 0 || t->shard >= ck->n_files || !ck->files[t->shard].map) return;
+    const vt_st_file *f = &ck->files[t->shard];
+    const uintptr_t base = (uintptr_t)f->map, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)t->data, hi = lo + t->nbytes;
+    VT_ASSERT(lo >= base && hi <= base + f->size);
+    lo = (lo + page - 1) / page * page; /* whole pages inside the tensor only: neighbours keep theirs */
+    hi = hi / page * page;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: failing changes nothing */
+}
+
+float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    if (b->err) return NULL; /* keep the first error's message */
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    VT_ASSERT(len > 0 && (size_t)len < sizeof name);
+    const vt_st_tensor *t;
+    int rc = vt_checkpoint_expect(b->ck, name, ndim, shape, &t, st);
+    if (rc) {
+        b->err = rc;
+        return NULL;
+    }
+    size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
+    size_t slot = (n + WB_ALIGN - 1) / WB_ALIGN * WB_ALIGN;
+    if (b->pass == 1) {
+        if (b->used > SIZE_MAX / 8 - slot) {
+            b->err = vt_fail(st, VT_EINPUT, "%s: the weights are too large", name);
+            return NULL;
+        }
+        b->used += slot;
+        return NULL;
+    }
+    VT_ASSERT(b->used + slot <= b->cap); /* pass 2 must ask for what pass 1 counted */
+    float *dst = b->buf + b->used;
+    if ((rc = vt_checkpoint_read_f32(b->ck, name, ndim, shape, dst, st))) {
+        b->err = rc;
+        return NULL;
+    }
+    release_stored(b->ck, t);
+    b->used += slot;
+    return dst;
+}
+
+int vt_wbind_alloc(vt_wbind *b, vt_status *st)
+{
+    if (b->err) return b->err;
+    VT_ASSERT(b->pass == 1);
+    size_t bytes = (b->used ? b->used : WB_ALIGN) * sizeof(float);
+    b->buf = aligned_alloc(64, bytes);
+    if (!b->buf) {
+        b->err = vt_fail(st, VT_ERESOURCE, "%s: out of memory for %.1f MB of weights",
+                         b->ck->path ? b->ck->path : "checkpoint", (double)bytes / 1048576.0);
+        return b->err;
+    }
+    b->cap = b->used;
+    b->used = 0;
+    b->pass = 2;
+    return VT_OK;
+}
+
+float *vt_wbind_take(vt_wbind *b)
+{
+    VT_ASSERT(b->err || (b->pass == 2 && b->used == b->cap)); /* both passes bound the same tensors */
+    float *p = b->buf;
+    b->buf = NULL;
+    return p;
+}
+
+void vt_wbind_free(vt_wbind *b)
+{
+    free(b->buf);
+    b->buf = NULL;
+}

@@ -1,0 +1,65 @@
+/*
+ * rope_layout.h -- a prompt written as a layout string instead of .npy files (vlmtrace rope --layout).
+ *
+ *     text:5 image:1x4x6 text:3 video:2x4x6@2.0
+ *
+ * Items are separated by spaces. `text:N` is N ordinary text tokens. `image:TxHxW` and `video:TxHxW` give
+ * the grid in patches, as image_grid_thw / video_grid_thw hold it; building the sequence inserts the
+ * config's vision_start token, T*H*W/merge^2 image (or video) tokens and the vision_end token. `@S` after a
+ * video is its second_per_grid_ts (Qwen2.5-VL; the reference uses 1.0 for a video without one).
+ *
+ *     vt_rope_layout lay;
+ *     VT_TRY(vt_rope_layout_parse(&lay, "text:3 image:1x4x4 text:2", st));   // syntax and ranges only
+ *     vt_rope_layout_inputs li;
+ *     rc = vt_rope_layout_build(&li, &lay, &cfg.text, &cfg.qwen2, &arena, st); // input_ids, grids (arena)
+ *     vt_rope_layout_free(&lay);
+ *
+ * Both functions are pure (no I/O): parse touches only its string, so a fuzzer can call it on any
+ * bytes. Every malformed layout is a VT_EINPUT with one line naming the item and what was expected.
+ */
+#ifndef VT_ROPE_LAYOUT_H
+#define VT_ROPE_LAYOUT_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "model/config.h"
+#include "core/tensor.h"
+
+#define VT_LAYOUT_MAX_ITEMS 4096
+
+typedef enum vt_layout_kind { VT_LAYOUT_TEXT, VT_LAYOUT_IMAGE, VT_LAYOUT_VIDEO } vt_layout_kind;
+
+typedef struct vt_layout_item {
+    vt_layout_kind kind;
+    int64_t n;          /* text: the number of tokens */
+    int64_t thw[3];     /* image / video: the grid in patches */
+    int has_seconds;    /* video: 1 when `@S` was given */
+    double seconds;     /* video: S, the second_per_grid_ts */
+} vt_layout_item;
+
+typedef struct vt_rope_layout {
+    vt_layout_item *items; /* malloc'd; vt_rope_layout_free releases it */
+    int n;
+} vt_rope_layout;
+
+/* The tensors a layout stands for; data in the arena. */
+typedef struct vt_rope_layout_inputs {
+    vt_tensor input_ids;          /* int64 [1, L] */
+    vt_tensor image_grid_thw;     /* int64 [n_images, 3] (valid when has_images) */
+    vt_tensor video_grid_thw;     /* int64 [n_videos, 3] (valid when has_videos) */
+    vt_tensor second_per_grid_ts; /* float32 [n_videos] (valid when has_seconds: some video gave @S) */
+    int has_images, has_videos, has_seconds;
+    int64_t text_token_id;        /* the id used for text tokens (the lowest id that is not a special one) */
+} vt_rope_layout_inputs;
+
+/* Syntax and ranges: every number a plain decimal in [1, VT_MROPE_MAX_LEN] (S a decimal in [0, 1e6]). */
+int vt_rope_layout_parse(vt_rope_layout *lay, const char *s, vt_status *st);
+void vt_rope_layout_free(vt_rope_layout *lay);
+
+/* The sequence: h and w must be multiples of spatial_merge_size, `@S` needs a Qwen2.5-VL config, and
+ * the whole sequence must stay within VT_MROPE_MAX_LEN tokens. */
+int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_qwen2_text_config *tc,
+                         const vt_qwen2_vision_config *vc, vt_arena *a, vt_status *st);
+
+#endif

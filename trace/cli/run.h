@@ -1,0 +1,90 @@
+/*
+ * run.h -- `vlmtrace run`: one forward of a family's vision side on images and videos, optionally traced.
+ *
+ *     vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]... [--min-pixels N]
+ *                  [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy] [--threads N] [--viz]
+ *                  [--attn literal|segments] [--inject BUG] [--timings]
+ *
+ * trace/cli/cli_run.c parses the flags into a vt_run_opts, loads DIR's config (vt_config_load), opens the
+ * tracer when --trace is given, and calls the family's entry point, chosen by config.json's model_type:
+ *
+ *     int vt_run_<family>(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st);
+ *
+ * The entry point decodes the inputs, estimates the run's memory and refuses it over the limit
+ * (run_limits.h) before loading the weights, preprocesses the inputs as its reference does, runs the
+ * forward with the tap vt_run_tap(o, tr) (a file-writing tap with --trace, a progress-only tap without),
+ * writes its pictures when o->viz (into tr->dir, recorded with vt_tracer_add_picture), and hands its final
+ * tensor to vt_run_save_out (which writes --out when given). It never finishes the tracer: cli_run.c
+ * writes the manifest, last, and only when the entry point returned 0.
+ *
+ * Ownership: everything in vt_run_opts is owned by cli_run.c (strings point into argv or into buffers it
+ * frees after the run); entry points only read it.
+ */
+#ifndef VT_RUN_H
+#define VT_RUN_H
+
+#include <stdint.h>
+
+#include "model/config.h"
+#include "cli/run_limits.h"
+#include "core/tap.h"
+#include "cli/timings.h"
+#include "format/tracer.h"
+
+/* How attention is restricted to segments (images, video time slices, windows). */
+typedef enum vt_attn_mode {
+    VT_ATTN_SEGMENTS = 0, /* default: walk the segments, never form N x N (vt_attention_segments) */
+    VT_ATTN_LITERAL = 1,  /* the reference's way: an N x N additive mask, 0 inside / -inf outside */
+} vt_attn_mode;
+
+/* What an entry point reports about memory (cli_run.c prints it with VLMTRACE_MEMORY_REPORT=1). */
+typedef struct vt_run_memory {
+    vt_mem_estimate est; /* run_limits.h: filled and checked before the weights or the arena are allocated */
+    size_t arena_peak;   /* measured: the scratch arena's high-water mark at the end of the run */
+} vt_run_memory;
+
+/* One --video: its frames in order (the comma-separated list of the flag). */
+typedef struct vt_run_video {
+    char **frames;
+    int n_frames;
+} vt_run_video;
+
+typedef struct vt_run_opts {
+    const char *model_dir;   /* --model: config.json, preprocessor_config.json (optional), *.safetensors */
+    char **images;           /* --image, in the order given: image.0, image.1, ... */
+    int n_images;
+    vt_run_video *videos;    /* --video, in the order given: video.0, video.1, ... */
+    int n_videos;
+    double *fps;             /* [n_videos]: --fps per video in order, or one --fps for all; 2.0 when absent
+                                (the Qwen2.5-VL processor's default) */
+    int fps_given;           /* 1 if --fps appeared at all */
+    int64_t min_pixels;      /* --min-pixels, -1 when not given (then preprocessor_config.json, then defaults) */
+    int64_t max_pixels;      /* --max-pixels, -1 when not given */
+    const char *trace_dir;   /* --trace, NULL when not given */
+    char **only;             /* --only globs (need --trace) */
+    int n_only;
+    const char *out_path;    /* --out FILE.npy: the family's final tensor, NULL when not given */
+    int threads;             /* --threads, 0 = OpenMP's default */
+    int viz;                 /* --viz: pictures into the trace directory (needs --trace) */
+    vt_attn_mode attn;       /* --attn literal|segments */
+    const char *inject;      /* --inject BUG: a bug switched on for teaching (inject.h); NULL for a clean run */
+    unsigned bugs;           /* its VT_BUG_* flag (ref/core/bugzoo.h), looked up by cli_run.c once the family is
+                                known; each entry point hands it to the stages that make the mistake */
+    vt_run_memory *mem;      /* where the entry point reports its estimate and arena peak (owned by cli_run.c) */
+    vt_timings *timings;     /* --timings: seconds per stage (timings.h), NULL without the flag */
+} vt_run_opts;
+
+/* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */
+int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen2_vl, qwen2_5_vl */
+int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen (Qwen-VL) */
+int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* kimi_vl */
+
+/* The tap a family's forward should get: the tracer's when tr is non-NULL, otherwise one that only reports
+ * progress; behind the --timings tap when o->timings. Either way a one-line progress report per block goes
+ * to stderr only when stderr is a terminal. */
+vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr);
+
+/* Write t to o->out_path as .npy when --out was given (nothing otherwise). Exit-code split of outfile.h. */
+int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * run_qwen2.c -- `vlmtrace run` for Qwen2-VL and Qwen2.5-VL (run.h): decode the images (EXIF applied, as
+ * HF's load_image does) and video frames, preprocess them (qwen2_preprocess.h), run the vision tower
+ * (qwen2vl.h / qwen25vl.h), draw the --viz pictures, hand `visual` to --out.
+ *
+ * Preprocessing settings, one precedence: a flag (--min-pixels, --max-pixels) overrides
+ * DIR/preprocessor_config.json, which overrides the published defaults.
+ * Trace order: image.* / video.* and the processor outputs (the preprocessing), second_per_grid_ts (with
+ * videos), then the tower's tensors from visual.patch_embed to visual.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/image.h"
+#include "qwen25vl/qwen25vl.h"
+#include "processor/qwen2_preprocess.h"
+#include "qwen2vl/qwen2vl.h"
+#include "cli/run.h"
+#include "viz/viz_qwen2.h"
+
+/* ======================================== --viz capture ======================================== */
+
+/* With --viz the run needs each input's resized pixels after the preprocessing has emitted them: a tap in
+ * front of the tracer's keeps a copy of image.{k}.resized / video.{k}.resized and passes everything on. */
+typedef struct viz_tap_ctx {
+    vt_tap inner;
+    int n_images, n_videos;
+    uint8_t **resized; /* [n_images + n_videos]: a copy of the (first frame's) resized pixels, malloc'd */
+    int64_t *h, *w;
+} viz_tap_ctx;
+
+static int resized_slot(const viz_tap_ctx *v, const char *name)
+{
+    int k;
+    char tail[16];
+    if (sscanf(name, "image.%d.%15s", &k, tail) == 2 && !strcmp(tail, "resized") && k >= 0 && k < v->n_images) return k;
+    if (sscanf(name, "video.%d.%15s", &k, tail) == 2 && !strcmp(tail, "resized") && k >= 0 && k < v->n_videos)
+        return v->n_images + k;
+    return -1;
+}
+
+static int viz_wants(void *ctx, const char *name)
+{
+    viz_tap_ctx *v = ctx;
+    return resized_slot(v, name) >= 0 || vt_tap_wants(&v->inner, name);
+}
+
+static int viz_emit(void *ctx, const char *name, const vt_tensor *t, vt_status *st)
+{
+    viz_tap_ctx *v = ctx;
+    int k = resized_slot(v, name);
+    if (k >= 0 && t->dtype == VT_U8 && t->ndim >= 3 && !v->resized[k]) {
+        int64_t h = t->shape[t->ndim - 3], w = t->shape[t->ndim - 2]; /* [h, w, 3] or [F, h, w, 3]: frame 0 */
+        if (!(v->resized[k] = malloc((size_t)(h * w * 3)))) return vt_fail(st, VT_ERESOURCE, "out of memory");
+        memcpy(v->resized[k], t->data, (size_t)(h * w * 3));
+        v->h[k] = h;
+        v->w[k] = w;
+    }
+    return vt_tap_emit(&v->inner, name, t, st);
+}
+
+static void viz_progress(void *ctx, const char *what, int i, int n)
+{
+    viz_tap_ctx *v = ctx;
+    vt_tap_progress(&v->inner, what, i, n);
+}
+
+/* ======================================== pictures ======================================== */
+
+static int draw_pictures(const vt_run_opts *o, const vt_qwen2_vision_config *c, vt_tracer *tr,
+                         const viz_tap_ctx *v, const vt_tensor *grid_thw, vt_arena *a, vt_status *st)
+{
+    vt_arena_pos mark = vt_arena_mark(a);
+    vt_tensor cu;
+    VT_TRY(qwen2vl_cu_seqlens(&cu, grid_thw, a, st));
+    const int64_t N = vt_i32(&cu)[cu.shape[0] - 1];
+    if (!c->qwen25) {
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.attention_mask.png", vt_i32(&cu), cu.shape[0] - 1, N, st));
+    } else {
+        /* the two distinct masks: windows (most blocks) and whole images (fullatt_block_indexes) */
+        const int ws = c->window_size / c->spatial_merge_size / c->patch_size;
+        vt_tensor wi, raw, cu_win;
+        VT_TRY(qwen25vl_get_window_index(&wi, &raw, grid_thw, ws, c->spatial_merge_size, a, st));
+        VT_TRY(qwen25vl_unique_consecutive(&cu_win, &raw, a, st));
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.window_mask.png", vt_i32(&cu_win), cu_win.shape[0] - 1, N, st));
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.full_mask.png", vt_i32(&cu), cu.shape[0] - 1, N, st));
+        for (int k = 0; k < o->n_images + o->n_videos; k++) {
+            const int64_t *g = vt_i64(grid_thw) + 3 * k;
+            if (!v->resized[k] || v->h[k] != g[1] * c->patch_size || v->w[k] != g[2] * c->patch_size)
+                continue; /* never emitted (or not this input's grid): nothing to draw on */
+            char file[64];
+            if (k < o->n_images) snprintf(file, sizeof file, "image.%d.windows.png", k);
+            else snprintf(file, sizeof file, "video.%d.windows.png", k - o->n_images);
+            VT_TRY(vt_viz_qwen25_windows(tr, file, v->resized[k], g[1], g[2], ws, c->spatial_merge_size, c->patch_size,
+                                         st));
+        }
+    }
+    vt_arena_reset(a, mark);
+    return VT_OK;
+}
+
+/* ======================================== the run ======================================== */
+
+typedef struct run_state {
+    vt_image *images;     /* [n_images] */
+    vt_image **frames;    /* [n_videos][n_frames] */
+    vt_qwen2_video *videos;
+    vt_checkpoint ck;
+    int ck_open;
+    qwen2vl_model m2;
+    qwen25vl_model m25;
+    vt_arena a;
+    viz_tap_ctx viz;
+} run_state;
+
+static void run_state_free(run_state *s, const vt_run_opts *o)
+{
+    for (int i = 0; s->images && i < o->n_images; i++) vt_image_free(&s->images[i]);
+    free(s->images);
+    for (int v = 0; s->frames && v < o->n_videos; v++) {
+        for (int f = 0; s->frames[v] && f < o->videos[v].n_frames; f++) vt_image_free(&s->frames[v][f]);
+        free(s->frames[v]);
+    }
+    free(s->frames);
+    free(s->videos);
+    qwen2vl_free(&s->m2);
+    qwen25vl_free(&s->m25);
+    if (s->ck_open) vt_checkpoint_close(&s->ck);
+    vt_arena_free(&s->a);
+    for (int k = 0; s->viz.resized && k < o->n_images + o->n_videos; k++) free(s->viz.resized[k]);
+    free(s->viz.resized);
+    free(s->viz.h);
+    free(s->viz.w);
+}
+
+static int decode_inputs(run_state *s, const vt_run_opts *o, vt_status *st)
+{
+    s->images = calloc((size_t)(o->n_images ? o->n_images : 1), sizeof *s->images);
+    s->frames = calloc((size_t)(o->n_videos ? o->n_videos : 1), sizeof *s->frames);
+    s->videos = calloc((size_t)(o->n_videos ? o->n_videos : 1), sizeof *s->videos);
+    if (!s->images || !s->frames || !s->videos) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (int i = 0; i < o->n_images; i++) VT_TRY(vt_image_load(&s->images[i], o->images[i], VT_EXIF_APPLY, st));
+    for (int v = 0; v < o->n_videos; v++) {
+        int nf = o->videos[v].n_frames;
+        if (!(s->frames[v] = calloc((size_t)nf, sizeof(vt_image)))) return vt_fail(st, VT_ERESOURCE, "out of memory");
+        for (int f = 0; f < nf; f++) VT_TRY(vt_image_load(&s->frames[v][f], o->videos[v].frames[f], VT_EXIF_APPLY, st));
+        s->videos[v].frames = s->frames[v];
+        s->videos[v].n_frames = nf;
+    }
+    return VT_OK;
+}
+
+/* The run's memory (run_limits.h) from the decoded sizes, refused over the limit before the weights, the
+ * preprocessing or the tower allocate anything. */
+static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model_config *cfg,
+                        const vt_qwen2_preproc_opts *po, vt_mem_estimate *e, vt_status *st)
+{
+    const int n = o->n_images + o->n_videos;
+    vt_mem_input *in = malloc((size_t)n * sizeof *in);
+    if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (int k = 0; k < o->n_images; k++) in[k] = (vt_mem_input){s->images[k].w, s->images[k].h, 1};
+    for (int v = 0; v < o->n_videos; v++)
+        in[o->n_images + v] = (vt_mem_input){s->frames[v][0].w, s->frames[v][0].h, o->videos[v].n_frames};
+    int rc = vt_mem_weights(e, cfg, st);
+    if (rc == VT_OK) {
+        vt_mem_qwen2(e, &cfg->qwen2, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
+        rc = vt_mem_check(e, o->model_dir, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
+    }
+    free(in);
+    return rc;
+}
+
+int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
+{
+    const vt_qwen2_vision_config *c = &cfg->qwen2;
+    run_state s;
+    memset(&s, 0, sizeof s);
+    vt_arena_init(&s.a, vt_mem_arena_limit());
+    vt_tap tap = vt_run_tap(o, tr);
+
+    /* preprocessing options: flag > preprocessor_config.json > published defaults */
+    vt_qwen2_preproc_opts po;
+    vt_qwen2_preproc_defaults(&po);
+    if (cfg->pre.present) vt_qwen2_preproc_from_config(&po, &cfg->pre);
+    if (o->min_pixels > 0) po.min_pixels = o->min_pixels;
+    if (o->max_pixels > 0) po.max_pixels = o->max_pixels;
+    po.bugs = o->bugs; /* --inject: the preprocessing's switches */
+
+    /* the inputs' sizes decide the memory, which is checked before the weights are loaded; a checkpoint
+     * that disagrees with config.json then fails before anything is preprocessed */
+    vt_mem_estimate est;
+    int rc = decode_inputs(&s, o, st);
+    if (rc == VT_OK) rc = check_memory(&s, o, cfg, &po, &est, st);
+    if (rc == VT_OK && o->mem) o->mem->est = est;
+    if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
+        s.ck_open = 1;
+        rc = c->qwen25 ? qwen25vl_load(&s.m25, c, &s.ck, st) : qwen2vl_load(&s.m2, c, &s.ck, st);
+        s.m2.bugs = s.m25.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
+    }
+
+    if (rc == VT_OK && o->viz && tr) { /* a tap in front of the tracer's that keeps the resized pixels */
+        int n = o->n_images + o->n_videos;
+        s.viz.inner = tap;
+        s.viz.n_images = o->n_images;
+        s.viz.n_videos = o->n_videos;
+        s.viz.resized = calloc((size_t)n, sizeof *s.viz.resized);
+        s.viz.h = calloc((size_t)n, sizeof *s.viz.h);
+        s.viz.w = calloc((size_t)n, sizeof *s.viz.w);
+        if (!s.viz.resized || !s.viz.h || !s.viz.w) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+        vt_tap wrapped = {viz_emit, viz_wants, viz_progress, &s.viz};
+        tap = wrapped;
+    }
+
+    vt_qwen2_pixels px;
+    if (rc == VT_OK)
+        rc = vt_qwen2_preprocess(&px, s.images, o->n_images, s.videos, o->n_videos, &po, &s.a, &tap, st);
+
+    /* second_per_grid_ts = [temporal_patch_size / fps] per video (Python floats -> float32), for M-RoPE */
+    if (rc == VT_OK && o->n_videos > 0) {
+        vt_tensor ts;
+        if ((rc = vt_tensor_alloc(&ts, &s.a, VT_F32, VT_DIMS(o->n_videos), st)) == VT_OK) {
+            for (int v = 0; v < o->n_videos; v++) vt_f32(&ts)[v] = (float)((double)po.temporal_patch_size / o->fps[v]);
+            rc = vt_tap_emit(&tap, "second_per_grid_ts", &ts, st);
+        }
+    }
+
+    /* the tower on cat(pixel_values, pixel_values_videos) with cat(image_grid_thw, video_grid_thw) */
+    vt_tensor visual;
+    qwen2vl_attn_mode attn = o->attn == VT_ATTN_LITERAL ? QWEN2VL_ATTN_LITERAL : QWEN2VL_ATTN_SEGMENTS;
+    if (rc == VT_OK)
+        rc = c->qwen25 ? qwen25vl_forward(&s.m25, &px.all_pixel_values, &px.all_grid_thw, attn, &tap, &s.a, &visual, st)
+                       : qwen2vl_forward(&s.m2, &px.all_pixel_values, &px.all_grid_thw, attn, &tap, &s.a, &visual, st);
+    if (rc == VT_OK && o->viz && tr) rc = draw_pictures(o, c, tr, &s.viz, &px.all_grid_thw, &s.a, st);
+    if (rc == VT_OK) rc = vt_run_save_out(o, &visual, st);
+    if (o->mem) o->mem->arena_peak = s.a.peak;
+    run_state_free(&s, o);
+    return rc;
+}

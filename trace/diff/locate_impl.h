@@ -1,0 +1,67 @@
+/*
+ * locate_impl.h -- what locate.c and locate_families.c share (internal; locate.h is the API).
+ *
+ * Legend: N patch rows of all inputs (images first, then videos, as the towers concatenate them),
+ * m spatial merge size (2), U = m*m patches per merged token, M = N / U merged tokens, (t, h, w) a grid
+ * in patches, H heads, D head_dim.
+ */
+#ifndef VT_LOCATE_IMPL_H
+#define VT_LOCATE_IMPL_H
+
+#include "model/config.h"
+#include "diff/locate.h"
+
+/* More inputs than this in one trace: the rest are not located (a malformed grid tensor stays cheap). */
+#define LOC_MAX_INPUTS 4096
+
+typedef enum { FAM_UNKNOWN, FAM_QWEN2, FAM_QWEN25, FAM_KIMI, FAM_QWENVL, FAM_ROPE } loc_family;
+
+typedef struct loc_input {
+    char name[24];   /* "image.0", "video.1" */
+    int64_t t, h, w; /* grid in patches (t = 1 for Kimi-VL) */
+    int64_t row0;    /* first of its t*h*w patch rows */
+    int64_t mrow0;   /* first of its t*h*w/U merged tokens */
+} loc_input;
+
+struct vt_locator {
+    loc_family fam;
+    loc_input *in;
+    int n_in, n_images;
+    int64_t N;
+    int merge;
+    int64_t *window_index, n_wi;
+    int64_t *cu, n_cu;   /* cu_seqlens, widened */
+    const char *cu_name;
+    int64_t *cuw, n_cuw; /* Qwen2.5-VL cu_window_seqlens */
+    int heads, head_dim;
+    int fullatt[VT_MAX_FULLATT], n_fullatt, have_fullatt;
+    int qvl_g, qvl_qg, qvl_pool_hd; /* Qwen-VL: patch grid side, query grid side, resampler head width */
+    int64_t *ids, ids_B, ids_L;     /* M-RoPE traces: input_ids [B, L] */
+    int64_t tok_image, tok_video, tok_vstart, tok_vend; /* their special ids (config.json), -1 unknown */
+    int mrope_section[3], have_section;                 /* config.json's text side */
+    char summary[256];
+};
+
+
+enum { ROWS_NONE, ROWS_ALL, ROWS_WINDOW, MERGED_ALL, MERGED_WINDOW };
+enum { ATT_NONE, ATT_QKV_GLOBAL, ATT_QKV_PER_HEAD, ATT_HEAD_AXIS, ATT_HEAD_COLS };
+
+/* ---- rows -> patches (locate.c) ---- */
+
+/* The input holding patch row r (or merged token r when merged), -1 if none. */
+int loc_input_of(const vt_locator *l, int64_t r, int merged);
+/* Local row j of input i -> its patch; merge_order: Qwen2's (t, h/m, w/m, m, m), else row-major. */
+void loc_local_patch(const vt_locator *l, int i, int64_t j, int merge_order, vt_location *o);
+/* Merged token u (original order) of all inputs; sub >= 0 names one patch of its m x m block. */
+void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *o);
+
+/* ---- per family: the element's row, patch and attention kind (locate_families.c) ---- */
+
+void loc_qwen2(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o, int *att);
+void loc_kimi(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o, int *att);
+void loc_qwenvl(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o,
+                int *att);
+/* M-RoPE traces: fills o->text itself. */
+void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o);
+
+#endif
