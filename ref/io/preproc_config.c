@@ -2,8 +2,11 @@
 #include "io/preproc_config.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "io/fileio.h"
 #include "io/json.h"
 
 void vt_preproc_init(vt_preproc_config *p, vt_preproc_kind kind)
@@ -32,6 +35,12 @@ static int check_pipeline_flags(const cJSON *root, vt_status *st)
     const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "rescale_factor");
     if (rf && !(cJSON_IsNumber(rf) && fabs(rf->valuedouble * 255.0 - 1.0) < 1e-9))
         return vt_fail(st, VT_EINPUT, "rescale_factor is not 1/255");
+    /* a video processor file (transformers >= 4.52) may ask to sample frames itself; vlmtrace takes the
+     * frames it is given, so a file that asks for sampling is refused rather than silently ignored */
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(root, "do_sample_frames");
+    if (sf && !cJSON_IsNull(sf) && !cJSON_IsFalse(sf))
+        return vt_fail(st, VT_EINPUT, "do_sample_frames is not false; vlmtrace takes the frames given with --video "
+                       "(sample them beforehand)");
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "resample");
     if (rs && !(cJSON_IsNumber(rs) && rs->valuedouble == 3))
         return vt_fail(st, VT_EINPUT, "resample is not 3 (PIL BICUBIC)");
@@ -96,5 +105,36 @@ int vt_preproc_check_sizes(const vt_preproc_config *p, int patch, int merge, int
         return vt_fail(st, VT_EINPUT, "preprocessor patch_size %d / merge_size %d / temporal_patch_size %d contradict "
                        "config.json's %d / %d / %d", p->patch_size, p->merge_size, p->temporal_patch_size, patch, merge,
                        temporal);
+    return VT_OK;
+}
+
+int vt_preproc_parse_video(vt_preproc_config *v, const vt_preproc_config *image, const char *json, size_t len,
+                           vt_status *st)
+{
+    *v = *image;
+    v->present = 0;
+    VT_TRY(vt_preproc_parse(v, json, len, st));
+    if (v->patch_size != image->patch_size || v->merge_size != image->merge_size ||
+        v->temporal_patch_size != image->temporal_patch_size)
+        return vt_fail(st, VT_EINPUT, "patch_size %d / merge_size %d / temporal_patch_size %d contradict the image "
+                       "processor's %d / %d / %d", v->patch_size, v->merge_size, v->temporal_patch_size, image->patch_size,
+                       image->merge_size, image->temporal_patch_size);
+    return VT_OK;
+}
+
+int vt_preproc_load_video(vt_preproc_config *v, const vt_preproc_config *image, const char *model_dir, vt_status *st)
+{
+    *v = *image;
+    v->present = 0;
+    char path[4096];
+    VT_TRY(vt_path_join(path, sizeof path, model_dir, "video_preprocessor_config.json", st));
+    struct stat sb;
+    if (stat(path, &sb) != 0) return VT_OK;
+    void *buf;
+    size_t len;
+    VT_TRY(vt_read_file(path, &buf, &len, VT_JSON_MAX_FILE, st));
+    int rc = vt_preproc_parse_video(v, image, buf, len, st);
+    free(buf);
+    if (rc) return vt_wrap(st, "%s: ", path);
     return VT_OK;
 }

@@ -9,7 +9,8 @@
  * (Qwen2-VL, Qwen2.5-VL) read min/max_pixels (or size.shortest_edge / longest_edge), merge_size and
  * temporal_patch_size; Kimi-VL's reads in_token_limit, pad_input and merge_kernel_size; all read
  * patch_size, image_mean and image_std and refuse a file that turns off a step the processors always
- * take (do_resize, do_rescale, do_normalize, do_convert_rgb), another rescale_factor or resample filter.
+ * take (do_resize, do_rescale, do_normalize, do_convert_rgb), another rescale_factor or resample filter,
+ * and a video processor file that asks to sample frames (do_sample_frames).
  *
  * May include: ref/core/ (and ref/io/).
  */
@@ -49,6 +50,16 @@ void vt_preproc_init(vt_preproc_config *p, vt_preproc_kind kind);
 /* Parse in-memory JSON over the defaults already in *p (the kind decides which fields are read); sets
  * p->present. Messages name the field, not the file. */
 int vt_preproc_parse(vt_preproc_config *p, const char *json, size_t len, vt_status *st);
+
+/* video_preprocessor_config.json (transformers >= 4.52's video processor; the fast mode reads it), parsed
+ * over the image processor's settings *image, which it keeps for the fields it lacks; its patch, merge and
+ * temporal sizes must equal the image processor's (one model). v->present says whether the file was there. */
+int vt_preproc_parse_video(vt_preproc_config *v, const vt_preproc_config *image, const char *json, size_t len,
+                           vt_status *st);
+/* DIR/video_preprocessor_config.json through vt_preproc_parse_video; without the file *v = *image with
+ * v->present 0 (transformers then builds the video processor from preprocessor_config.json). Messages name
+ * the file. */
+int vt_preproc_load_video(vt_preproc_config *v, const vt_preproc_config *image, const char *model_dir, vt_status *st);
 
 /* The sizes must be the model's (a processor for another patch size would cut other patches). */
 int vt_preproc_check_sizes(const vt_preproc_config *p, int patch, int merge, int temporal, vt_status *st);

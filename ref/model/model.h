@@ -25,6 +25,7 @@
 #include "io/weight_spec.h"
 #include "kimivl/kimivl.h"
 #include "mrope/mrope.h"
+#include "processor/processor.h"
 #include "qwen25vl/qwen25vl.h"
 #include "qwen2vl/qwen2vl.h"
 #include "qwenvl/qwenvl.h"
@@ -57,6 +58,15 @@ int vt_config_parse(vt_model_config *c, const char *json, size_t len, vt_status 
 
 /* The published processor defaults of c's family (what is used when preprocessor_config.json is absent). */
 void vt_model_preproc_defaults(vt_preproc_config *p, const vt_model_config *c);
+
+/* The processor the family's reference hands out when preprocessor_config.json does not name the fast one
+ * (processor.h): slow (transformers 4.51.3, PIL) for Qwen2-VL and Qwen2.5-VL, whose goldens and hf_trace.py
+ * use it. A family whose Hugging Face processor exists only in the fast version (Qwen3-VL) returns
+ * VT_PROCESSOR_FAST here. */
+vt_processor_mode vt_family_processor_mode(vt_family family);
+/* The default mode for a loaded model: fast when c->pre's image_processor_type ends in "Fast", otherwise
+ * the family's. `--processor` overrides it. */
+vt_processor_mode vt_model_processor_mode(const vt_model_config *c);
 
 /* "Qwen2-VL", "Qwen2.5-VL", "Qwen-VL", "Kimi-VL". */
 const char *vt_family_name(vt_family family);

@@ -68,14 +68,14 @@ int vt_config_parse(vt_model_config *c, const char *json, size_t len, vt_status 
 }
 
 /* The preprocessing sizes must be the model's: patch, merge and temporal sizes, and Kimi's kernel. */
-static int check_preproc_against_model(const vt_model_config *c, vt_status *st)
+static int check_preproc_against_model(const vt_model_config *c, const vt_preproc_config *p, vt_status *st)
 {
     vt_preproc_config d;
     if (c->family == VT_FAMILY_QWENVL) return VT_OK; /* its transform has no patch settings */
     vt_model_preproc_defaults(&d, c);
     /* Kimi's processor has no temporal axis: whatever the file says stands */
-    int temporal = c->family == VT_FAMILY_KIMIVL ? c->pre.temporal_patch_size : d.temporal_patch_size;
-    return vt_preproc_check_sizes(&c->pre, d.patch_size, d.merge_size, temporal, st);
+    int temporal = c->family == VT_FAMILY_KIMIVL ? p->temporal_patch_size : d.temporal_patch_size;
+    return vt_preproc_check_sizes(p, d.patch_size, d.merge_size, temporal, st);
 }
 
 int vt_config_load_file(vt_model_config *c, const char *config_path, vt_status *st)
@@ -103,7 +103,27 @@ int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st)
     VT_TRY(vt_read_file(path, &buf, &len, VT_JSON_MAX_FILE, st));
     int rc = vt_preproc_parse(&c->pre, buf, len, st);
     free(buf);
-    if (rc == VT_OK) rc = check_preproc_against_model(c, st);
+    if (rc == VT_OK) rc = check_preproc_against_model(c, &c->pre, st);
     if (rc) return vt_wrap(st, "%s: ", path);
     return VT_OK;
+}
+
+/* ======================================== the processor's mode, the video processor ======================================== */
+
+vt_processor_mode vt_family_processor_mode(vt_family family)
+{
+    switch (family) {
+    /* transformers' Qwen2-VL / Qwen2.5-VL goldens and hf_trace.py use the slow PIL processor of 4.51.3 */
+    case VT_FAMILY_QWEN2VL:
+    case VT_FAMILY_QWEN25VL: return VT_PROCESSOR_SLOW;
+    /* Qwen-VL and Kimi-VL have their own processors; the value is not used for them */
+    case VT_FAMILY_QWENVL:
+    case VT_FAMILY_KIMIVL: return VT_PROCESSOR_SLOW;
+    }
+    return VT_PROCESSOR_SLOW;
+}
+
+vt_processor_mode vt_model_processor_mode(const vt_model_config *c)
+{
+    return vt_processor_mode_of_config(&c->pre, vt_family_processor_mode(c->family));
 }

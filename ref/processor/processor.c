@@ -1,6 +1,7 @@
 /*
- * processor.c -- Qwen2VLImageProcessor (slow, PIL) of transformers 4.51.3, stage by stage
- * (see processor.h for the API and the names traced).
+ * processor.c -- Qwen2VLImageProcessor (slow, PIL) of transformers 4.51.3, stage by stage, and the driver
+ * both modes share (see processor.h for the API and the names traced; the fast mode's own stages are in
+ * processor_fast.c).
  *
  * Dimensions: H x W an input's decoded size; h x w its resized size (multiples of P*M); F frames of
  * an input (1 for an image); T temporal_patch_size (2); Fp = gt * T frames after padding; C channels (3);
@@ -21,8 +22,19 @@
 
 #include "core/bugzoo.h"
 #include "io/resize.h"
+#include "processor/processor_stages.h"
 
 /* ======================================== config ======================================== */
+
+/* The video processor's settings, the same as the images' (4.51.3 has one processor; a model directory
+ * without video_preprocessor_config.json gives 5.0's video processor the image file's settings). */
+static void qwen2_video_like_images(vt_processor_opts *o)
+{
+    o->video_min_pixels = o->min_pixels;
+    o->video_max_pixels = o->max_pixels;
+    memcpy(o->video_mean, o->image_mean, sizeof o->video_mean);
+    memcpy(o->video_std, o->image_std, sizeof o->video_std);
+}
 
 void vt_processor_defaults(vt_processor_opts *o)
 {
@@ -36,6 +48,8 @@ void vt_processor_defaults(vt_processor_opts *o)
     o->temporal_patch_size = 2;
     memcpy(o->image_mean, clip_mean, sizeof clip_mean);
     memcpy(o->image_std, clip_std, sizeof clip_std);
+    o->mode = VT_PROCESSOR_SLOW;
+    qwen2_video_like_images(o);
 }
 
 void vt_processor_from_config(vt_processor_opts *o, const vt_preproc_config *p)
@@ -47,12 +61,12 @@ void vt_processor_from_config(vt_processor_opts *o, const vt_preproc_config *p)
     o->temporal_patch_size = p->temporal_patch_size;
     memcpy(o->image_mean, p->image_mean, sizeof o->image_mean);
     memcpy(o->image_std, p->image_std, sizeof o->image_std);
+    qwen2_video_like_images(o);
 }
 
 /* ======================================== smart_resize ======================================== */
 
-/* Python's round() on a float: to nearest, ties to even (round(2.5) == 2, round(3.5) == 4). */
-static double python_round(double x)
+double vt_processor_python_round(double x)
 {
     double f = floor(x), d = x - f;
     if (d > 0.5) return f + 1;
@@ -60,9 +74,8 @@ static double python_round(double x)
     return fmod(f, 2.0) == 0.0 ? f : f + 1;
 }
 
-/* Python's repr() of a float (the shortest string that reads back as the same double), for messages
- * that must read exactly like the reference's ("got 200.03571428571428"). */
-static void python_float_repr(char *buf, size_t n, double x)
+/* for messages that must read exactly like the reference's ("got 200.03571428571428") */
+void vt_processor_python_float_repr(char *buf, size_t n, double x)
 {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, n, "%.*g", prec, x);
@@ -86,12 +99,12 @@ static int qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, in
     double ratio = (double)(height > width ? height : width) / (double)(height < width ? height : width);
     if (ratio > 200) {
         char r[40];
-        python_float_repr(r, sizeof r, ratio);
+        vt_processor_python_float_repr(r, sizeof r, ratio);
         return vt_fail(st, VT_EINPUT, "absolute aspect ratio must be smaller than 200, got %s", r);
     }
     /* round(height / factor) * factor: half to even (42 / 28 = 1.5 -> 2, 70 / 28 = 2.5 -> 2). The bug
      * zoo's round-half-away is the C port's round(), ties away from zero (70 / 28 = 2.5 -> 3). */
-    double (*round_fn)(double) = (bugs & VT_BUG_ROUND_HALF_AWAY) ? round : python_round;
+    double (*round_fn)(double) = (bugs & VT_BUG_ROUND_HALF_AWAY) ? round : vt_processor_python_round;
     int64_t h_bar = (int64_t)round_fn((double)height / (double)factor) * factor;
     int64_t w_bar = (int64_t)round_fn((double)width / (double)factor) * factor;
     if (h_bar * w_bar > max_pixels) {
@@ -118,11 +131,14 @@ int vt_processor_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, in
 
 /* ======================================== stages ======================================== */
 
-/* mirrors transformers.image_transforms.resize -> PIL Image.resize((w, h), BICUBIC) on uint8 RGB.
+/* mirrors transformers.image_transforms.resize -> PIL Image.resize((w, h), BICUBIC) on uint8 RGB (slow), or
+ * torchvision's F.resize(BICUBIC, antialias=True) on the uint8 tensor (fast, resize_torch_aa.c).
  * [H, W, 3] -> [h, w, 3]. bugs: VT_BUG_BILINEAR_RESIZE resamples with PIL BILINEAR instead (bugzoo.h). */
-static int qwen2_resize(uint8_t *dst, int64_t h, int64_t w, const vt_image *img, unsigned bugs, vt_status *st)
+static int qwen2_resize(uint8_t *dst, int64_t h, int64_t w, const vt_image *img, vt_processor_mode mode, unsigned bugs,
+                        vt_status *st)
 {
     if (bugs & VT_BUG_BILINEAR_RESIZE) return vt_resize_pil_bilinear(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
+    if (mode == VT_PROCESSOR_FAST) return vt_resize_torch_bicubic_aa(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
     return vt_resize_pil_bicubic(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
 }
 
@@ -159,19 +175,23 @@ static int qwen2_patchify(vt_tensor *out, vt_tensor frames, int T, int M, int P,
 
 /* ======================================== forward ======================================== */
 
-int vt_processor_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
-                          vt_status *st)
+/* smart_resize of the options' mode with the given bounds, then the refusals (see processor.h). */
+static int qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, int64_t min_pixels,
+                              int64_t max_pixels, const vt_processor_opts *o, vt_status *st)
 {
     const int64_t factor = (int64_t)o->patch_size * o->merge_size;
     int64_t h, w;
-    if (qwen2_smart_resize(&h, &w, height, width, factor, o->min_pixels, o->max_pixels, o->bugs, st))
-        return vt_wrap(st, "%dx%d input (min_pixels %lld, max_pixels %lld): ", width, height,
-                       (long long)o->min_pixels, (long long)o->max_pixels);
-    if (h <= 0 || w <= 0) /* 4.51.3 returns a 0 side; PIL's resize then raises this */
+    int rc = o->mode == VT_PROCESSOR_FAST
+                 ? vt_processor_fast_smart_resize(&h, &w, height, width, factor, min_pixels, max_pixels, o->bugs, st)
+                 : qwen2_smart_resize(&h, &w, height, width, factor, min_pixels, max_pixels, o->bugs, st);
+    if (rc)
+        return vt_wrap(st, "%dx%d input (min_pixels %lld, max_pixels %lld): ", width, height, (long long)min_pixels,
+                       (long long)max_pixels);
+    if (h <= 0 || w <= 0) /* 4.51.3 returns a 0 side; PIL's resize then raises this (the fast one never does) */
         return vt_fail(st, VT_EINPUT,
                        "%dx%d input: height and width must be > 0 (smart_resize gives %lldx%lld with min_pixels %lld, "
                        "max_pixels %lld)",
-                       width, height, (long long)w, (long long)h, (long long)o->min_pixels, (long long)o->max_pixels);
+                       width, height, (long long)w, (long long)h, (long long)min_pixels, (long long)max_pixels);
     if (h > VT_PROCESSOR_MAX_RESIZED_PIXELS / w) {
         /* what preprocessing it would need: resized u8 [h, w, 3], then T float32 frames [3, h, w], their 9-D
          * permutation and its rows of pixel_values, each as large (in double: h * w may not fit in int64) */
@@ -185,6 +205,21 @@ int vt_processor_resized_size(int64_t *out_h, int64_t *out_w, int width, int hei
     return VT_OK;
 }
 
+int vt_processor_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
+                              vt_status *st)
+{
+    return qwen2_resized_size(out_h, out_w, width, height, o->min_pixels, o->max_pixels, o, st);
+}
+
+int vt_processor_video_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
+                                    vt_status *st)
+{
+    /* 4.51.3 resizes videos with the image processor's bounds; 5.0's video processor has its own */
+    if (o->mode == VT_PROCESSOR_FAST)
+        return qwen2_resized_size(out_h, out_w, width, height, o->video_min_pixels, o->video_max_pixels, o, st);
+    return qwen2_resized_size(out_h, out_w, width, height, o->min_pixels, o->max_pixels, o, st);
+}
+
 /* What smart_resize decided for one input (an image is one frame). */
 typedef struct qwen2_plan {
     const char *kind;     /* "image" or "video" */
@@ -192,6 +227,7 @@ typedef struct qwen2_plan {
     const vt_image *frames;
     int n_frames;
     int64_t h, w;         /* resized size */
+    int64_t Fp;           /* frames after the temporal padding: gt * T */
     int64_t gt, gh, gw;   /* grid_thw */
     int64_t row0;         /* first row in all_pixel_values */
 } qwen2_plan;
@@ -208,9 +244,23 @@ static int qwen2_plan_input(qwen2_plan *p, const char *kind, int k, const vt_ima
     for (int f = 0; f < n_frames; f++)
         if (frames[f].w <= 0 || frames[f].h <= 0 || !frames[f].rgb)
             return vt_fail(st, VT_EINPUT, "%s.%d: frame %d is empty (%dx%d)", kind, k, f, frames[f].w, frames[f].h);
-    /* every frame takes the size computed from the first (get_image_size(images[0])) */
-    if (vt_processor_resized_size(&p->h, &p->w, frames[0].w, frames[0].h, o, st)) return vt_wrap(st, "%s.%d: ", kind, k);
-    p->gt = (n_frames + o->temporal_patch_size - 1) / o->temporal_patch_size;
+    /* slow: every frame takes the size computed from the first (get_image_size(images[0])); fast: the
+     * video is one [T, H, W, 3] tensor, so its frames must share a size (np.stack raises otherwise) */
+    for (int f = 1; f < n_frames && o->mode == VT_PROCESSOR_FAST; f++)
+        if (frames[f].w != frames[0].w || frames[f].h != frames[0].h)
+            return vt_fail(st, VT_EINPUT, "%s.%d: frame %d is %dx%d, frame 0 %dx%d: the fast processor takes a video as "
+                           "one array of equal frames (--processor slow resizes each frame to the first's size)",
+                           kind, k, f, frames[f].w, frames[f].h, frames[0].w, frames[0].h);
+    int rc = strcmp(kind, "video") ? vt_processor_resized_size(&p->h, &p->w, frames[0].w, frames[0].h, o, st)
+                                   : vt_processor_video_resized_size(&p->h, &p->w, frames[0].w, frames[0].h, o, st);
+    if (rc) return vt_wrap(st, "%s.%d: ", kind, k);
+    const int T = o->temporal_patch_size;
+    if (o->mode == VT_PROCESSOR_FAST) { /* T - 1 copies of the last frame when F % T != 0 */
+        if (vt_processor_fast_padded_frames(&p->Fp, n_frames, T, st)) return vt_wrap(st, "%s.%d: ", kind, k);
+    } else { /* np.repeat(patches[-1], T - F % T): up to a multiple of T */
+        p->Fp = (n_frames + T - 1) / T * T;
+    }
+    p->gt = p->Fp / T;
     p->gh = p->h / o->patch_size;
     p->gw = p->w / o->patch_size;
     return VT_OK;
@@ -248,14 +298,15 @@ static int qwen2_preprocess_input(const qwen2_plan *p, vt_tensor *all, const vt_
                                   const vt_tap *tap, vt_status *st)
 {
     const int T = o->temporal_patch_size, F = p->n_frames, image = !strcmp(p->kind, "image");
-    const int64_t h = p->h, w = p->w, Fp = p->gt * T;
+    const int64_t h = p->h, w = p->w, Fp = p->Fp;
+    const int fast = o->mode == VT_PROCESSOR_FAST;
     VT_TRY(qwen2_emit_rgb(p, a, tap, st));
 
     /* resize every frame: [F, h, w, 3] */
     vt_tensor resized;
     VT_TRY(vt_tensor_alloc(&resized, a, VT_U8, VT_DIMS(F, h, w, 3), st));
     for (int f = 0; f < F; f++)
-        if (qwen2_resize(vt_u8(&resized) + (size_t)f * h * w * 3, h, w, &p->frames[f], o->bugs, st))
+        if (qwen2_resize(vt_u8(&resized) + (size_t)f * h * w * 3, h, w, &p->frames[f], o->mode, o->bugs, st))
             return vt_wrap(st, "%s.%d: ", p->kind, p->k);
     if (image) VT_TRY(vt_reshape(&resized, VT_DIMS(h, w, 3), st));
     VT_TRY(vt_tap_emitf(tap, st, &resized, "%s.%d.resized", p->kind, p->k));
@@ -264,15 +315,20 @@ static int qwen2_preprocess_input(const qwen2_plan *p, vt_tensor *all, const vt_
     vt_tensor frames;
     VT_TRY(vt_tensor_alloc(&frames, a, VT_F32, VT_DIMS(Fp, 3, h, w), st));
     const size_t frame_elems = (size_t)3 * h * w;
-    for (int f = 0; f < F; f++)
-        qwen2_rescale_normalize(vt_f32(&frames) + f * frame_elems, vt_u8(&resized) + (size_t)f * h * w * 3, h, w,
-                                o->image_mean, o->image_std);
+    /* the fast video processor normalises with its own mean / std (video_preprocessor_config.json) */
+    const float *mean = fast && !image ? o->video_mean : o->image_mean, *std = fast && !image ? o->video_std : o->image_std;
+    for (int f = 0; f < F; f++) {
+        float *dst = vt_f32(&frames) + f * frame_elems;
+        const uint8_t *src = vt_u8(&resized) + (size_t)f * h * w * 3;
+        if (fast) vt_processor_fused_rescale_normalize(dst, src, h, w, mean, std);
+        else qwen2_rescale_normalize(dst, src, h, w, mean, std);
+    }
     vt_tensor normalized = image ? vt_tensor_of(VT_F32, frames.data, VT_DIMS(3, h, w))
                                  : vt_tensor_of(VT_F32, frames.data, VT_DIMS(F, 3, h, w));
     VT_TRY(vt_tap_emitf(tap, st, &normalized, "%s.%d.normalized", p->kind, p->k));
 
     /* temporal: an image becomes T copies of itself; a video with F % T != 0 repeats its last frame
-     * (np.repeat(patches[-1][np.newaxis], T - F % T, axis=0)) */
+     * (slow: np.repeat(patches[-1][np.newaxis], T - F % T, axis=0); fast: T - 1 copies; the same for T = 2) */
     for (int64_t f = F; f < Fp; f++)
         memcpy(vt_f32(&frames) + f * frame_elems, vt_f32(&frames) + (size_t)(F - 1) * frame_elems,
                frame_elems * sizeof(float));
@@ -298,13 +354,20 @@ static int qwen2_check_opts(const vt_processor_opts *o, vt_status *st)
         o->temporal_patch_size < 1 || o->temporal_patch_size > 64)
         return vt_fail(st, VT_EINPUT, "preprocessor: patch_size %d, merge_size %d, temporal_patch_size %d out of range",
                        o->patch_size, o->merge_size, o->temporal_patch_size);
-    if (o->min_pixels < 1 || o->max_pixels < 1)
-        return vt_fail(st, VT_EINPUT, "preprocessor: min_pixels %lld and max_pixels %lld must be positive",
-                       (long long)o->min_pixels, (long long)o->max_pixels);
-    for (int c = 0; c < 3; c++)
+    if (o->mode != VT_PROCESSOR_SLOW && o->mode != VT_PROCESSOR_FAST)
+        return vt_fail(st, VT_EINPUT, "preprocessor: unknown processor mode %d", (int)o->mode);
+    if (o->min_pixels < 1 || o->max_pixels < 1 || o->video_min_pixels < 1 || o->video_max_pixels < 1)
+        return vt_fail(st, VT_EINPUT, "preprocessor: min_pixels %lld / max_pixels %lld (videos %lld / %lld) must be "
+                       "positive", (long long)o->min_pixels, (long long)o->max_pixels, (long long)o->video_min_pixels,
+                       (long long)o->video_max_pixels);
+    for (int c = 0; c < 3; c++) {
         if (!(o->image_std[c] != 0.0f) || !isfinite(o->image_std[c]) || !isfinite(o->image_mean[c]))
             return vt_fail(st, VT_EINPUT, "preprocessor: image_mean / image_std[%d] = %g / %g is unusable", c,
                            (double)o->image_mean[c], (double)o->image_std[c]);
+        if (!(o->video_std[c] != 0.0f) || !isfinite(o->video_std[c]) || !isfinite(o->video_mean[c]))
+            return vt_fail(st, VT_EINPUT, "video preprocessor: image_mean / image_std[%d] = %g / %g is unusable", c,
+                           (double)o->video_mean[c], (double)o->video_std[c]);
+    }
     return VT_OK;
 }
 

@@ -1,12 +1,22 @@
 /*
  * processor.h -- Qwen2VLImageProcessor, the image and video processor Qwen2-VL, Qwen2.5-VL (and Qwen3-VL)
- * share, byte-exact with the slow (PIL) processor of transformers 4.51.3. It sits below the families that
- * use it (HF reuses the class the same way); it may include ref/core/ and ref/io/ only.
+ * share, in its two implementations, chosen by vt_processor_opts.mode:
+ *   VT_PROCESSOR_SLOW  the slow (PIL) processor of transformers 4.51.3, byte-exact: PIL's fixed-point
+ *                      bicubic with a uint8 intermediate, x * (1/255) then (x - mean) / std;
+ *   VT_PROCESSOR_FAST  the fast (torchvision) processors of transformers 5.0 -- Qwen2VLImageProcessorFast
+ *                      and Qwen2VLVideoProcessor, what AutoImageProcessor hands out since 4.52 and the only
+ *                      one Qwen3-VL has: this version's smart_resize, torch's antialiased bicubic in float32
+ *                      (resize.h), the fused (x - 255 mean) / (255 std), the video processor's frame padding
+ *                      (README.preprocess-fast.md). uint8-exact with the float path of torch's scalar CPU
+ *                      kernel (docs/resize.md says what other torch builds give).
+ * It sits below the families that use it (HF reuses the class the same way); it may include ref/core/ and
+ * ref/io/ only.
  *
  *     vt_processor_opts po;
- *     vt_processor_defaults(&po);               // hub values: min 3136, max 12845056, CLIP mean/std
+ *     vt_processor_defaults(&po);               // hub values: min 3136, max 12845056, CLIP mean/std, slow
  *     vt_processor_from_config(&po, &cfg.pre);  // or take DIR/preprocessor_config.json's (config.h)
- *     if (min_pixels_flag > 0) po.min_pixels = min_pixels_flag;   // a flag overrides the file
+ *     po.mode = vt_model_processor_mode(&cfg);  // model.h: the file's image_processor_type, else the family's
+ *     if (min_pixels_flag > 0) po.min_pixels = po.video_min_pixels = min_pixels_flag;  // a flag overrides the file
  *
  *     vt_image imgs[2];                              // decoded with vt_image_load(..., VT_EXIF_APPLY, st)
  *     vt_processor_video vid = {frames, n_frames};       // frames: vt_image[n_frames]
@@ -29,17 +39,21 @@
  * rgb / resized / normalized (`video.{k}.rgb` [F,H,W,3], only when all frames have one size; otherwise
  * `video.{k}.frame.{f}.rgb` per frame), then `pixel_values_videos`, `video_grid_thw`. The image
  * outputs are emitted only when there are images, the video outputs only when there are videos, as the
- * processor returns them.
+ * processor returns them. The names and layouts are the same in both modes.
  *
- * Errors (VT_EINPUT, naming the input): what smart_resize raises (a side below patch*merge, an aspect
- * ratio over 200, with the reference's own message) and what PIL raises on a zero side ("height and
- * width must be > 0"); a resized image over VT_PROCESSOR_MAX_RESIZED_PIXELS is refused before allocating.
- * Allocation failures are VT_ERESOURCE.
+ * Errors (VT_EINPUT, naming the input), each as the mode's reference raises it. Slow: what smart_resize
+ * raises (a side below patch*merge, an aspect ratio over 200, with the reference's own message) and what
+ * PIL raises on a zero side ("height and width must be > 0"). Fast: only the aspect ratio over 200 (this
+ * smart_resize takes a side under the factor and never returns a zero side) and a video whose frames
+ * differ in size (the video is one [T, H, W, 3] array there). Both: a resized image over
+ * VT_PROCESSOR_MAX_RESIZED_PIXELS is refused before allocating. Allocation failures are VT_ERESOURCE.
  *
- * Steps (each one function in processor.c, mirroring Qwen2VLImageProcessor._preprocess):
- *   smart_resize -> PIL bicubic resize (resize.h) -> rescale x * (1/255) in float64, stored float32 ->
- *   normalise (x - mean) / std in float32, channels first -> stack frames and pad to a multiple of
- *   temporal_patch_size by repeating the last -> 9-D reshape, permute(0,3,6,4,7,2,1,5,8), flatten.
+ * Steps (each one function, mirroring Qwen2VLImageProcessor._preprocess; the fast ones in processor_fast.c):
+ *   smart_resize -> bicubic resize (resize.h: PIL's, or torch's antialiased) -> rescale + normalize (slow:
+ *   x * (1/255) in float64 stored float32, then (x - mean) / std in float32; fast: (x - 255 mean) / (255 std)
+ *   in float32), channels first -> stack frames and pad along time by repeating the last (slow: to a
+ *   multiple of temporal_patch_size; fast: temporal_patch_size - 1 copies when the count is not a
+ *   multiple) -> 9-D reshape, permute(0,3,6,4,7,2,1,5,8), flatten.
  */
 #ifndef VT_PROCESSOR_H
 #define VT_PROCESSOR_H
@@ -52,6 +66,12 @@
 #include "core/tap.h"
 #include "core/tensor.h"
 
+/* Which implementation of the processor (see the top of this file). */
+typedef enum vt_processor_mode {
+    VT_PROCESSOR_SLOW = 0, /* Qwen2VLImageProcessor, transformers 4.51.3 (PIL): the goldens' and hf_trace.py's default */
+    VT_PROCESSOR_FAST = 1, /* Qwen2VLImageProcessorFast / Qwen2VLVideoProcessor, transformers 5.0 (torchvision) */
+} vt_processor_mode;
+
 /* A resized image larger than this (2^28 pixels, e.g. a --min-pixels far too large) is refused. */
 #define VT_PROCESSOR_MAX_RESIZED_PIXELS ((int64_t)1 << 28)
 
@@ -63,6 +83,13 @@ typedef struct vt_processor_opts {
     int temporal_patch_size; /* 2 */
     float image_mean[3];     /* CLIP: 0.48145466, 0.4578275, 0.40821073 */
     float image_std[3];      /* CLIP: 0.26862954, 0.26130258, 0.27577711 */
+    vt_processor_mode mode;  /* VT_PROCESSOR_SLOW (what vt_processor_defaults sets) or VT_PROCESSOR_FAST */
+    /* The video processor's own settings, used in fast mode only (transformers 5.0 has a separate
+     * Qwen2VLVideoProcessor reading video_preprocessor_config.json; 4.51.3's image processor handles videos
+     * with the image settings above). vt_processor_defaults and vt_processor_from_config set them equal to
+     * the image settings; vt_processor_video_from_config takes the video file's. */
+    int64_t video_min_pixels, video_max_pixels;
+    float video_mean[3], video_std[3];
     int emit_input_grids;    /* 1: also emit image.{k}.grid_thw / video.{k}.grid_thw (preprocess traces) */
     unsigned bugs;           /* bug zoo (bugzoo.h): VT_BUG_BILINEAR_RESIZE, VT_BUG_ROUND_HALF_AWAY; 0 = the
                                 reference (what vt_processor_defaults sets) */
@@ -88,8 +115,21 @@ typedef struct vt_processor_pixels {
 /* The published defaults (hub preprocessor_config.json of Qwen2-VL / Qwen2.5-VL). */
 void vt_processor_defaults(vt_processor_opts *o);
 /* Take min/max pixels, patch/merge/temporal sizes and mean/std from a preprocessor config (config.h; it
- * already holds the published defaults for fields the file lacks). emit_input_grids is left as it was. */
+ * already holds the published defaults for fields the file lacks), for images and videos alike.
+ * mode and emit_input_grids are left as they were. */
 void vt_processor_from_config(vt_processor_opts *o, const vt_preproc_config *p);
+/* The video processor's min/max pixels and mean/std from video_preprocessor_config.json (fast mode). */
+void vt_processor_video_from_config(vt_processor_opts *o, const vt_preproc_config *video);
+
+/* "slow" / "fast" (the --processor values, and what manifests record as processor_mode). */
+const char *vt_processor_mode_name(vt_processor_mode m);
+/* "slow" or "fast" -> *m; VT_EINPUT naming the value otherwise. */
+int vt_processor_mode_parse(const char *s, vt_processor_mode *m, vt_status *st);
+/* The mode a preprocessor config names: fast when its image_processor_type ends in "Fast" (what
+ * AutoImageProcessor saved for the fast class), otherwise family_default (the file says nothing about it: a
+ * hub file naming "Qwen2VLImageProcessor" is loaded as the fast class by transformers >= 4.52 too, so the
+ * family decides; model.h: vt_family_processor_mode). */
+vt_processor_mode vt_processor_mode_of_config(const vt_preproc_config *p, vt_processor_mode family_default);
 
 /* mirrors smart_resize (transformers 4.51.3, image_processing_qwen2_vl.py): the size, a multiple of
  * factor, closest to height x width within [min_pixels, max_pixels] with the aspect kept. Raises as the
@@ -98,12 +138,22 @@ void vt_processor_from_config(vt_processor_opts *o, const vt_preproc_config *p);
 int vt_processor_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
                           int64_t min_pixels, int64_t max_pixels, vt_status *st);
 
+/* mirrors smart_resize of transformers 5.0 (image_processing_qwen2_vl.py, used by the fast image and video
+ * processors): as 4.51.3's without the "must be larger than factor" check, and with the floor branch clamped
+ * to at least factor (a 30x600 strip into 12000 pixels gives 28x476, 4.51.3 a zero side). Raises only on an
+ * aspect ratio over 200 (VT_EINPUT, the reference's message); never returns a zero side. */
+int vt_processor_smart_resize_fast(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
+                                   int64_t min_pixels, int64_t max_pixels, vt_status *st);
+
 /* The size an input of first-frame size width x height is resized to: smart_resize with the options'
  * factor (and o->bugs' VT_BUG_ROUND_HALF_AWAY), plus the refusals vt_processor_preprocess makes (a 0 side, as PIL raises; over
  * VT_PROCESSOR_MAX_RESIZED_PIXELS). Messages start with "WxH input: ", so a caller can prefix the file name
  * (`vlmtrace preprocess` checks every decoded input with it before preprocessing). */
 int vt_processor_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
                           vt_status *st);
+/* The same for a video's frames: in fast mode with the video processor's min/max pixels. */
+int vt_processor_video_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
+                                    vt_status *st);
 
 /* mirrors Qwen2VLImageProcessor.preprocess on images then videos (see the usage block). */
 int vt_processor_preprocess(vt_processor_pixels *out, const vt_image *images, int n_images, const vt_processor_video *videos,

@@ -17,23 +17,29 @@
 
 static const char preprocess_usage[] =
     "usage: vlmtrace preprocess --family qwen2-vl|qwen2.5-vl [--model DIR] [--image FILE]...\n"
-    "                           [--video F1,F2,...]... [--min-pixels N] [--max-pixels N]\n"
+    "                           [--video F1,F2,...]... [--min-pixels N] [--max-pixels N] [--processor slow|fast]\n"
     "                           --trace DIR [--only GLOB]... [--viz] [--inject BUG]\n"
     "\n"
-    "Run the Qwen2-VL / Qwen2.5-VL image processor (transformers 4.51.3, PIL bicubic; both families use\n"
-    "the same one) on the images, then the videos, in the order given, and trace every step:\n"
-    "image.{k}.rgb, .resized, .normalized, .patches, .grid_thw, pixel_values, image_grid_thw, and the\n"
-    "video.{k}.* equivalents, pixel_values_videos, video_grid_thw.\n"
+    "Run the Qwen2-VL / Qwen2.5-VL image processor (both families use the same one) on the images, then the\n"
+    "videos, in the order given, and trace every step: image.{k}.rgb, .resized, .normalized, .patches,\n"
+    ".grid_thw, pixel_values, image_grid_thw, and the video.{k}.* equivalents, pixel_values_videos,\n"
+    "video_grid_thw.\n"
     "\n"
     "  --family F          qwen2-vl or qwen2.5-vl\n"
-    "  --model DIR         read DIR/preprocessor_config.json (min/max_pixels, patch sizes, mean/std)\n"
+    "  --model DIR         read DIR/preprocessor_config.json (min/max_pixels, patch sizes, mean/std) and, with\n"
+    "                      the fast processor, DIR/video_preprocessor_config.json for the videos\n"
     "  --image FILE        an image (PNG, JPEG, ...; EXIF orientation applied as HF load_image does);\n"
     "                      repeatable: image.0, image.1, ...\n"
     "  --video F1,F2,...   a video as its frame files in order; repeatable: video.0, ... Frames are\n"
     "                      paired in time; an odd count repeats the last frame; every frame is resized to\n"
     "                      the size computed from the first\n"
     "  --min-pixels N      resize bounds. A flag overrides DIR/preprocessor_config.json, which overrides\n"
-    "  --max-pixels N      the published defaults (min 3136, max 12845056)\n"
+    "  --max-pixels N      the published defaults (min 3136, max 12845056); for images and videos alike\n"
+    "  --processor P       slow: Qwen2VLImageProcessor of transformers 4.51.3 (PIL bicubic, the goldens');\n"
+    "                      fast: Qwen2VLImageProcessorFast / Qwen2VLVideoProcessor of transformers >= 4.52\n"
+    "                      (torch's antialiased bicubic in float32), what AutoImageProcessor gives by default\n"
+    "                      now. Default: fast if DIR/preprocessor_config.json names a *Fast image processor,\n"
+    "                      otherwise slow (docs/resize.md compares them)\n"
     "  --trace DIR         write DIR/<name>.npy and DIR/manifest.json (last)\n"
     "  --only GLOB         trace only names matching a shell-style glob ('*' also matches dots); repeatable\n"
     "  --viz               also draw image.{k}.grid.png (video.{k}.grid.png: the first frame): the resized\n"
@@ -42,8 +48,8 @@ static const char preprocess_usage[] =
     "                      bilinear-resize (PIL BILINEAR in the resize), round-half-away (smart_resize\n"
     "                      rounding 2.5 up, as C's round() does)\n"
     "\n"
-    "An input the reference rejects (a side under 28, an aspect ratio over 200, a resize to a zero side)\n"
-    "exits 2 with the reason.\n"
+    "An input the reference rejects exits 2 with the reason: slow, a side under 28, an aspect ratio over 200,\n"
+    "a resize to a zero side; fast, an aspect ratio over 200, a video whose frames differ in size.\n"
     "\n"
     "Exit status: 0 success, 2 usage or input error, 3 resource failure.\n";
 
@@ -97,7 +103,7 @@ typedef struct pp_video {
 } pp_video;
 
 typedef struct pp_args {
-    const char *family, *model_dir, *trace_dir, *inject;
+    const char *family, *model_dir, *trace_dir, *inject, *processor;
     vt_strlist images, only;
     pp_video *videos;
     int n_videos, viz;
@@ -147,6 +153,9 @@ static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
         } else if ((m = vt_arg_value(&a, "--max-pixels", &v, st)) != 0) {
             if (m < 0) return VT_EINPUT;
             VT_TRY(vt_parse_int64("--max-pixels", v, 1, (int64_t)1 << 40, &r->max_pixels, st));
+        } else if ((m = vt_arg_value(&a, "--processor", &v, st)) != 0) {
+            if (m < 0) return VT_EINPUT;
+            r->processor = v;
         } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
             if (m < 0) return VT_EINPUT;
             r->trace_dir = v;
@@ -174,10 +183,17 @@ static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
     return VT_OK;
 }
 
-/* Options: flag > DIR/preprocessor_config.json > the published defaults. */
+/* Options: flag > DIR/preprocessor_config.json (and, fast, DIR/video_preprocessor_config.json for the
+ * videos) > the published defaults. The mode: --processor > the file's image_processor_type > the family's. */
 static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
 {
     vt_processor_defaults(po);
+    const vt_family family = strcmp(r->family, "qwen2.5-vl") ? VT_FAMILY_QWEN2VL : VT_FAMILY_QWEN25VL;
+    vt_preproc_config pc; /* over the processor's published defaults (po) */
+    vt_preproc_init(&pc, VT_PREPROC_SMART_RESIZE);
+    pc.min_pixels = po->min_pixels;
+    pc.max_pixels = po->max_pixels;
+    pc.temporal_patch_size = po->temporal_patch_size;
     if (r->model_dir) {
         struct stat sb;
         if (stat(r->model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -190,19 +206,21 @@ static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
             void *buf;
             size_t len;
             VT_TRY(vt_read_file(path, &buf, &len, 1 << 20, st));
-            vt_preproc_config pc; /* over the processor's published defaults (po) */
-            vt_preproc_init(&pc, VT_PREPROC_SMART_RESIZE);
-            pc.min_pixels = po->min_pixels;
-            pc.max_pixels = po->max_pixels;
-            pc.temporal_patch_size = po->temporal_patch_size;
             int rc = vt_preproc_parse(&pc, buf, len, st);
             free(buf);
             if (rc) return vt_wrap(st, "%s: ", path);
             vt_processor_from_config(po, &pc);
         }
     }
-    if (r->min_pixels > 0) po->min_pixels = r->min_pixels;
-    if (r->max_pixels > 0) po->max_pixels = r->max_pixels;
+    po->mode = vt_processor_mode_of_config(&pc, vt_family_processor_mode(family));
+    if (r->processor && vt_processor_mode_parse(r->processor, &po->mode, st)) return vt_wrap(st, "--processor: ");
+    if (po->mode == VT_PROCESSOR_FAST && r->model_dir && r->n_videos) { /* 5.0's video processor has its own file */
+        vt_preproc_config vc;
+        VT_TRY(vt_preproc_load_video(&vc, &pc, r->model_dir, st));
+        vt_processor_video_from_config(po, &vc);
+    }
+    if (r->min_pixels > 0) po->min_pixels = po->video_min_pixels = r->min_pixels;
+    if (r->max_pixels > 0) po->max_pixels = po->video_max_pixels = r->max_pixels;
     po->emit_input_grids = 1;
     if (r->inject) VT_TRY(vt_inject_lookup(r->inject, VT_INJECT_PREPROCESS, &po->bugs, st));
     return VT_OK;
@@ -210,10 +228,12 @@ static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
 
 /* Decode one input and check that the reference would take it, naming the file otherwise. */
 static int load_input(vt_image *img, const char *file, const char *what, const vt_processor_opts *po,
-                      int check_size, int64_t *h, int64_t *w, vt_status *st)
+                      int check_size, int video, int64_t *h, int64_t *w, vt_status *st)
 {
     if (vt_image_load(img, file, VT_EXIF_APPLY, st)) return vt_wrap(st, "%s: ", what);
-    if (check_size && vt_processor_resized_size(h, w, img->w, img->h, po, st)) return vt_wrap(st, "%s %s: ", what, file);
+    if (check_size && (video ? vt_processor_video_resized_size(h, w, img->w, img->h, po, st)
+                             : vt_processor_resized_size(h, w, img->w, img->h, po, st)))
+        return vt_wrap(st, "%s %s: ", what, file);
     return VT_OK;
 }
 
@@ -224,9 +244,9 @@ static int check_memory(const pp_args *r, const vt_image *images, const vt_proce
     const int n = r->images.n + r->n_videos;
     vt_mem_input *in = malloc((size_t)(n ? n : 1) * sizeof *in);
     if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    for (int k = 0; k < r->images.n; k++) in[k] = (vt_mem_input){images[k].w, images[k].h, 1};
+    for (int k = 0; k < r->images.n; k++) in[k] = (vt_mem_input){images[k].w, images[k].h, 1, 0};
     for (int v = 0; v < r->n_videos; v++)
-        in[r->images.n + v] = (vt_mem_input){r->videos[v].frames[0].w, r->videos[v].frames[0].h, r->videos[v].n};
+        in[r->images.n + v] = (vt_mem_input){r->videos[v].frames[0].w, r->videos[v].frames[0].h, r->videos[v].n, 1};
     vt_mem_estimate e;
     memset(&e, 0, sizeof e);
     vt_mem_qwen2(&e, NULL, 0, po, in, n, 0, r->viz);
@@ -254,9 +274,13 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     }
     char what[64];
     int64_t h = 0, w = 0;
+    if (rc == VT_OK)
+        printf("processor: %s (%s)\n", vt_processor_mode_name(po.mode),
+               po.mode == VT_PROCESSOR_FAST ? "Qwen2VLImageProcessorFast / Qwen2VLVideoProcessor, transformers >= 4.52"
+                                            : "Qwen2VLImageProcessor, transformers 4.51.3, PIL");
     for (int k = 0; rc == VT_OK && k < r.images.n; k++) {
         snprintf(what, sizeof what, "image.%d", k);
-        rc = load_input(&images[k], r.images.v[k], what, &po, 1, &h, &w, st);
+        rc = load_input(&images[k], r.images.v[k], what, &po, 1, 0, &h, &w, st);
         if (rc == VT_OK)
             printf("%s  %s  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", what, r.images.v[k], images[k].w,
                    images[k].h, (long long)w, (long long)h, 1, (long long)(h / po.patch_size), (long long)(w / po.patch_size));
@@ -265,7 +289,12 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         pp_video *v = &r.videos[k];
         for (int f = 0; rc == VT_OK && f < v->n; f++) {
             snprintf(what, sizeof what, "video.%d frame %d", k, f);
-            rc = load_input(&v->frames[f], v->files[f], what, &po, f == 0, &h, &w, st);
+            rc = load_input(&v->frames[f], v->files[f], what, &po, f == 0, 1, &h, &w, st);
+            if (rc == VT_OK && po.mode == VT_PROCESSOR_FAST && f > 0 &&
+                (v->frames[f].w != v->frames[0].w || v->frames[f].h != v->frames[0].h))
+                rc = vt_fail(st, VT_EINPUT, "%s %s: %dx%d, frame 0 is %dx%d: the fast processor takes a video as one "
+                             "array of equal frames (--processor slow resizes each frame to the first's size)", what,
+                             v->files[f], v->frames[f].w, v->frames[f].h, v->frames[0].w, v->frames[0].h);
         }
         videos[k] = (vt_processor_video){v->frames, v->n};
         if (rc == VT_OK)
@@ -279,6 +308,7 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         rc = vt_tracer_open(&tr, r.trace_dir, "preprocess", r.only.v, r.only.n, st);
         tr_open = 1; /* vt_tracer_close is safe after a failed open */
         if (rc == VT_OK && r.inject) rc = vt_tracer_set_inject(&tr, r.inject, st);
+        if (rc == VT_OK) rc = vt_tracer_set_processor_mode(&tr, vt_processor_mode_name(po.mode), st);
     }
     if (rc == VT_OK) {
         pp_tap pt = {vt_tracer_tap(&tr), &tr, r.viz, po.patch_size, po.merge_size};

@@ -103,7 +103,9 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_vision_config *c, int qwen25, con
         e->inputs += F * H * W * 3;
         int64_t rh, rw;
         vt_status ignored = {0};
-        if (vt_processor_resized_size(&rh, &rw, in[k].w, in[k].h, po, &ignored)) continue;
+        if (in[k].video ? vt_processor_video_resized_size(&rh, &rw, in[k].w, in[k].h, po, &ignored)
+                        : vt_processor_resized_size(&rh, &rw, in[k].w, in[k].h, po, &ignored))
+            continue;
         const double gt = ceil(F / T), rows = gt * (double)(rh / po->patch_size) * (double)(rw / po->patch_size);
         const double px = (double)rh * (double)rw, Fp = gt * T;
         N += rows;
@@ -113,8 +115,14 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_vision_config *c, int qwen25, con
          * normalized frames [Fp, 3, h, w] and their 9-D permutation [rows, K] */
         double temp = (F > 1 ? F * H * W * 3 : 0) + F * px * 3 + Fp * 3 * px * F32 + rows * K * F32;
         pre_temp = dmax(pre_temp, temp);
-        /* resize_pil: the horizontal pass [H, w, 3] and the coefficient tables (malloc'd per frame) */
-        resize = dmax(resize, H * (double)rw * 3 + 64 * ((double)rh + (double)rw) * 8);
+        /* resize_pil: the horizontal pass [H, w, 3] and the coefficient tables (malloc'd per frame); the fast
+         * mode's resize_torch_aa: the frame as float [H, W, 3], the width pass [H, w, 3] and the height pass
+         * [h, w, 3] in float, and tables of about 4 in + 3 out taps per axis */
+        if (po->mode == VT_PROCESSOR_FAST)
+            resize = dmax(resize, (H * W * 3 + H * (double)rw * 3 + px * 3) * F32 +
+                                      (4 * (H + W) + 3 * ((double)rh + (double)rw)) * F32 + ((double)rh + rw) * 12);
+        else
+            resize = dmax(resize, H * (double)rw * 3 + 64 * ((double)rh + (double)rw) * 8);
         if (viz) viz_copies += px * 3;
     }
     e->tokens = (int64_t)N;

@@ -42,6 +42,7 @@ typedef struct vt_mem_estimate {
 /* One decoded input: an image (frames 1) or a video's first frame and its frame count. */
 typedef struct vt_mem_input {
     int w, h, frames;
+    int video; /* 1 for a video (its size comes from the video processor's bounds in fast mode) */
 } vt_mem_input;
 
 /* Zeroes e, then e->weights from vt_config_weights (the tensors the loader will bind). */

@@ -159,9 +159,9 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
     const int n = o->n_images + o->n_videos;
     vt_mem_input *in = malloc((size_t)n * sizeof *in);
     if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    for (int k = 0; k < o->n_images; k++) in[k] = (vt_mem_input){s->images[k].w, s->images[k].h, 1};
+    for (int k = 0; k < o->n_images; k++) in[k] = (vt_mem_input){s->images[k].w, s->images[k].h, 1, 0};
     for (int v = 0; v < o->n_videos; v++)
-        in[o->n_images + v] = (vt_mem_input){s->frames[v][0].w, s->frames[v][0].h, o->videos[v].n_frames};
+        in[o->n_images + v] = (vt_mem_input){s->frames[v][0].w, s->frames[v][0].h, o->videos[v].n_frames, 1};
     int rc = vt_mem_weights(e, cfg, st);
     if (rc == VT_OK) {
         vt_mem_qwen2(e, vt_model_vision(cfg), cfg->family == VT_FAMILY_QWEN25VL, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);

@@ -28,7 +28,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     if (!imgs || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     for (int k = 0; rc == VT_OK && k < o->n_images; k++) {
         rc = vt_image_load(&imgs[k], o->images[k], VT_EXIF_IGNORE, st);
-        sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1};
+        sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1, 0};
     }
 
     /* the run's memory (run_limits.h), refused over the limit before the weights are loaded */

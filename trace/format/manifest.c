@@ -48,6 +48,7 @@ void vt_manifest_free(vt_manifest *m)
     free(m->dir);
     free(m->model);
     free(m->inject);
+    free(m->processor_mode);
     memset(m, 0, sizeof *m);
 }
 
@@ -193,6 +194,11 @@ int vt_manifest_parse(vt_manifest *m, const char *json, size_t len, vt_status *s
         rc = vt_fail(st, VT_ERESOURCE, "out of memory");
         goto out;
     }
+    cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "processor_mode");
+    if (cJSON_IsString(mode) && !(m->processor_mode = dupstr(mode->valuestring))) {
+        rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+        goto out;
+    }
     if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "only"), "only", &m->only, &m->n_only, st))) goto out;
     if ((rc = string_list(cJSON_GetObjectItemCaseSensitive(root, "pictures"), "pictures", &m->pictures,
                           &m->n_pictures, st)))
@@ -248,6 +254,7 @@ char *vt_manifest_to_json(const vt_manifest *m)
     if (!root) return NULL;
     cJSON_AddStringToObject(root, "model", m->model ? m->model : "");
     if (m->inject) cJSON_AddStringToObject(root, "inject", m->inject);
+    if (m->processor_mode) cJSON_AddStringToObject(root, "processor_mode", m->processor_mode);
     if (m->n_only) cJSON_AddItemToObject(root, "only", string_array(m->only, m->n_only));
     cJSON_AddItemToObject(root, "pictures", string_array(m->pictures, m->n_pictures));
     cJSON *ts = cJSON_AddArrayToObject(root, "tensors");

@@ -1,7 +1,7 @@
 /*
  * manifest.h -- manifest.json, the table of contents of a trace directory (TRACE_SPEC.md).
  *
- *     {"model": "qwen2_vl", "only": [...], "pictures": [...], "inject": "...",
+ *     {"model": "qwen2_vl", "only": [...], "pictures": [...], "inject": "...", "processor_mode": "slow",
  *      "tensors": [{"name": ..., "file": ..., "dtype": ..., "shape": [...], "note": ...}, ...]}
  *
  * A trace directory is complete only when its manifest.json exists; the tracer writes it last, through
@@ -35,6 +35,8 @@ typedef struct vt_manifest {
     char *dir;         /* the directory it was read from (NULL when built in memory) */
     char *model;       /* model_type, or "preprocess" / "rope"; never compared by diff */
     char *inject;      /* the bug switched on by --inject, NULL for a clean run */
+    char *processor_mode; /* "slow" / "fast": the Qwen2-VL processor that made image.* / pixel_values (processor.h);
+                             NULL when the trace has none or does not say (the golden data) */
     char **only;       /* --only globs recorded by the run that wrote it */
     int n_only;
     char **pictures;   /* PNG files written by --viz */

@@ -105,6 +105,13 @@ int vt_tracer_set_inject(vt_tracer *tr, const char *bug, vt_status *st)
     return VT_OK;
 }
 
+int vt_tracer_set_processor_mode(vt_tracer *tr, const char *mode, vt_status *st)
+{
+    free(tr->m.processor_mode);
+    if (!(tr->m.processor_mode = dupstr(mode))) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    return VT_OK;
+}
+
 int vt_tracer_finish(vt_tracer *tr, vt_status *st) { return vt_manifest_write(&tr->m, tr->dir, st); }
 
 void vt_tracer_close(vt_tracer *tr) { vt_manifest_free(&tr->m); }

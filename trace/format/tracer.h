@@ -30,6 +30,9 @@ vt_tap vt_tracer_tap(vt_tracer *tr);
 int vt_tracer_add_picture(vt_tracer *tr, const char *file, vt_status *st);
 /* Label the trace with the injected bug (bug zoo). */
 int vt_tracer_set_inject(vt_tracer *tr, const char *bug, vt_status *st);
+/* Record which processor made the preprocessing tensors ("slow" / "fast", processor.h): `diff` names the
+ * flag to use when a reference made with the other one diverges there. */
+int vt_tracer_set_processor_mode(vt_tracer *tr, const char *mode, vt_status *st);
 int vt_tracer_finish(vt_tracer *tr, vt_status *st);
 void vt_tracer_close(vt_tracer *tr);
 
