@@ -13,8 +13,8 @@
 
 static const char run_usage[] =
     "usage: vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
-    "                    [--min-pixels N] [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy]\n"
-    "                    [--threads N] [--viz] [--attn literal|segments] [--inject BUG] [--timings]\n"
+    "                    [--min-pixels N] [--max-pixels N] [--processor slow|fast] [--trace DIR] [--only GLOB]...\n"
+    "                    [--out FILE.npy] [--threads N] [--viz] [--attn literal|segments] [--inject BUG] [--timings]\n"
     "\n"
     "Run the vision side of the model in DIR (config.json's model_type picks the family: qwen2_vl,\n"
     "qwen2_5_vl, qwen (Qwen-VL), kimi_vl; weights from DIR's safetensors) on the images, then the videos,\n"
@@ -25,7 +25,11 @@ static const char run_usage[] =
     "  --fps F             frames per second of each video, once per video in order or once for all\n"
     "                      (default 2.0); the trace records second_per_grid_ts = temporal_patch_size / fps\n"
     "  --min-pixels N      resize bounds; a flag overrides DIR/preprocessor_config.json, which overrides\n"
-    "  --max-pixels N      the published defaults (Qwen2-VL: 3136 and 12845056)\n"
+    "  --max-pixels N      the published defaults (Qwen2-VL: 3136 and 12845056); images and videos alike\n"
+    "  --processor P       Qwen2-VL / Qwen2.5-VL: slow (transformers 4.51.3, PIL bicubic, the goldens') or fast\n"
+    "                      (transformers >= 4.52's torchvision processors, DIR/video_preprocessor_config.json for\n"
+    "                      videos). Default: fast if DIR/preprocessor_config.json names a *Fast image processor,\n"
+    "                      otherwise the family's (slow for both); docs/resize.md compares them\n"
     "  --trace DIR         write every intermediate tensor as DIR/<name>.npy and DIR/manifest.json (last)\n"
     "  --only GLOB         trace only names matching a shell-style glob ('*' also matches dots); repeatable\n"
     "  --out FILE.npy      save the final tensor (visual, transformer.visual or multi_modal_projector)\n"
@@ -108,6 +112,7 @@ static int parse_args(run_args *r, int argc, char **argv, vt_status *st)
 {
     vt_run_opts *o = &r->o;
     o->min_pixels = o->max_pixels = -1;
+    o->processor_mode = -1;
     o->attn = VT_ATTN_SEGMENTS;
     vt_args a = {argc, argv, 1};
     for (; a.i < argc; a.i++) {
@@ -138,6 +143,11 @@ static int parse_args(run_args *r, int argc, char **argv, vt_status *st)
             if (m < 0) return VT_EINPUT;
             VT_TRY(vt_parse_int64("--max-pixels", v, 1, (int64_t)1 << 40, &n, st));
             o->max_pixels = n;
+        } else if ((m = vt_arg_value(&a, "--processor", &v, st)) != 0) {
+            if (m < 0) return VT_EINPUT;
+            vt_processor_mode pm;
+            if (vt_processor_mode_parse(v, &pm, st)) return vt_wrap(st, "--processor: ");
+            o->processor_mode = (int)pm;
         } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
             if (m < 0) return VT_EINPUT;
             o->trace_dir = v;
@@ -242,6 +252,9 @@ static int run_run(int argc, char **argv, vt_status *st)
     static vt_model_config cfg; /* large; one per process */
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.o.model_dir, st);
     if (rc == VT_OK) rc = resolve_inject(&r.o, &cfg, st);
+    if (rc == VT_OK && r.o.processor_mode >= 0 && (cfg.family == VT_FAMILY_QWENVL || cfg.family == VT_FAMILY_KIMIVL))
+        rc = vt_fail(st, VT_EINPUT, "--processor: %s (%s) has one processor; the flag chooses between Qwen2-VL's two",
+                     vt_family_name(cfg.family), r.o.model_dir);
     if (rc == VT_OK && r.o.threads > 0) omp_set_num_threads(r.o.threads);
     vt_tracer tr;
     int tr_open = 0;

@@ -55,6 +55,8 @@ typedef struct vt_run_opts {
     int fps_given;           /* 1 if --fps appeared at all */
     int64_t min_pixels;      /* --min-pixels, -1 when not given (then preprocessor_config.json, then defaults) */
     int64_t max_pixels;      /* --max-pixels, -1 when not given */
+    int processor_mode;      /* --processor: VT_PROCESSOR_SLOW / VT_PROCESSOR_FAST (processor.h), -1 when not given
+                                (then the model's default, vt_model_processor_mode) */
     const char *trace_dir;   /* --trace, NULL when not given */
     char **only;             /* --only globs (need --trace) */
     int n_only;
@@ -73,6 +75,12 @@ typedef struct vt_run_opts {
 int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen2_vl, qwen2_5_vl */
 int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen (Qwen-VL) */
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* kimi_vl */
+
+/* The Qwen2-style processor's options for a run (run, generate): the published defaults, then
+ * DIR/preprocessor_config.json (cfg->pre), the mode (--processor, else vt_model_processor_mode(cfg)), in fast
+ * mode with videos DIR/video_preprocessor_config.json for them, then --min-pixels / --max-pixels (images and
+ * videos alike) and the --inject switches (o->bugs). VT_EINPUT naming the file when the video file is bad. */
+int vt_run_processor_opts(vt_processor_opts *po, const vt_run_opts *o, const vt_model_config *cfg, vt_status *st);
 
 /* The tap a family's forward should get: the tracer's when tr is non-NULL, otherwise one that only reports
  * progress; behind the --timings tap when o->timings. Either way a one-line progress report per block goes

@@ -171,6 +171,22 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
     return rc;
 }
 
+int vt_run_processor_opts(vt_processor_opts *po, const vt_run_opts *o, const vt_model_config *cfg, vt_status *st)
+{
+    vt_processor_defaults(po);
+    if (cfg->pre.present) vt_processor_from_config(po, &cfg->pre);
+    po->mode = o->processor_mode >= 0 ? (vt_processor_mode)o->processor_mode : vt_model_processor_mode(cfg);
+    if (po->mode == VT_PROCESSOR_FAST && o->n_videos && o->model_dir) { /* 5.0's video processor has its own file */
+        vt_preproc_config vc;
+        VT_TRY(vt_preproc_load_video(&vc, &cfg->pre, o->model_dir, st));
+        vt_processor_video_from_config(po, &vc);
+    }
+    if (o->min_pixels > 0) po->min_pixels = po->video_min_pixels = o->min_pixels;
+    if (o->max_pixels > 0) po->max_pixels = po->video_max_pixels = o->max_pixels;
+    po->bugs = o->bugs; /* --inject: the preprocessing's switches */
+    return VT_OK;
+}
+
 int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
 {
     const int q25 = cfg->family == VT_FAMILY_QWEN25VL;
@@ -181,16 +197,13 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
 
     /* preprocessing options: flag > preprocessor_config.json > published defaults */
     vt_processor_opts po;
-    vt_processor_defaults(&po);
-    if (cfg->pre.present) vt_processor_from_config(&po, &cfg->pre);
-    if (o->min_pixels > 0) po.min_pixels = o->min_pixels;
-    if (o->max_pixels > 0) po.max_pixels = o->max_pixels;
-    po.bugs = o->bugs; /* --inject: the preprocessing's switches */
+    int rc = vt_run_processor_opts(&po, o, cfg, st);
+    if (rc == VT_OK && tr) rc = vt_tracer_set_processor_mode(tr, vt_processor_mode_name(po.mode), st);
 
     /* the inputs' sizes decide the memory, which is checked before the weights are loaded; a checkpoint
      * that disagrees with config.json then fails before anything is preprocessed */
     vt_mem_estimate est;
-    int rc = decode_inputs(&s, o, st);
+    if (rc == VT_OK) rc = decode_inputs(&s, o, st);
     if (rc == VT_OK) rc = check_memory(&s, o, cfg, &po, &est, st);
     if (rc == VT_OK && o->mem) o->mem->est = est;
     if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {

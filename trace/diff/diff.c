@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "diff/diff_report.h"
+#include "diff/processor_hint.h"
 
 vt_diff_opts vt_diff_defaults(void)
 {
@@ -138,6 +139,8 @@ static void print_verdict(FILE *out, const diff_walk *w, const vt_diff_opts *o)
         fprintf(out, "first divergence: %s (last passing before it: %s)\n", f->er->name,
                 w->last_pass_before >= 0 ? w->rows[w->last_pass_before].er->name : "none");
         if (f->status == DS_FAIL && f->loc.valid) fprintf(out, "  its worst element: %s\n", f->loc.text);
+        char hint[512];
+        if (vt_diff_processor_hint(hint, sizeof hint, w->mo, w->mr, f->er->name)) fprintf(out, "  %s\n", hint);
         if (!o->all && w->n_unvisited)
             fprintf(out, "stopped at the first failure; %d later tensor(s) not compared (--all compares them)\n",
                     w->n_unvisited);

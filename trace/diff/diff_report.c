@@ -1,5 +1,6 @@
 /* diff_report.c -- the --json and --summary reports of `vlmtrace diff` (see diff_report.h, docs/traces.md). */
 #include "diff/diff_report.h"
+#include "diff/processor_hint.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -179,6 +180,10 @@ int diff_print_json(const diff_walk *w, const vt_diff_opts *o, FILE *out, vt_sta
     if (w->first_fail >= 0 && w->last_pass_before >= 0)
         cJSON_AddStringToObject(v, "last_pass_before", w->rows[w->last_pass_before].er->name);
     else cJSON_AddNullToObject(v, "last_pass_before");
+    char hint[512];
+    if (vt_diff_processor_hint(hint, sizeof hint, w->mo, w->mr, w->first_fail >= 0 ? w->rows[w->first_fail].er->name : NULL))
+        cJSON_AddStringToObject(v, "processor_hint", hint);
+    else cJSON_AddNullToObject(v, "processor_hint");
     cJSON_AddNumberToObject(v, "match", w->n_pass);
     cJSON_AddNumberToObject(v, "differ", w->n_fail);
     cJSON_AddNumberToObject(v, "missing", w->n_missing);
