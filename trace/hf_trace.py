@@ -7,7 +7,7 @@ checkpoint and inputs, and write every intermediate under vlmtrace's trace names
 works with no renaming.
 
     /usr/bin/python3 trace/hf_trace.py --model ID_OR_DIR --image FILE [--image FILE]...
-        [--video F1,F2,...]... [--fps F]... [--min-pixels N] [--max-pixels N]
+        [--video F1,F2,...]... [--fps F]... [--min-pixels N] [--max-pixels N] [--use-fast]
         --trace DIR [--only GLOB]... [--load vision|full]
 
 The family comes from config.json's model_type: qwen2_vl (Qwen2-VL), qwen2_5_vl (Qwen2.5-VL), qwen
@@ -22,7 +22,9 @@ What it does, in order:
      path for Kimi-VL (its eager path leaks across packed images), Qwen-VL has only one;
   3. registers forward hooks by module path and wraps the few non-module functions the trace names
      (rot_pos_emb, get_window_index, the vision rotary application, get_abs_pos, apply_rope, ...);
-  4. runs the slow (PIL) image processor -- the fast torchvision one resizes differently, so it is refused;
+  4. runs the slow (PIL) image processor of 4.51.3 (the goldens'), or with --use-fast the fast torchvision
+     processors of transformers >= 4.52 (Qwen2VLImageProcessorFast, and Qwen2VLVideoProcessor for videos),
+     writing the same names either way and recording which in the manifest (processor_mode);
   5. runs the vision forward once on all inputs concatenated, as `vlmtrace run` does;
   6. writes <name>.npy files with numpy's np.save and, last and atomically, manifest.json (with the
      transformers, torch, Pillow and numpy versions).
@@ -516,9 +518,8 @@ def preprocess_qwen2(tracer, processor, images, videos):
     the module-level resize() it calls (the resized uint8 image) and self.normalize (the normalized
     float32 image)."""
     if "Fast" in type(processor).__name__:
-        raise TraceInputError("%s: the fast (torchvision) image processor resizes with torch and gives other "
-                              "pixels than the slow PIL processor the goldens use; load it with use_fast=False"
-                              % type(processor).__name__)
+        raise TraceInputError("%s: a fast (torchvision) image processor; trace it with preprocess_qwen2_fast "
+                              "(--use-fast)" % type(processor).__name__)
     state = {"kind": None, "k": 0, "resized": None, "normalized": None}
 
     def wrap_resize(orig):
@@ -594,14 +595,93 @@ def preprocess_qwen2(tracer, processor, images, videos):
     return torch.cat([torch.as_tensor(p) for p in pv]), torch.cat([torch.as_tensor(g) for g in grids])
 
 
-def trace_qwen2(writer, visual, processor, image_paths, video_paths, family, load_image):
+FAST_KNOWN = "5.0 (main of 2025-11-21)"
+
+
+def preprocess_qwen2_fast(tracer, processor, video_processor, images, videos):
+    """The fast processors of transformers >= 4.52 (Qwen2VLImageProcessorFast for images,
+    Qwen2VLVideoProcessor for videos): the same names and order as preprocess_qwen2.
+
+    Each input goes through its own call (planes are independent, so a batched call gives the same rows),
+    and the processor's own methods are captured for it: self.resize (the uint8 [.., 3, h, w] tensor it
+    returns) and self.rescale_and_normalize (the float32 one, before the temporal padding)."""
+    if videos and video_processor is None:
+        raise TraceInputError("videos need the video processor (Qwen2VLVideoProcessor) with the fast image processor")
+    state = {"resized": None, "normalized": None}
+
+    def capture(key):
+        def make(orig):
+            def wrapper(*args, **kwargs):
+                out = orig(*args, **kwargs)
+                if state[key] is not None:
+                    state[key].append(out)
+                return out
+            return wrapper
+        return make
+
+    procs = [processor] + ([video_processor] if video_processor is not None and video_processor is not processor else [])
+    for proc in procs:
+        tracer.patch_attr(proc, "resize", capture("resized"))
+        tracer.patch_attr(proc, "rescale_and_normalize", capture("normalized"))
+
+    def one(proc, unit, call):
+        state["resized"], state["normalized"] = [], []
+        try:
+            out = call()
+            resized, normalized = state["resized"], state["normalized"]
+        finally:
+            state["resized"], state["normalized"] = None, None
+        if len(resized) != 1 or len(normalized) != 1:
+            raise TraceInputError("%s: %s called resize %d and rescale_and_normalize %d times for one input "
+                                  "(hf_trace.py follows the fast processors of transformers %s)"
+                                  % (unit, type(proc).__name__, len(resized), len(normalized), FAST_KNOWN))
+        return out, to_numpy(resized[0])[0], to_numpy(normalized[0])[0]
+
+    pv, grids = [], []
+    for kind, inputs, proc, key in (("image", images, processor, "pixel_values"),
+                                    ("video", videos, video_processor, "pixel_values_videos")):
+        if not inputs:
+            continue
+        rows, thw = [], []
+        for k, item in enumerate(inputs):
+            unit = "%s.%d" % (kind, k)
+            if kind == "image":
+                out, resized, normalized = one(proc, unit, lambda: proc(images=[item], return_tensors="pt"))
+                rgb = _rgb_array(item)
+                resized = resized.transpose(1, 2, 0)                 # [3, h, w] -> HWC
+            else:
+                out, resized, normalized = one(proc, unit, lambda: proc(videos=[list(item)], return_tensors="pt"))
+                rgb = np.stack([_rgb_array(f) for f in item])
+                resized = resized.transpose(0, 2, 3, 1)              # [T, 3, h, w] -> [T, h, w, 3]
+            grid = out["image_grid_thw" if kind == "image" else "video_grid_thw"]
+            tracer.emit(unit + ".rgb", rgb, "decoded input (HF load_image), HWC")
+            tracer.emit(unit + ".resized", resized, "after smart_resize + torch antialiased bicubic (fast processor), HWC")
+            tracer.emit(unit + ".normalized", normalized, "fused rescale + normalize, CHW")
+            tracer.emit(unit + ".patches", out[key], "grid_thw %s" % [int(x) for x in to_numpy(grid)[0]])
+            rows.append(torch.as_tensor(out[key]))
+            thw.append(torch.as_tensor(grid))
+        rows, thw = torch.cat(rows), torch.cat(thw)
+        tracer.emit(key, rows, "all %ss, concatenated" % kind)
+        tracer.emit("image_grid_thw" if kind == "image" else "video_grid_thw", thw)
+        pv.append(rows)
+        grids.append(thw)
+    if not pv:
+        raise TraceInputError("no --image and no --video: nothing to trace")
+    return torch.cat(pv), torch.cat(grids)
+
+
+def trace_qwen2(writer, visual, processor, image_paths, video_paths, family, load_image, video_processor=None):
     """Preprocess, hook and run one vision forward: visual(cat(pixel_values, pixel_values_videos),
-    grid_thw=cat(image_grid_thw, video_grid_thw)). load_image: transformers.image_utils.load_image."""
+    grid_thw=cat(image_grid_thw, video_grid_thw)). load_image: transformers.image_utils.load_image. A fast
+    image processor (its class name ends in Fast) goes through preprocess_qwen2_fast with video_processor."""
     tracer = Tracer(writer)
     try:
         images = [load_image(p) for p in image_paths]
         videos = [[load_image(f) for f in frames] for frames in video_paths]
-        pixel_values, grid_thw = preprocess_qwen2(tracer, processor, images, videos)
+        if type(processor).__name__.endswith("Fast"):
+            pixel_values, grid_thw = preprocess_qwen2_fast(tracer, processor, video_processor, images, videos)
+        else:
+            pixel_values, grid_thw = preprocess_qwen2(tracer, processor, images, videos)
         register_qwen2(tracer, visual, family)
         with torch.no_grad():
             return visual(pixel_values.to(torch.float32), grid_thw=grid_thw)
@@ -1025,22 +1105,60 @@ def _load_full(model_dir, family, remote):
                        "multi_modal_projector": get_path(model, "multi_modal_projector")}
 
 
-def load_qwen2_processor(model_dir, min_pixels, max_pixels):
-    """The slow Qwen2VLImageProcessor (preprocessor_config.json when there is one, class defaults
-    otherwise), with --min-pixels / --max-pixels applied on top."""
-    import transformers
-    from transformers import Qwen2VLImageProcessor
-    if os.path.exists(os.path.join(model_dir, "preprocessor_config.json")):
-        proc = transformers.AutoImageProcessor.from_pretrained(model_dir, use_fast=False)
-    else:
-        proc = Qwen2VLImageProcessor()
+def _set_pixels(proc, min_pixels, max_pixels):
+    """--min-pixels / --max-pixels on a processor: its min/max_pixels and, kept in step, size's
+    shortest_edge / longest_edge (what the fast processors read)."""
+    size = getattr(proc, "size", None)
+    size = dict(size) if isinstance(size, dict) else {}
     if min_pixels is not None:
         proc.min_pixels = min_pixels
+        size["shortest_edge"] = min_pixels
     if max_pixels is not None:
         proc.max_pixels = max_pixels
-    if isinstance(getattr(proc, "size", None), dict):
-        proc.size = dict(proc.size, shortest_edge=proc.min_pixels, longest_edge=proc.max_pixels)
+        size["longest_edge"] = max_pixels
+    if size and isinstance(getattr(proc, "size", None), dict):
+        proc.size = dict(proc.size, **size)
     return proc
+
+
+def _pixels_of(proc):
+    """(min_pixels, max_pixels) a processor will use: size's edges when it has them."""
+    size = getattr(proc, "size", None)
+    if isinstance(size, dict) and "shortest_edge" in size and "longest_edge" in size:
+        return size["shortest_edge"], size["longest_edge"]
+    return getattr(proc, "min_pixels", None), getattr(proc, "max_pixels", None)
+
+
+def load_qwen2_processor(model_dir, min_pixels, max_pixels, use_fast=False):
+    """The slow Qwen2VLImageProcessor, or with use_fast the fast Qwen2VLImageProcessorFast
+    (preprocessor_config.json when there is one, class defaults otherwise), with --min-pixels /
+    --max-pixels applied on top."""
+    import transformers
+    if os.path.exists(os.path.join(model_dir, "preprocessor_config.json")):
+        proc = transformers.AutoImageProcessor.from_pretrained(model_dir, use_fast=use_fast)
+    elif use_fast:
+        proc = transformers.Qwen2VLImageProcessorFast()
+    else:
+        proc = transformers.Qwen2VLImageProcessor()
+    fast = type(proc).__name__.endswith("Fast")
+    if fast != bool(use_fast):
+        raise TraceInputError("%s: AutoImageProcessor gave %s with use_fast=%s" % (model_dir, type(proc).__name__,
+                                                                                    use_fast))
+    return _set_pixels(proc, min_pixels, max_pixels)
+
+
+def load_qwen2_video_processor(model_dir, min_pixels, max_pixels):
+    """transformers >= 4.52's Qwen2VLVideoProcessor (the fast mode's video processor): from
+    video_preprocessor_config.json, or preprocessor_config.json when that is all there is (as
+    from_pretrained falls back), class defaults otherwise; --min-pixels / --max-pixels on top (set on size
+    after loading: from_pretrained's own min/max_pixels arguments do not reach size in 5.0)."""
+    import transformers
+    names = ("video_preprocessor_config.json", "preprocessor_config.json")
+    if any(os.path.exists(os.path.join(model_dir, n)) for n in names):
+        proc = transformers.Qwen2VLVideoProcessor.from_pretrained(model_dir)
+    else:
+        proc = transformers.Qwen2VLVideoProcessor()
+    return _set_pixels(proc, min_pixels, max_pixels)
 
 
 def versions():
@@ -1073,7 +1191,9 @@ def parse_args(argv):
     ap.add_argument("--only", action="append", default=[], help="write only names matching this glob")
     ap.add_argument("--load", choices=("vision", "full"), default="vision",
                     help="build only the vision modules (default) or the whole model with from_pretrained")
-    ap.add_argument("--use-fast", action="store_true", help="refused: see the message")
+    ap.add_argument("--use-fast", action="store_true",
+                    help="Qwen2 families: the fast (torchvision) processors of transformers >= 4.52 instead of "
+                         "the slow PIL one (vlmtrace --processor fast)")
     return ap.parse_args(argv)
 
 
@@ -1087,10 +1207,6 @@ def main(argv=None):
         args = parse_args(argv)
     except SystemExit as e:
         return 2 if e.code not in (0, None) else 0
-    if args.use_fast:
-        return _fail(2, "--use-fast: refused -- the fast (torchvision) image processor resizes with torch's "
-                        "bicubic and gives other pixels than the slow PIL processor the reference and the "
-                        "goldens use; drop --use-fast")
     if torch is None:
         return _fail(2, "needs torch (Debian: apt-get install python3-torch; or pip install torch)")
     import importlib.util
@@ -1133,9 +1249,9 @@ def _run(args):
         raise TraceInputError("%s/config.json: model_type %r is not one of %s" % (model_dir, model_type,
                                                                                  ", ".join(FAMILIES)))
     if model_type not in (QWEN2, QWEN25) and (args.video or args.min_pixels is not None
-                                              or args.max_pixels is not None):
-        raise TraceInputError("--video, --min-pixels and --max-pixels apply to qwen2_vl and qwen2_5_vl only "
-                              "(model_type %s)" % model_type)
+                                              or args.max_pixels is not None or args.use_fast):
+        raise TraceInputError("--video, --min-pixels, --max-pixels and --use-fast apply to qwen2_vl and qwen2_5_vl "
+                              "only (model_type %s)" % model_type)
     if model_type in (QWENVL, KIMI) and not args.image:
         raise TraceInputError("no --image: nothing to trace")
     writer = TraceWriter(args.trace, args.only, model_type)  # before loading: a bad --trace fails fast
@@ -1145,9 +1261,15 @@ def _run(args):
              "inputs": {"images": args.image, "videos": videos}}
     if model_type in (QWEN2, QWEN25):
         from transformers.image_utils import load_image
-        proc = load_qwen2_processor(model_dir, args.min_pixels, args.max_pixels)
-        extra["processor"] = {"class": type(proc).__name__, "min_pixels": proc.min_pixels,
-                              "max_pixels": proc.max_pixels}
+        proc = load_qwen2_processor(model_dir, args.min_pixels, args.max_pixels, use_fast=args.use_fast)
+        lo, hi = _pixels_of(proc)
+        extra["processor"] = {"class": type(proc).__name__, "min_pixels": lo, "max_pixels": hi}
+        extra["processor_mode"] = "fast" if args.use_fast else "slow"   # what vlmtrace diff reads
+        vproc = None
+        if args.use_fast and videos:
+            vproc = load_qwen2_video_processor(model_dir, args.min_pixels, args.max_pixels)
+            vlo, vhi = _pixels_of(vproc)
+            extra["video_processor"] = {"class": type(vproc).__name__, "min_pixels": vlo, "max_pixels": vhi}
         fps = args.fps if len(args.fps) == len(videos) else (args.fps or [2.0]) * len(videos)
         tps = getattr(proc, "temporal_patch_size", 2)
         extra["inputs"]["fps"] = fps
@@ -1156,7 +1278,7 @@ def _run(args):
         if "Sdpa" in extra["attn_implementation"] or "Flash" in extra["attn_implementation"]:
             sys.stderr.write("%s: note: the vision attention is %s, not eager as in the goldens (differences "
                              "of ~1e-7 are expected)\n" % (PROG, extra["attn_implementation"]))
-        trace_qwen2(writer, mods["visual"], proc, args.image, videos, model_type, load_image)
+        trace_qwen2(writer, mods["visual"], proc, args.image, videos, model_type, load_image, video_processor=vproc)
     elif model_type == QWENVL:
         extra["attn_implementation"] = "VisualAttention (the only one)"
         trace_qwenvl(writer, mods["visual"], args.image)

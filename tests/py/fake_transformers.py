@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "trace"))
 import torch  # noqa: E402
 
 import standin_image_processing_qwen2_vl  # noqa: E402
+import standin_image_processing_qwen2_vl_fast  # noqa: E402
 import standin_kimi_vl  # noqa: E402
 import standin_qwen2_5_vl  # noqa: E402
 import standin_qwen2_vl  # noqa: E402
@@ -77,10 +78,26 @@ class AutoImageProcessor:
         kind = cfg.get("image_processor_type")
         if kind == "KimiVLImageProcessor":
             return standin_kimi_vl.KimiVLImageProcessor(**cfg)
-        if kind == "Qwen2VLImageProcessor":
-            return standin_image_processing_qwen2_vl.Qwen2VLImageProcessor(
-                min_pixels=cfg.get("min_pixels", 56 * 56), max_pixels=cfg.get("max_pixels", 28 * 28 * 1280))
+        if kind in ("Qwen2VLImageProcessor", "Qwen2VLImageProcessorFast"):
+            # transformers >= 4.52: use_fast picks the class whatever the file names
+            fast = use_fast if use_fast is not None else kind.endswith("Fast")
+            cls = (standin_image_processing_qwen2_vl_fast.Qwen2VLImageProcessorFast if fast
+                   else standin_image_processing_qwen2_vl.Qwen2VLImageProcessor)
+            return cls(min_pixels=cfg.get("min_pixels", 56 * 56), max_pixels=cfg.get("max_pixels", 28 * 28 * 1280))
         raise ValueError("fake AutoImageProcessor: %s" % kind)
+
+
+class Qwen2VLVideoProcessor(standin_image_processing_qwen2_vl_fast.Qwen2VLVideoProcessor):
+    """from_pretrained as 5.0's: video_preprocessor_config.json, else preprocessor_config.json."""
+
+    @classmethod
+    def from_pretrained(cls, path, **kwargs):
+        for name in ("video_preprocessor_config.json", "preprocessor_config.json"):
+            if os.path.exists(os.path.join(path, name)):
+                with open(os.path.join(path, name)) as f:
+                    cfg = json.load(f)
+                return cls(min_pixels=cfg.get("min_pixels", 128 * 28 * 28), max_pixels=cfg.get("max_pixels", 28 * 28 * 768))
+        raise OSError("%s: no video_preprocessor_config.json" % path)
 
 
 class _Projector(standin_kimi_vl.KimiVLMultiModalProjector):
@@ -118,7 +135,9 @@ class _SafeOpen:
 
 def install():
     tf = _module("transformers", __version__=VERSION, AutoConfig=AutoConfig, AutoImageProcessor=AutoImageProcessor,
-                 Qwen2VLImageProcessor=standin_image_processing_qwen2_vl.Qwen2VLImageProcessor)
+                 Qwen2VLImageProcessor=standin_image_processing_qwen2_vl.Qwen2VLImageProcessor,
+                 Qwen2VLImageProcessorFast=standin_image_processing_qwen2_vl_fast.Qwen2VLImageProcessorFast,
+                 Qwen2VLVideoProcessor=Qwen2VLVideoProcessor)
     tf.__path__ = []
     tf.image_utils = _module("transformers.image_utils", load_image=standins.hf_load_image)
     tf.dynamic_module_utils = _module("transformers.dynamic_module_utils",

@@ -456,10 +456,12 @@ class TestCommandLine(TmpDirCase):
         self.assertIn("--model", r.stdout)
         self.assertIn("--only", r.stdout)
 
-    def test_use_fast_refused(self):
-        img = os.path.join(REF, "qwen2vl-image", "image.0.png")
-        r = self.run_main("--model", self.tmp, "--image", img, "--trace", self.tmp, "--use-fast")
-        self.assert_one_line_error(r, 2, "gives other pixels")
+    def test_use_fast_only_qwen2(self):
+        """--use-fast runs (tests/py/test_hf_trace_fast.py); it applies to the Qwen2 families only."""
+        k = Golden("kimivl-image")
+        r = self.run_main("--model", k.dir, "--image", k.images()[0], "--trace", os.path.join(self.tmp, "t"),
+                          "--use-fast")
+        self.assert_one_line_error(r, 2, "--use-fast apply to qwen2_vl and qwen2_5_vl only")
 
     def test_usage_error(self):
         r = self.run_main("--image", "x.png")
