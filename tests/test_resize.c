@@ -1,5 +1,6 @@
-/* test_resize.c -- the two bicubic resamplers: PIL's (byte-exact against every golden resize) and
- * torch's (a 2x2 -> 3x3 case computed by hand). */
+/* test_resize.c -- the bicubic resamplers: PIL's (byte-exact against every golden resize), torch's
+ * (a 2x2 -> 3x3 case computed by hand) and torch's antialiased one of the fast processor (byte-exact
+ * against every preprocess-fast resize; weights and rounding by hand). */
 #include "vt_test.h"
 
 #include <stdio.h>
@@ -216,6 +217,147 @@ static void test_resize_torch_copy_constant_downscale(void **state)
     assert_int_equal(vt_resize_torch_bicubic(dst, 0, 2, src, 1, 1, 8, &st), VT_EINPUT);
 }
 
+/* ---------------------------------------- torch antialiased bicubic ---------------------------------------- */
+
+/* Every `*.resized` of preprocess-fast from its `.rgb`, frame by frame, byte for byte (image.8 is a
+ * same-size copy). Returns how many tensors were checked. */
+static int check_aa_case(const char *case_dir)
+{
+    vt_manifest m;
+    vt_status st = {0};
+    if (vt_manifest_read(&m, case_dir, &st)) fail_msg("%s", st.msg);
+    int n = 0, bytes = 0;
+    for (int i = 0; i < m.n; i++) {
+        const char *nm = m.t[i].name;
+        size_t len = strlen(nm);
+        if (len < 8 || strcmp(nm + len - 8, ".resized") != 0) continue;
+        char name[VT_NAME_MAX];
+        vt_tensor rgb, ref;
+        void *o_rgb, *o_ref;
+        snprintf(name, sizeof name, "%.*s.rgb", (int)(len - 8), nm);
+        vt_test_load_golden(case_dir, name, &rgb, &o_rgb);
+        vt_test_load_golden(case_dir, nm, &ref, &o_ref);
+        const int video = rgb.ndim == 4, frames = video ? (int)rgb.shape[0] : 1;
+        const int sh = (int)rgb.shape[video], sw = (int)rgb.shape[video + 1];
+        const int dh = (int)ref.shape[video], dw = (int)ref.shape[video + 1];
+        uint8_t *out = malloc((size_t)dh * dw * 3);
+        assert_non_null(out);
+        for (int f = 0; f < frames; f++) {
+            const uint8_t *r = vt_u8(&ref) + (size_t)f * dh * dw * 3;
+            assert_int_equal(vt_resize_torch_bicubic_aa(out, dw, dh, vt_u8(&rgb) + (size_t)f * sh * sw * 3, sw, sh, 3, &st), 0);
+            for (size_t e = 0; e < (size_t)dh * dw * 3; e++)
+                if (out[e] != r[e])
+                    fail_msg("%s frame %d: %dx%d -> %dx%d differs at [%zu, %zu, %zu]: ours %d, torch %d", nm, f, sw, sh,
+                             dw, dh, e / 3 / dw, e / 3 % dw, e % 3, out[e], r[e]);
+            bytes += dh * dw * 3;
+        }
+        free(out);
+        free(o_rgb);
+        free(o_ref);
+        n++;
+    }
+    vt_manifest_free(&m);
+    assert_int_equal(bytes, 298704); /* README.preprocess-fast.md: 15 inputs, 298,704 resized bytes */
+    return n;
+}
+
+static void test_resize_torch_aa_preprocess_fast(void **state)
+{
+    (void)state;
+    assert_int_equal(check_aa_case(VT_GOLDEN("preprocess-fast")), 15);
+}
+
+/*
+ * The weights by hand (README.preprocess-fast.md step 4; the Keys cubic with a = -0.5:
+ * W(x) = 1.5|x|^3 - 2.5|x|^2 + 1 below 1, -0.5(|x|^3 - 5|x|^2 + 8|x| - 4) below 2).
+ *
+ * 4 -> 2 (downscale): scale 2, support 4, invscale 0.5. Output 0: center 1, xmin = max(trunc(1 - 4 + .5), 0) = 0,
+ *   xmax = min(trunc(1 + 4 + .5), 4) = 4; arguments (j - 1 + .5) / 2 = -0.25, 0.25, 0.75, 1.25;
+ *   W = 111/128, 111/128, 29/128, -9/128 (0.8671875, 0.8671875, 0.2265625, -0.0703125), sum 242/128:
+ *   normalised 111/242, 111/242, 29/242, -9/242 -- exactly what PIL computes too, before its fixed point.
+ * 2 -> 4 (upscale): scale 0.5, support 2, invscale 1. Output 0: center 0.25, taps 0, 1 at 0.25 and 1.25:
+ *   W = 111/128, -9/128, sum 102/128: 37/34, -3/34. Output 1: center 0.75, taps at -0.25 and 0.75:
+ *   111/128, 29/128, sum 140/128: 111/140, 29/140.
+ * Each normalised weight is one float division of two exact floats, so it is the float nearest the fraction.
+ */
+static void test_resize_torch_aa_weights_by_hand(void **state)
+{
+    (void)state;
+    float w[16];
+    int first, n;
+    vt_status st = {0};
+    assert_int_equal(vt_resize_torch_aa_weights(w, 16, &first, &n, 4, 2, 0, &st), 0);
+    assert_int_equal(first, 0);
+    assert_int_equal(n, 4);
+    const float down[4] = {111.0f / 242.0f, 111.0f / 242.0f, 29.0f / 242.0f, -9.0f / 242.0f};
+    for (int j = 0; j < 4; j++) assert_true(w[j] == down[j]);
+    assert_int_equal(vt_resize_torch_aa_weights(w, 16, &first, &n, 4, 2, 1, &st), 0); /* the mirror image */
+    assert_int_equal(first, 0);
+    for (int j = 0; j < 4; j++) assert_true(w[j] == down[3 - j]);
+    assert_int_equal(vt_resize_torch_aa_weights(w, 16, &first, &n, 2, 4, 0, &st), 0);
+    assert_int_equal(n, 2);
+    assert_true(w[0] == 37.0f / 34.0f && w[1] == -3.0f / 34.0f);
+    assert_int_equal(vt_resize_torch_aa_weights(w, 16, &first, &n, 2, 4, 1, &st), 0);
+    assert_true(first == 0 && n == 2 && w[0] == 111.0f / 140.0f && w[1] == 29.0f / 140.0f);
+    /* a downscale by 3.57 (preprocess-fast image.2's 300 -> 84 columns): up to 2 * ceil(7.14) + 1 = 17 taps,
+     * normalised to sum 1 (in float: within a few ulps) */
+    assert_int_equal(vt_resize_torch_aa_weights(w, 16, &first, &n, 300, 84, 40, &st), VT_EINPUT); /* room for 17 */
+    float w17[17];
+    assert_int_equal(vt_resize_torch_aa_weights(w17, 17, &first, &n, 300, 84, 40, &st), 0);
+    float sum = 0;
+    for (int j = 0; j < n; j++) sum += w17[j];
+    assert_true(n >= 14 && n <= 15);
+    assert_float_equal(sum, 1.0, 1e-6);
+    assert_int_equal(vt_resize_torch_aa_weights(w17, 17, &first, &n, 300, 84, 84, &st), VT_EINPUT);
+}
+
+/* Where the float path and PIL part: 2 -> 1 pixel averages with weights 1/2, 1/2; [0, 1] gives 0.5 and
+ * [2, 3] gives 2.5. torch rounds half to even (0 and 2); PIL adds 2^21 before its shift (1 and 3). */
+static void test_resize_torch_aa_round_half_even(void **state)
+{
+    (void)state;
+    const uint8_t row[4] = {0, 1, 2, 3};
+    uint8_t aa[2], pil[2];
+    vt_status st = {0};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(vt_resize_torch_bicubic_aa(&aa[i], 1, 1, row + 2 * i, 2, 1, 1, &st), 0);
+        assert_int_equal(vt_resize_pil_bicubic(&pil[i], 1, 1, row + 2 * i, 2, 1, 1, &st), 0);
+    }
+    assert_int_equal(aa[0], 0);
+    assert_int_equal(aa[1], 2);
+    assert_int_equal(pil[0], 1);
+    assert_int_equal(pil[1], 3);
+    /* [0, 0, 255, 255] -> 2: 255 * 20/242 = 21.07 -> 21 and 233.93 -> 234 on both paths */
+    const uint8_t edge[4] = {0, 0, 255, 255};
+    assert_int_equal(vt_resize_torch_bicubic_aa(aa, 2, 1, edge, 4, 1, 1, &st), 0);
+    assert_int_equal(aa[0], 21);
+    assert_int_equal(aa[1], 234);
+    /* the overshoot of an upscale is clamped: [0, 255] -> 4 starts at 255 * -3/34 = -22.5 -> 0, ends at 255 */
+    const uint8_t step[2] = {0, 255};
+    uint8_t up[4];
+    assert_int_equal(vt_resize_torch_bicubic_aa(up, 4, 1, step, 2, 1, 1, &st), 0);
+    assert_int_equal(up[0], 0);
+    assert_int_equal(up[1], 53); /* 255 * 29/140 = 52.82 */
+    assert_int_equal(up[3], 255);
+}
+
+/* A same-size input is a copy (torchvision returns it); a constant stays constant; bad sizes refused. */
+static void test_resize_torch_aa_copy_constant_bad(void **state)
+{
+    (void)state;
+    uint8_t src[9 * 7 * 3], same[sizeof src], dst[20 * 3 * 3];
+    vt_status st = {0};
+    for (size_t i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 97 + 13);
+    assert_int_equal(vt_resize_torch_bicubic_aa(same, 9, 7, src, 9, 7, 3, &st), 0);
+    assert_memory_equal(same, src, sizeof src);
+    memset(src, 77, sizeof src);
+    assert_int_equal(vt_resize_torch_bicubic_aa(dst, 20, 3, src, 9, 7, 3, &st), 0);
+    for (size_t i = 0; i < sizeof dst; i++) assert_int_equal(dst[i], 77);
+    assert_int_equal(vt_resize_torch_bicubic_aa(dst, 0, 3, src, 9, 7, 3, &st), VT_EINPUT);
+    assert_non_null(strstr(st.msg, "bad size"));
+    assert_int_equal(vt_resize_torch_bicubic_aa(dst, 2, 3, src, 9, 7, 5, &st), VT_EINPUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +370,10 @@ int main(void)
         cmocka_unit_test(test_resize_pil_bad_sizes),
         cmocka_unit_test(test_resize_torch_2x2_to_3x3),
         cmocka_unit_test(test_resize_torch_copy_constant_downscale),
+        cmocka_unit_test(test_resize_torch_aa_preprocess_fast),
+        cmocka_unit_test(test_resize_torch_aa_weights_by_hand),
+        cmocka_unit_test(test_resize_torch_aa_round_half_even),
+        cmocka_unit_test(test_resize_torch_aa_copy_constant_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
