@@ -274,10 +274,6 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     }
     char what[64];
     int64_t h = 0, w = 0;
-    if (rc == VT_OK)
-        printf("processor: %s (%s)\n", vt_processor_mode_name(po.mode),
-               po.mode == VT_PROCESSOR_FAST ? "Qwen2VLImageProcessorFast / Qwen2VLVideoProcessor, transformers >= 4.52"
-                                            : "Qwen2VLImageProcessor, transformers 4.51.3, PIL");
     for (int k = 0; rc == VT_OK && k < r.images.n; k++) {
         snprintf(what, sizeof what, "image.%d", k);
         rc = load_input(&images[k], r.images.v[k], what, &po, 1, 0, &h, &w, st);
@@ -317,9 +313,10 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         rc = vt_processor_preprocess(&px, images, r.images.n, videos, r.n_videos, &po, &tap, &arena, st);
         if (rc == VT_OK) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
         if (rc == VT_OK)
-            printf("pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s\n",
+            printf("pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s (%s processor)\n",
                    (long long)px.pixel_values.shape[0], (long long)px.pixel_values.shape[1],
-                   (long long)px.pixel_values_videos.shape[0], (long long)px.pixel_values_videos.shape[1], r.trace_dir);
+                   (long long)px.pixel_values_videos.shape[0], (long long)px.pixel_values_videos.shape[1], r.trace_dir,
+                   vt_processor_mode_name(po.mode));
     }
     if (tr_open) vt_tracer_close(&tr);
     vt_arena_free(&arena);
