@@ -55,6 +55,13 @@ check run-inject 0 run --model $R/qwenvl-image --image $R/qwenvl-image/image0.pn
     --only 'transformer.visual' --trace "$tmp/inj"
 check preprocess 0 preprocess --family qwen2-vl --image $R/preprocess-exif/image.0.jpg \
     --max-pixels 20000 --trace "$tmp/pp" --viz
+check preprocess-fast 0 preprocess --family qwen2-vl --processor fast --image $R/preprocess-fast/image.13.png \
+    --video $R/preprocess-fast/video.0.frame.0.png,$R/preprocess-fast/video.0.frame.1.png,$R/preprocess-fast/video.0.frame.2.png \
+    --max-pixels 12000 --trace "$tmp/ppf" --viz
+check run-fast 0 run --model $R/qwen25vl-image --image $R/preprocess-fast/image.7.png --processor fast \
+    --max-pixels 20000 --trace "$tmp/q25f"
+check preprocess-slow-of-fast 0 preprocess --family qwen2-vl --image $R/preprocess-fast/image.0.png --trace "$tmp/pps"
+check diff-processor-hint 1 diff "$tmp/pps" $R/preprocess-fast --only 'image.0.*' --json
 check rope 0 rope --config $R/rope-index/qwen25vl-multi/config.json \
     --layout "text:2 image:1x4x6 text:2 video:3x4x4@1.5 text:1" --trace "$tmp/rope" --viz
 check rope-input-ids 0 rope --model $R/rope-index/qwen2vl-image --input-ids $R/rope-index/qwen2vl-image/input_ids.npy \
@@ -101,6 +108,13 @@ check err-unwritable-trace 2 run --model $R/qwen2vl-image --image $R/qwen2vl-ima
     --trace "$tmp/bad/text.png/trace"
 check err-kimi-video 2 run --model $R/kimivl-image --video $R/kimivl-multi/image0.png,$R/kimivl-multi/image1.png
 check err-inspect-truncated 2 inspect --model "$tmp/trunc"
+mkdir -p "$tmp/vcfg" && cp $R/preprocess-fast/preprocessor_config.json "$tmp/vcfg/" &&
+    printf '{"do_sample_frames": true}' >"$tmp/vcfg/video_preprocessor_config.json"
+check err-fast-video-config 2 preprocess --family qwen2-vl --processor fast --model "$tmp/vcfg" \
+    --video $R/preprocess-fast/video.0.frame.0.png,$R/preprocess-fast/video.0.frame.1.png --trace "$tmp/e13"
+check err-fast-frame-sizes 2 preprocess --family qwen2-vl --processor fast \
+    --video $R/preprocess-fast/video.0.frame.0.png,$R/preprocess-fast/image.0.png --trace "$tmp/e14"
+check err-processor-flag 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --processor medium
 check err-rope-layout 2 rope --config $R/rope-index/qwen2vl-image/config.json --layout "text:2 image:1x3x3" \
     --trace "$tmp/e10"
 check err-diff-usage 2 diff "$tmp/q2"

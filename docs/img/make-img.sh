@@ -20,6 +20,9 @@ q run --model $R/kimivl-multi --image $R/kimivl-multi/image0.png --image $R/kimi
 q rope --config $R/rope-index/qwen25vl-multi/config.json \
     --layout "text:2 image:1x4x6 text:2 video:3x4x4@1.3333333333333333 text:1" --trace $O/rope --viz
 
+# the resamplers' weights (docs/resize.md), drawn with matplotlib from the formulas
+MPLCONFIGDIR=$O/mpl /usr/bin/python3 docs/img/make-resize-kernels.py
+
 # source picture -> docs/img/<name> at most <width> pixels wide
 /usr/bin/python3 - "$O" <<'EOF'
 import sys

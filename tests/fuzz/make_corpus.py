@@ -18,6 +18,8 @@ what the fuzzers added in earlier runs stays). Sources:
              in the formats the golden set lacks (16-bit grey and palette PNG, PNG with eXIf, BMP,
              GIF, PNM)
   layout     tests/fuzz/seeds/layout/
+  video_preproc  the golden (video_)preprocessor_config.json files and a size-only one
+  resize     a few made here: sizes (source w, h, destination w, h, channels), then pixels
 Only the standard library is used.
 """
 import hashlib
@@ -171,6 +173,16 @@ def main():
     copy_seeds(out, "image")
 
     copy_seeds(out, "layout")
+    for p in golden_files(lambda n, p: n.startswith("video_preprocessor_config") or n == "preprocessor_config.json"):
+        with open(p, "rb") as f:
+            put(out, "video_preproc", f.read(), rel(p))
+    put(out, "video_preproc", b'{"size": {"shortest_edge": 4096, "longest_edge": 9000}, "do_sample_frames": false}', "size")
+    # resize: sizes (sw, sh, dw, dh, channels) then pixels; downscale, upscale, same size, one constant byte
+    put(out, "resize", bytes([59, 29, 27, 27, 2]) + bytes(range(0, 256, 3)) + struct.pack("<4q", 20, 64, 3135, 12845055),
+        "down")
+    put(out, "resize", bytes([3, 1, 63, 55, 0]) + bytes([0, 255, 17, 200]), "up")
+    put(out, "resize", bytes([8, 8, 8, 8, 3]) + bytes(range(200)), "same")
+    put(out, "resize", bytes([40, 9, 7, 30, 1]) + bytes([77]), "constant")
     for t in sorted(os.listdir(out)):
         print("%-10s %4d seeds in %s" % (t, len(os.listdir(os.path.join(out, t))), os.path.join(out, t)))
 

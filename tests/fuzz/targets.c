@@ -9,7 +9,8 @@
  *
  * One function per target, each calling the same in-memory entry point the command line's file
  * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse,
- * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build), then using what it got the way
+ * vt_preproc_parse, vt_preproc_parse_video, vt_image_decode_info, vt_rope_layout_parse/_build), then using
+ * what it got the way
  * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
  * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
  * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
@@ -28,6 +29,8 @@
 #include "core/arena.h"
 #include "model/model.h"
 #include "io/image.h"
+#include "io/resize.h"
+#include "processor/processor.h"
 #include "format/manifest.h"
 #include "mrope/mrope.h"
 #include "format/npy.h"
@@ -259,6 +262,73 @@ int vt_fuzz_preproc(const uint8_t *data, size_t size, vt_status *st)
 
 #endif
 
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_video_preproc)
+/* video_preprocessor_config.json (the fast mode's video processor), over the hub image processor's settings as
+ * the loader parses it; then the sizes it gives a 100x140 video, as vt_processor_preprocess would plan them. */
+int vt_fuzz_video_preproc(const uint8_t *data, size_t size, vt_status *st)
+{
+    char *s = vt_fuzz_text(data, size);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_preproc_config img, v;
+    vt_preproc_init(&img, VT_PREPROC_SMART_RESIZE);
+    img.min_pixels = 3136;
+    img.max_pixels = 12845056;
+    img.temporal_patch_size = 2;
+    int rc = vt_preproc_parse_video(&v, &img, s, size, st);
+    free(s);
+    if (rc) return rc;
+    VT_ASSERT(v.patch_size == 14 && v.merge_size == 2 && v.temporal_patch_size == 2 && v.min_pixels <= v.max_pixels);
+    vt_processor_opts po;
+    vt_processor_defaults(&po);
+    po.mode = VT_PROCESSOR_FAST;
+    vt_processor_video_from_config(&po, &v);
+    int64_t h, w;
+    vt_status ignored = {0};
+    if (vt_processor_video_resized_size(&h, &w, 140, 100, &po, &ignored) == VT_OK)
+        VT_ASSERT(h > 0 && w > 0 && h % 28 == 0 && w % 28 == 0);
+    return VT_OK;
+}
+
+#endif
+
+/* ================================ the fast processor's numbers ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_resize)
+/* The resizers and this version's smart_resize on arbitrary sizes: bytes 0-3 the source and destination
+ * width and height (1..64 each), byte 4 the channel count (1..4), the rest the pixels (repeated as needed);
+ * then the last 32 bytes as height, width, min and max pixels for smart_resize. Both resamplers must stay inside
+ * their buffers and give the same answer for a same-size copy; a constant image stays constant. */
+int vt_fuzz_resize(const uint8_t *data, size_t size, vt_status *st)
+{
+    if (size < 5) return vt_fail(st, VT_EINPUT, "need 5 bytes of sizes");
+    const int sw = data[0] % 64 + 1, sh = data[1] % 64 + 1, dw = data[2] % 64 + 1, dh = data[3] % 64 + 1;
+    const int ch = data[4] % 4 + 1;
+    const uint8_t *px = data + 5;
+    const size_t npx = size - 5, n_src = (size_t)sw * sh * ch, n_dst = (size_t)dw * dh * ch;
+    uint8_t *src = malloc(n_src), *a = malloc(n_dst), *b = malloc(n_dst);
+    int rc = (src && a && b) ? VT_OK : vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (size_t i = 0; rc == VT_OK && i < n_src; i++) src[i] = npx ? px[i % npx] : 0;
+    if (rc == VT_OK) rc = vt_resize_torch_bicubic_aa(a, dw, dh, src, sw, sh, ch, st);
+    if (rc == VT_OK) rc = vt_resize_pil_bicubic(b, dw, dh, src, sw, sh, ch, st);
+    if (rc == VT_OK && sw == dw && sh == dh) VT_ASSERT(!memcmp(a, src, n_src) && !memcmp(b, src, n_src));
+    if (rc == VT_OK && npx == 1) /* a constant image: every output equals it (the weights sum to one) */
+        for (size_t i = 0; i < n_dst; i++) VT_ASSERT(a[i] == px[0]);
+    if (rc == VT_OK && npx >= 32) { /* smart_resize of transformers 5.0 on what the bytes say */
+        int64_t v[4];
+        memcpy(v, px + npx - 32, sizeof v);
+        int64_t h, w, H = v[0] & 0xfffff, W = v[1] & 0xfffff, lo = (v[2] & 0xffffff) + 1, hi = (v[3] & 0xfffffff) + 1;
+        vt_status ignored = {0};
+        if (H > 0 && W > 0 && vt_processor_smart_resize_fast(&h, &w, H, W, 28, lo, hi, &ignored) == VT_OK)
+            VT_ASSERT(h >= 28 && w >= 28 && h % 28 == 0 && w % 28 == 0);
+    }
+    free(src);
+    free(a);
+    free(b);
+    return rc;
+}
+
+#endif
+
 /* ================================ images ================================ */
 
 #if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_image)
@@ -402,7 +472,8 @@ typedef struct vt_fuzz_target {
 static const vt_fuzz_target vt_fuzz_targets[] = {
     {"st_header", vt_fuzz_st_header}, {"st_index", vt_fuzz_st_index}, {"npy", vt_fuzz_npy},
     {"manifest", vt_fuzz_manifest},   {"config", vt_fuzz_config},     {"preproc", vt_fuzz_preproc},
-    {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},
+    {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},     {"video_preproc", vt_fuzz_video_preproc},
+    {"resize", vt_fuzz_resize},
 };
 #define VT_FUZZ_N_TARGETS ((int)(sizeof vt_fuzz_targets / sizeof vt_fuzz_targets[0]))
 
