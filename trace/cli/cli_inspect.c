@@ -109,10 +109,11 @@ static void print_config(const vt_model_config *c, const char *dir)
                t->hidden_size, t->num_attention_heads, t->num_key_value_heads, t->head_dim, t->mrope_section[0],
                t->mrope_section[1], t->mrope_section[2], t->rope_theta, (long long)t->image_token_id,
                (long long)t->video_token_id, (long long)t->vision_start_token_id, (long long)t->vision_end_token_id);
-        printf("preprocess  %s: min_pixels %lld, max_pixels %lld, patch %d, merge %d, temporal_patch %d, ",
+        printf("preprocess  %s: min_pixels %lld, max_pixels %lld, patch %d, merge %d, temporal_patch %d, "
+               "processor %s by default, ",
                p->present ? "preprocessor_config.json" : "published defaults (no preprocessor_config.json)",
                (long long)p->min_pixels, (long long)p->max_pixels, p->patch_size, p->merge_size,
-               p->temporal_patch_size);
+               p->temporal_patch_size, vt_processor_mode_name(vt_model_processor_mode(c)));
         break;
     }
     case VT_FAMILY_QWENVL: {
