@@ -12,7 +12,8 @@ works with no renaming.
 
 The family comes from config.json's model_type: qwen2_vl (Qwen2-VL), qwen2_5_vl (Qwen2.5-VL), qwen
 (Qwen-VL, remote code) and kimi_vl (Kimi-VL, remote code; both loaded with trust_remote_code=True).
-Written against transformers 4.51.3 (the version the golden traces come from); see docs/diff-your-port.md.
+Written against transformers 4.51.3 (the version the golden traces come from), and with --use-fast against
+the fast processors of transformers 5.0 (README.preprocess-fast.md); see docs/diff-your-port.md.
 
 What it does, in order:
   1. loads the vision modules in float32 on the CPU (by default only the vision tower and, for Kimi-VL, the
