@@ -188,7 +188,9 @@ static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
 static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
 {
     vt_processor_defaults(po);
-    const vt_family family = strcmp(r->family, "qwen2.5-vl") ? VT_FAMILY_QWEN2VL : VT_FAMILY_QWEN25VL;
+    /* the family whose default processor mode applies (vt_family_processor_mode); a family added to
+     * --family adds its line here */
+    const vt_family family = !strcmp(r->family, "qwen2.5-vl") ? VT_FAMILY_QWEN25VL : VT_FAMILY_QWEN2VL;
     vt_preproc_config pc; /* over the processor's published defaults (po) */
     vt_preproc_init(&pc, VT_PREPROC_SMART_RESIZE);
     pc.min_pixels = po->min_pixels;
