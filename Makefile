@@ -6,7 +6,8 @@
 #   make debug    bin/debug/vlmtrace with -O0 -g -fsanitize=address,undefined
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
-#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
+#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs; every cited path exists
+#   make house-check      (part of make test) the include rules, docs/trace-spec.md against the goldens, docs/design.md's C program
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
 #   make bench    full-size speed: GEMM vs OpenBLAS, towers on 448x448, tracing cost, RSS (docs/performance.md)
@@ -40,7 +41,7 @@ DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pi
 DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
 
 .PHONY: all demo test test-plain test-san debug help clean deps-build deps-test tests-build
-.PHONY: notebooks notebooks-data docs-check deps-notebooks
+.PHONY: notebooks notebooks-data docs-check deps-notebooks house-check
 all: bin/vlmtrace
 
 # ---- variants: build/<v>/... objects, binaries under bin/ (opt), bin/san/, bin/debug/ ----
@@ -102,6 +103,7 @@ demo: deps-build
 
 test: deps-test
 	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory house-check
 	@sh tests/run.sh bin
 	@sh tests/run.sh bin/san
 	@sh tests/run_py.sh bin
@@ -130,6 +132,22 @@ docs-check:
 	$(call ensure_debs,$(DEBS_BUILD) python3)
 	@$(MAKE) --no-print-directory bin/vlmtrace
 	@/usr/bin/python3 tests/check_docs.py
+
+# ---- the house (docs/design.md): the dependency rules over every #include, the trace spec's name lists
+# against the golden manifests, and the page's C program compiled against ref/ alone (no trace/) and run ----
+DOC_EXAMPLE := build/docs/design_example
+
+$(DOC_EXAMPLE).c: docs/design.md tests/doc_example.py
+	@/usr/bin/python3 tests/doc_example.py extract docs/design.md $@
+
+$(DOC_EXAMPLE): $(DOC_EXAMPLE).c $(patsubst %.c,build/opt/%.o,$(REF_SRC))
+	@echo "cc $@ (docs/design.md's program, against ref/ only)"
+	@$(CC) $(WARN) -Werror -D_DEFAULT_SOURCE -fopenmp -Iref $(OPT_FLAGS) $^ -o $@ $(LDLIBS)
+
+house-check: $(DOC_EXAMPLE)
+	@/usr/bin/python3 tests/check_layers.py
+	@/usr/bin/python3 tests/check_trace_spec.py
+	@/usr/bin/python3 tests/doc_example.py run docs/design.md $(DOC_EXAMPLE)
 
 help:
 	@sed -n '2,/^#$$/p' Makefile | sed 's/^# \{0,1\}//'
