@@ -5,7 +5,8 @@ page's table, so the page and the check cannot disagree.
 
     /usr/bin/python3 tests/check_layers.py [--root DIR]
 
-Each source file (*.c, *.h) must sit in a folder the table lists (ref/<folder>/ or trace/<folder>/); each
+Each folder of ref/ and trace/ must open with a README.md whose line 'May include: ...' names the same
+folders as its row. Each source file (*.c, *.h) must sit in a folder the table lists (ref/<folder>/ or trace/<folder>/); each
 quoted include must be folder-qualified (`#include "core/tensor.h"`, resolved against -Iref -Itrace), name
 a file that exists, and lie in a folder its own folder may include. Angle-bracket includes (system and
 library headers) are not checked. Exit 0 when every include obeys, 1 otherwise (one line per problem,
@@ -18,6 +19,16 @@ import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 ROW = re.compile(r"^\|\s*`((?:ref|trace)/[a-z0-9_]+)/?`\s*\|(.*)\|\s*$")
+
+
+def parse_allowed(folder, text):
+    """the folders a 'may include' text names: backticked folders (`ref/core`), `ref/*` / `trace/*`, and
+    the word itself; a parenthesised remark is not read"""
+    text = text.split("(")[0]
+    allowed = {tok.rstrip("/") for tok in re.findall(r"`([^`]+)`", text)}
+    if re.search(r"\bitself\b", text):
+        allowed.add(folder)
+    return allowed
 
 
 def read_rules(design):
@@ -37,14 +48,7 @@ def read_rules(design):
         if not m:
             continue
         folder = m.group(1)
-        may = m.group(2).split("|")[-1]
-        allowed = set()
-        for tok in re.findall(r"`([^`]+)`", may):
-            tok = tok.rstrip("/")
-            allowed.add(tok)
-        if re.search(r"\bitself\b", may):
-            allowed.add(folder)
-        rules[folder] = allowed
+        rules[folder] = parse_allowed(folder, m.group(2).split("|")[-1])
     if not rules:
         sys.exit(f"{design}: the 'Dependency rules' section has no table rows of the form | `ref/x/` | ... |")
     return rules
@@ -64,6 +68,21 @@ def check(root):
     rules = read_rules(root / "docs" / "design.md")
     problems, n = [], 0
     for tree in ("ref", "trace"):
+        for d in sorted(p for p in (root / tree).iterdir() if p.is_dir() and not p.name.startswith(".")):
+            folder = f"{tree}/{d.name}"
+            if folder not in rules:
+                continue  # reported below, per file
+            readme = d / "README.md"
+            if not readme.is_file():
+                problems.append(f"{folder}/: no README.md saying what the folder holds and what it may include")
+                continue
+            lines = [l for l in readme.read_text(encoding="utf-8").split("\n") if l.startswith("May include:")]
+            if len(lines) != 1:
+                problems.append(f"{folder}/README.md: needs one line 'May include: ...' (its row of docs/design.md)")
+            elif parse_allowed(folder, lines[0][len("May include:"):]) != rules[folder]:
+                problems.append(f"{folder}/README.md: 'May include:' says "
+                                f"{sorted(parse_allowed(folder, lines[0][len('May include:'):]))}, "
+                                f"docs/design.md's row says {sorted(rules[folder])}")
         for path in sorted((root / tree).rglob("*")):
             if path.suffix not in (".c", ".h") or not path.is_file():
                 continue
