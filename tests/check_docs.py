@@ -2,7 +2,8 @@
 """tests/check_docs.py -- the docs say only what works. Run by `make docs-check` (from the repository root).
 
 1. Links. Every Markdown link and image `[text](target)` / `![alt](target)` (and `[id]: target`,
-   `<img src="target">`) in README.md and docs/**/*.md, outside code, must resolve: a relative target names
+   `<img src="target">`) in README.md, CONTRIBUTING.md, docs/**/*.md, the READMEs of ref/ and trace/ and
+   notebooks-data/reference/README.md, outside code, must resolve: a relative target names
    a file or directory inside the repository, and a `#anchor` names a heading of the target page (GitHub's
    anchor rules: lower case, punctuation dropped, spaces to hyphens, -1, -2, ... for repeats). http(s) and
    mailto links are not fetched.
@@ -58,7 +59,10 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 if "--root" in sys.argv:       # a copy of the repository (tests/py/test_house_checks.py plants problems in one)
     ROOT = pathlib.Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
-PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
+PAGES = [p for p in [ROOT / "README.md", ROOT / "CONTRIBUTING.md"] if p.exists()] + \
+    sorted((ROOT / "docs").rglob("*.md")) + sorted((ROOT / "ref").rglob("*.md")) + \
+    sorted((ROOT / "trace").rglob("*.md")) + [ROOT / "notebooks-data" / "reference" / "README.md"]
+PAGES = [p for p in PAGES if p.exists()]
 SKIP_LANGS = {"c", "h", "json", "python", "py", "yaml", "toml", "makefile", "diff", "markdown", "md"}
 problems = []
 
