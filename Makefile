@@ -41,7 +41,7 @@ DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pi
 DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
 
 .PHONY: all demo test test-plain test-san debug help clean deps-build deps-test tests-build
-.PHONY: notebooks notebooks-data docs-check deps-notebooks house-check
+.PHONY: notebooks notebooks-data docs-check deps-notebooks
 all: bin/vlmtrace
 
 # ---- variants: build/<v>/... objects, binaries under bin/ (opt), bin/san/, bin/debug/ ----
@@ -135,12 +135,14 @@ docs-check:
 
 # ---- the house (docs/design.md): the dependency rules over every #include, the trace spec's name lists
 # against the golden manifests, and the page's C program compiled against ref/ alone (no trace/) and run ----
-DOC_EXAMPLE := build/docs/design_example
+# (objects of the opt variant: build/opt/, or $(BUILD)opt/ where a build tag is in use)
+.PHONY: house-check
+DOC_EXAMPLE := $(or $(BUILD),build/)docs/design_example
 
 $(DOC_EXAMPLE).c: docs/design.md tests/doc_example.py
 	@/usr/bin/python3 tests/doc_example.py extract docs/design.md $@
 
-$(DOC_EXAMPLE): $(DOC_EXAMPLE).c $(patsubst %.c,build/opt/%.o,$(REF_SRC))
+$(DOC_EXAMPLE): $(DOC_EXAMPLE).c $(patsubst %.c,$(or $(BUILD),build/)opt/%.o,$(REF_SRC))
 	@echo "cc $@ (docs/design.md's program, against ref/ only)"
 	@$(CC) $(WARN) -Werror -D_DEFAULT_SOURCE -fopenmp -Iref $(OPT_FLAGS) $^ -o $@ $(LDLIBS)
 
