@@ -7,7 +7,7 @@ page's table, so the page and the check cannot disagree.
 
 Each folder of ref/ and trace/ must open with a README.md whose line 'May include: ...' names the same
 folders as its row. Each source file (*.c, *.h) must sit in a folder the table lists (ref/<folder>/ or trace/<folder>/, or
-a folder below one, which belongs to it: ref/io/stb/ is ref/io); each
+a folder below one, which belongs to it: ref/io/<sub>/ is ref/io); each
 quoted include must be folder-qualified (`#include "core/tensor.h"`, resolved against -Iref -Itrace), name
 a file that exists, and lie in a folder its own folder may include. Angle-bracket includes (system and
 library headers) are not checked. Exit 0 when every include obeys, 1 otherwise (one line per problem,
