@@ -28,6 +28,9 @@
 #                                    DIR holding stb/stb_image.h
 #   EXTRA_CFLAGS / EXTRA_LDFLAGS     added to every compile / link (e.g. Homebrew's -I and -L)
 
+# local.mk (ignored by git): this machine's settings of the variables above (README.md: macOS)
+-include local.mk
+
 CC      ?= gcc
 ifeq ($(origin CC),default)
 CC := gcc
