@@ -1,4 +1,4 @@
-# vlmtrace -- plain C11, one binary (bin/vlmtrace), cmocka tests run twice (plain and ASan+UBSan).
+# vlmtrace -- plain C11, one binary (bin/vlmtrace); cmocka tests run plain, with ASan+UBSan, with clang, on arm64.
 #
 #   make          build bin/vlmtrace
 #   make demo     the main job on the bundled sample image and tiny model
@@ -38,7 +38,8 @@ endif
 
 # Where a build goes: gcc's in bin/ and build/{opt,san,debug}/, any other compiler's in bin/$(TAG)/ and
 # build/$(TAG)/{opt,san,debug}/, so two compilers' objects never mix.
-CC_NAME := $(notdir $(firstword $(CC)))
+# ("ccache clang" counts as clang)
+CC_NAME := $(notdir $(lastword $(filter-out -%,$(CC))))
 ifeq ($(CC_NAME),gcc)
 TAG ?=
 else ifneq ($(findstring aarch64,$(CC_NAME)),)
