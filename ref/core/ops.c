@@ -169,12 +169,6 @@ void vt_softmax_row(float *x, int64_t n) { vt_softmax_row_at(x, n, 0); }
 
 /* ======================================== by name ======================================== */
 
-int vt_activation_known(const char *name)
-{
-    return !strcmp(name, "quick_gelu") || !strcmp(name, "silu") || !strcmp(name, "gelu") ||
-           !strcmp(name, "gelu_pytorch_tanh");
-}
-
 int vt_activation(float *y, const float *x, int64_t n, const char *name, vt_status *st)
 {
     if (!strcmp(name, "quick_gelu")) vt_quick_gelu(y, x, n); /* x * sigmoid(1.702 x): Qwen2-VL */

@@ -12,6 +12,7 @@
 #define VT_OPS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "core/status.h"
 
@@ -47,9 +48,14 @@ void vt_softmax_row_at(float *x, int64_t n, int64_t phase);
 float vt_exp_softmax(float x);
 
 /* Elementwise ACT2FN[name] for the names the configs use (quick_gelu, silu, gelu, gelu_pytorch_tanh);
- * VT_EINPUT for another. vt_activation_known says whether a name is one of them. */
+ * VT_EINPUT for another. */
 int vt_activation(float *y, const float *x, int64_t n, const char *name, vt_status *st);
-int vt_activation_known(const char *name);
+/* Is name one of vt_activation's? (Inline: the config parsers call it without linking the kernels.) */
+static inline int vt_activation_known(const char *name)
+{
+    return !strcmp(name, "quick_gelu") || !strcmp(name, "silu") || !strcmp(name, "gelu") ||
+           !strcmp(name, "gelu_pytorch_tanh");
+}
 
 /*
  * A [L, H, D] operand seen through strides, so attention can read q, k and v straight out of a fused

@@ -16,26 +16,6 @@
 
 #include "qwen25vl/qwen25vl.h"
 
-/* ======================================== config ======================================== */
-
-int vt_qwen25vl_check_config(const vt_qwen25vl_config *config, vt_status *st)
-{
-    const vt_vision_config *c = &config->vision;
-    const int unit = c->patch_size * c->spatial_merge_size; /* 28 pixels: one merged token */
-    if (c->depth < 1) return vt_fail(st, VT_EINPUT, "config.json: vision_config.depth %d", c->depth);
-    if (config->window_size <= 0 || unit <= 0 || config->window_size % unit != 0)
-        return vt_fail(st, VT_EINPUT,
-                       "config.json: vision_config.window_size %d is not a positive multiple of patch_size * "
-                       "spatial_merge_size = %d", config->window_size, unit);
-    for (int j = 0; j < config->n_fullatt; j++)
-        if (config->fullatt_block_indexes[j] < 0 || config->fullatt_block_indexes[j] >= c->depth)
-            return vt_fail(st, VT_EINPUT, "config.json: vision_config.fullatt_block_indexes[%d] = %d is not a block "
-                           "index in [0, %d)", j, config->fullatt_block_indexes[j], c->depth);
-    if (!vt_activation_known(c->hidden_act))
-        return vt_fail(st, VT_EINPUT, "config.json: vision_config.hidden_act '%s' is not supported", c->hidden_act);
-    return VT_OK;
-}
-
 /* ======================================== binding ======================================== */
 
 static void bind(vt_qwen25vl_weights *w, vt_wbind *b, const vt_vision_config *c, vt_status *st)
