@@ -51,7 +51,7 @@ static int64_t jpair(const cJSON *o, const char *key, int i)
 
 /* A tap comparing each tensor with the golden one, after renaming our "<from>." to "<to>." (image.0 ->
  * image.k; with a rename, names outside "<from>." are the single call's pixel_values / image_grid_thw, not
- * the golden's concatenations: counted as extra): the DESIGN.md rule, and bit-exactness counted separately
+ * the golden's concatenations: counted as extra): the comparison rule (docs/design.md), and bit-exactness counted separately
  * (the fast path is exact). */
 typedef struct fast_tap {
     vt_manifest m;

@@ -68,7 +68,8 @@ int vt_processor_fast_smart_resize(int64_t *out_h, int64_t *out_w, int64_t heigh
         vt_processor_python_float_repr(r, sizeof r, ratio);
         return vt_fail(st, VT_EINPUT, "absolute aspect ratio must be smaller than 200, got %s", r);
     }
-    double (*round_fn)(double) = (bugs & VT_BUG_ROUND_HALF_AWAY) ? round : vt_processor_python_round;
+    double (*round_fn)(double) = vt_processor_python_round;
+    VT_BUG_SWITCH(bugs, VT_BUG_ROUND_HALF_AWAY, round_fn = round);
     int64_t h_bar = (int64_t)round_fn((double)height / (double)factor) * factor; /* may be 0 for a side < factor/2 */
     int64_t w_bar = (int64_t)round_fn((double)width / (double)factor) * factor;
     if (h_bar * w_bar > max_pixels) {
