@@ -4,7 +4,8 @@
  * AutoImageProcessor hands out since 4.52; their resized bytes differ on 5-25 % of the pixels, so a trace
  * made with the other one fails first at image.{k}.resized (or pixel_values when only that was traced).
  * When that is the first divergence and the two manifests record different processor_mode values (or one
- * of them records none), the report says so and names the flag.
+ * of them records none), the report says so and names the flag -- unless ours was traced with --inject
+ * (the bug zoo), whose header already names the cause.
  */
 #ifndef VT_PROCESSOR_HINT_H
 #define VT_PROCESSOR_HINT_H
