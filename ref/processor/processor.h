@@ -145,10 +145,11 @@ int vt_processor_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, in
 int vt_processor_smart_resize_fast(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
                                    int64_t min_pixels, int64_t max_pixels, vt_status *st);
 
-/* The size an input of first-frame size width x height is resized to: smart_resize with the options'
- * factor (and o->bugs' VT_BUG_ROUND_HALF_AWAY), plus the refusals vt_processor_preprocess makes (a 0 side, as PIL raises; over
- * VT_PROCESSOR_MAX_RESIZED_PIXELS). Messages start with "WxH input: ", so a caller can prefix the file name
- * (`vlmtrace preprocess` checks every decoded input with it before preprocessing). */
+/* The size an input of first-frame size width x height is resized to: the smart_resize of o->mode with the
+ * options' factor (and o->bugs' VT_BUG_ROUND_HALF_AWAY), plus the refusals vt_processor_preprocess makes (a 0
+ * side, as PIL raises, slow mode only; over VT_PROCESSOR_MAX_RESIZED_PIXELS). Messages start with
+ * "WxH input: ", so a caller can prefix the file name (`vlmtrace preprocess` checks every decoded input with it
+ * before preprocessing). */
 int vt_processor_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
                           vt_status *st);
 /* The same for a video's frames: in fast mode with the video processor's min/max pixels. */
