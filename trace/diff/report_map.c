@@ -1,0 +1,455 @@
+/*
+ * report_map.c -- error maps on the image for `diff --report` (see report.h): every element's |ours - ref|
+ * is placed by the locator (the same row -> (input, t, h, w) the text report's where-lines use) and the
+ * maximum per place is drawn as a heat map over the input's resized image from the reference trace.
+ *
+ * Places, by what the locator says of an element:
+ *   a pixel (image.{k}.resized / normalized)   one cell per pixel of that input (frame)
+ *   a patch (h, w), or a merged token           its patch cells of the input's grid, frame t
+ *   a Resampler query (Qwen-VL)                 its cell of the query grid, laid over the image
+ *   a token of a sequence (M-RoPE, LM)          its cell in the strip of its batch row, and, for an image or
+ *                                               video pad, its merged token on that input's grid too
+ * Panels: one per (input, t) (so one per attention segment: a frame pair of a video is its own segment),
+ * one strip per batch row. Heads: when an element has a head, the per-head maps (small multiples) keep
+ * the maximum over that head's slice of the row.
+ *
+ * Legend: E elements, P panels, K slots (heads, or q/k/v x heads), cells = gh * gw of a panel.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff/report.h"
+
+#define S 2
+#define MAX_PANELS 64
+#define MAX_SLOTS 48
+
+typedef enum { P_GRID, P_PIXELS, P_QUERY, P_STRIP } panel_kind;
+
+typedef struct panel {
+    panel_kind kind;
+    char input[32];   /* "image.0" ("" for a strip) */
+    int64_t t;        /* temporal patch (frame pair), 0 for images; batch row for a strip */
+    int64_t gh, gw;   /* cells */
+    float *v;         /* [1 + K][gh * gw]: slot 0 every element, 1 + k head slot k; -1 no element here */
+} panel;
+
+typedef struct map_acc {
+    panel p[MAX_PANELS];
+    int n;
+    int n_slots, heads, parts; /* parts 3 for fused q/k/v tensors */
+    int64_t strip_len;
+    const char *name;          /* the tensor's */
+    int dropped;               /* elements that had a place but no panel left */
+} map_acc;
+
+/* ======================================== placing elements ======================================== */
+
+static int pixel_dims(const vt_tensor *ref, const char *name, int64_t *H, int64_t *W)
+{
+    const size_t n = strlen(name);
+    const int video = ref->ndim == 4;
+    if (n > 8 && !strcmp(name + n - 8, ".resized") && ref->ndim >= 3) {
+        *H = ref->shape[video], *W = ref->shape[video + 1];
+        return 1;
+    }
+    if (n > 11 && !strcmp(name + n - 11, ".normalized") && ref->ndim >= 3) {
+        *H = ref->shape[video + 1], *W = ref->shape[video + 2];
+        return 1;
+    }
+    return 0;
+}
+
+static panel *panel_of(map_acc *a, panel_kind kind, const char *input, int64_t t, int64_t gh, int64_t gw, vt_status *st,
+                       int *rc)
+{
+    for (int i = 0; i < a->n; i++)
+        if (a->p[i].kind == kind && a->p[i].t == t && !strcmp(a->p[i].input, input)) return &a->p[i];
+    if (a->n == MAX_PANELS || gh <= 0 || gw <= 0 || gh * gw > (1 << 24)) {
+        a->dropped++;
+        return NULL;
+    }
+    panel *p = &a->p[a->n];
+    const size_t cells = (size_t)(gh * gw) * (size_t)(1 + a->n_slots);
+    if (!(p->v = malloc(cells * sizeof *p->v))) {
+        *rc = vt_fail(st, VT_ERESOURCE, "out of memory for an error map");
+        return NULL;
+    }
+    for (size_t i = 0; i < cells; i++) p->v[i] = -1;
+    p->kind = kind;
+    snprintf(p->input, sizeof p->input, "%s", input);
+    p->t = t;
+    p->gh = gh;
+    p->gw = gw;
+    a->n++;
+    return p;
+}
+
+static void put(panel *p, int slot, int64_t y, int64_t x, int64_t hspan, int64_t wspan, int n_slots, float e)
+{
+    if (!p) return;
+    for (int64_t j = y; j < y + hspan && j < p->gh; j++)
+        for (int64_t i = x; i < x + wspan && i < p->gw; i++) {
+            float *v0 = &p->v[j * p->gw + i];
+            if (*v0 < e) *v0 = e;
+            if (slot >= 0 && slot < n_slots) {
+                float *vs = &p->v[(size_t)(1 + slot) * p->gh * p->gw + j * p->gw + i];
+                if (*vs < e) *vs = e;
+            }
+        }
+}
+
+/* Is the location of two elements the same place and slot? */
+static int same_place(const vt_location *a, const vt_location *b)
+{
+    return a->valid == b->valid && !strcmp(a->input, b->input) && a->t == b->t && a->h == b->h && a->w == b->w &&
+           a->merged == b->merged && a->pixel_y == b->pixel_y && a->pixel_x == b->pixel_x && a->query == b->query &&
+           a->head == b->head && a->part == b->part && a->seq == b->seq && a->pos == b->pos;
+}
+
+static int slot_of(const map_acc *a, const vt_location *l)
+{
+    if (l->head < 0 || a->heads <= 1 || l->head >= a->heads) return -1;
+    int part = l->part == 'k' ? 1 : l->part == 'v' ? 2 : 0;
+    return a->parts == 3 ? part * a->heads + l->head : l->head;
+}
+
+static int place(map_acc *a, const rep_tensor *t, const vt_locator *loc, const vt_location *l, float e, vt_status *st)
+{
+    int rc = VT_OK;
+    const int slot = slot_of(a, l);
+    const int64_t m = l->merge > 0 ? l->merge : 2;
+    int64_t H, W;
+    if (l->pixel_y >= 0 && pixel_dims(&t->ref, a->name, &H, &W)) {
+        put(panel_of(a, P_PIXELS, l->input, l->t > 0 ? l->t : 0, H, W, st, &rc), slot, l->pixel_y, l->pixel_x, 1, 1,
+            a->n_slots, e);
+    } else if (l->h >= 0 && l->grid_h > 0 && l->input[0]) {
+        int64_t span = l->merged ? m : 1;
+        put(panel_of(a, P_GRID, l->input, l->t > 0 ? l->t : 0, l->grid_h, l->grid_w, st, &rc), slot, l->h, l->w, span,
+            span, a->n_slots, e);
+    } else if (l->query >= 0 && l->query_grid > 0) {
+        put(panel_of(a, P_QUERY, l->input[0] ? l->input : "image.0", 0, l->query_grid, l->query_grid, st, &rc), slot,
+            l->query / l->query_grid, l->query % l->query_grid, 1, 1, a->n_slots, e);
+    }
+    if (rc == VT_OK && l->seq >= 0 && l->pos >= 0) {
+        int64_t B, L;
+        (void)loc;
+        L = a->strip_len;
+        B = l->seq;
+        if (L > 0) put(panel_of(a, P_STRIP, "", B, 1, L, st, &rc), slot, 0, l->pos, 1, 1, a->n_slots, e);
+    }
+    return rc;
+}
+
+/* Every element through the locator. A row (all coordinates but the last) whose first and last element
+ * land on the same place and slot lands there whole: its maximum goes in once. */
+static int accumulate(map_acc *a, const rep_tensor *t, const vt_locator *loc, const char *name, vt_status *st)
+{
+    const vt_tensor *ref = &t->ref;
+    const int64_t E = vt_numel(ref), C = ref->shape[ref->ndim - 1] > 0 ? ref->shape[ref->ndim - 1] : 1;
+    vt_location la, lb;
+    int rc = VT_OK;
+    for (int64_t r0 = 0; r0 < E && rc == VT_OK; r0 += C) {
+        vt_locate_quiet(loc, name, ref, r0, &la);
+        vt_locate_quiet(loc, name, ref, r0 + C - 1, &lb);
+        if (same_place(&la, &lb)) {
+            if (!la.valid) continue;
+            float e = 0;
+            for (int64_t i = r0; i < r0 + C; i++) e = t->err[i] > e ? t->err[i] : e;
+            rc = place(a, t, loc, &la, e, st);
+        } else {
+            for (int64_t i = r0; i < r0 + C && rc == VT_OK; i++) {
+                vt_locate_quiet(loc, name, ref, i, &la);
+                if (la.valid) rc = place(a, t, loc, &la, t->err[i], st);
+            }
+        }
+    }
+    return rc;
+}
+
+/* ======================================== drawing ======================================== */
+
+/* The background of a panel: the input's resized image (frame of temporal patch t) from the reference. */
+static int load_background(const diff_walk *w, const panel *p, vt_tensor *img, void **buf, int64_t *frame)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.resized", p->input);
+    const vt_manifest_entry *e = vt_manifest_find(w->mr, name);
+    *buf = NULL;
+    if (!e || e->dtype != VT_U8 || (e->ndim != 3 && e->ndim != 4) || e->shape[e->ndim - 1] != 3) return 0;
+    vt_status st = {0};
+    if (vt_manifest_load(w->mr, e, img, buf, &st)) return 0;
+    *frame = 0;
+    if (img->ndim == 4) {
+        const char *nm;
+        int64_t T = 1, gh, gw;
+        for (int i = 0; vt_locator_input(w->loc, i, &nm, &T, &gh, &gw); i++)
+            if (!strcmp(nm, p->input)) break;
+        int64_t F = img->shape[0];
+        *frame = T > 0 ? p->t * (F / T > 0 ? F / T : 1) : 0;
+        if (*frame >= F) *frame = F - 1;
+    }
+    return 1;
+}
+
+typedef struct scale_t {
+    double lo, hi; /* log colour scale bounds */
+    char note[160];
+} scale_t;
+
+static vt_rgb heat(float v, const scale_t *s) { return vt_colormap((float)vt_chart_log_t(v, s->lo, s->hi)); }
+
+/* Panel size in pixels for a target long side. */
+static void panel_size(const panel *p, int target, int *pw, int *ph, int *cell)
+{
+    if (p->kind == P_STRIP) {
+        int per_line = p->gw < 48 ? (int)p->gw : 48;
+        *cell = target / per_line < 6 ? 6 : target / per_line > 20 ? 20 : target / per_line;
+        *pw = per_line * *cell;
+        *ph = (int)((p->gw + per_line - 1) / per_line) * (*cell + 4);
+        return;
+    }
+    int64_t side = p->gh > p->gw ? p->gh : p->gw;
+    *cell = 0;
+    double s = (double)target / side;
+    *pw = (int)lrint(p->gw * s);
+    *ph = (int)lrint(p->gh * s);
+    if (*pw < 1) *pw = 1;
+    if (*ph < 1) *ph = 1;
+}
+
+/* Draw panel p, slot s, at (x, y) in pw x ph pixels. */
+static void draw_panel(vt_canvas *c, const diff_walk *w, const panel *p, int slot, int x, int y, int pw, int ph,
+                       int cell, const scale_t *sc, int windows)
+{
+    const float *v = p->v + (size_t)slot * p->gh * p->gw;
+    if (p->kind == P_STRIP) {
+        int per_line = pw / cell;
+        for (int64_t i = 0; i < p->gw; i++) {
+            int cx = x + (int)(i % per_line) * cell, cy = y + (int)(i / per_line) * (cell + 4);
+            vt_canvas_fill_rect(c, cx, cy, cell - 1, cell, v[i] < 0 ? VT_LIGHT : v[i] == 0 ? VT_WHITE : heat(v[i], sc));
+            vt_canvas_rect(c, cx, cy, cell - 1, cell, VT_LIGHT, 1);
+        }
+        return;
+    }
+    /* the image, greyed and lightened so that the heat reads over it */
+    vt_tensor img;
+    void *buf;
+    int64_t frame = 0;
+    int have = load_background(w, p, &img, &buf, &frame);
+    const int64_t IH = have ? img.shape[img.ndim - 3] : 0, IW = have ? img.shape[img.ndim - 2] : 0;
+    for (int j = 0; j < ph; j++)
+        for (int i = 0; i < pw; i++) {
+            int64_t gy = (int64_t)j * p->gh / ph, gx = (int64_t)i * p->gw / pw;
+            float e = v[gy * p->gw + gx];
+            int g = 235;
+            if (have) {
+                const uint8_t *px = vt_u8(&img) + ((frame * IH + (int64_t)j * IH / ph) * IW + (int64_t)i * IW / pw) * 3;
+                g = 130 + (px[0] * 30 + px[1] * 59 + px[2] * 11) / 100 / 2; /* luma, halved into [130, 257] */
+                if (g > 255) g = 255;
+            }
+            vt_rgb col = VT_RGB(g, g, g);
+            if (e > 0) {
+                vt_rgb h = heat(e, sc);
+                col = VT_RGB((h.r * 4 + g) / 5, (h.g * 4 + g) / 5, (h.b * 4 + g) / 5);
+            }
+            vt_canvas_set(c, x + i, y + j, col);
+        }
+    free(buf);
+    /* Qwen2.5-VL windows: a line wherever two neighbouring patches sit in different windows */
+    if (windows && p->kind == P_GRID)
+        for (int64_t gy = 0; gy < p->gh; gy++)
+            for (int64_t gx = 0; gx < p->gw; gx++) {
+                int a = vt_locate_window(w->loc, p->input, p->t, gy, gx);
+                int x1 = x + (int)((gx + 1) * pw / p->gw), y1 = y + (int)((gy + 1) * ph / p->gh);
+                int xa = x + (int)(gx * pw / p->gw), ya = y + (int)(gy * ph / p->gh);
+                if (gx + 1 < p->gw && a != vt_locate_window(w->loc, p->input, p->t, gy, gx + 1))
+                    vt_canvas_fill_rect(c, x1 - 1, ya, 3, y1 - ya, VT_WHITE), vt_canvas_fill_rect(c, x1, ya, 1, y1 - ya, VT_BLACK);
+                if (gy + 1 < p->gh && a != vt_locate_window(w->loc, p->input, p->t, gy + 1, gx))
+                    vt_canvas_fill_rect(c, xa, y1 - 1, x1 - xa, 3, VT_WHITE), vt_canvas_fill_rect(c, xa, y1, x1 - xa, 1, VT_BLACK);
+            }
+    vt_canvas_rect(c, x - 1, y - 1, pw + 2, ph + 2, VT_BLACK, 1);
+}
+
+static void panel_caption(const panel *p, const diff_walk *w, char *b, size_t n)
+{
+    if (p->kind == P_STRIP) {
+        snprintf(b, n, "tokens of batch row %lld", (long long)p->t);
+        return;
+    }
+    const char *nm;
+    int64_t T = 1, gh, gw;
+    for (int i = 0; vt_locator_input(w->loc, i, &nm, &T, &gh, &gw); i++)
+        if (!strcmp(nm, p->input)) break;
+    const char *what = p->kind == P_PIXELS ? "pixels" : p->kind == P_QUERY ? "query grid" : "patches";
+    if (!strncmp(p->input, "video", 5) || T > 1)
+        snprintf(b, n, "%s t %lld (%s)", p->input, (long long)p->t, what);
+    else snprintf(b, n, "%s (%s)", p->input, what);
+}
+
+static int cmp_panel(const void *pa, const void *pb)
+{
+    const panel *a = pa, *b = pb;
+    if ((a->kind == P_STRIP) != (b->kind == P_STRIP)) return a->kind == P_STRIP ? 1 : -1;
+    int k = strncmp(a->input, b->input, 5); /* images before videos */
+    if (k) return k;
+    int ia = atoi(strchr(a->input, '.') ? strchr(a->input, '.') + 1 : "0"),
+        ib = atoi(strchr(b->input, '.') ? strchr(b->input, '.') + 1 : "0");
+    if (ia != ib) return ia < ib ? -1 : 1;
+    return a->t < b->t ? -1 : a->t > b->t;
+}
+
+/* One picture: the panels of the given slots (rows of small multiples when n_rows > 1). */
+static int draw(rep_ctx *ctx, const rep_tensor *t, map_acc *a, const int *slots, const char *const *row_names,
+                int n_rows, int target, const char *file, const char *title, const char *alt, const scale_t *sc,
+                double mark, int windows, vt_status *st)
+{
+    const diff_walk *w = ctx->w;
+    const diff_row *r = &w->rows[t->row];
+    int pw[MAX_PANELS], ph[MAX_PANELS], cell[MAX_PANELS], row_h = 0, row_w = 0;
+    /* pixel panels at twice their size (up to 560 px): single pixels must show */
+    int64_t side = 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->p[i].kind == P_PIXELS) side = a->p[i].gh > side ? a->p[i].gh : side, side = a->p[i].gw > side ? a->p[i].gw : side;
+    const int cap_h = VT_LINE_H(S) + 6, gap = 16, left = n_rows > 1 ? 130 : 12;
+    for (int i = 0; i < a->n; i++) {
+        int tg = a->p[i].kind == P_STRIP ? target * 8 / 5 : a->p[i].kind == P_PIXELS && n_rows == 1
+                 ? (int)(side * 2 > 560 ? 560 : side * 2 < target ? target : side * 2) : target;
+        panel_size(&a->p[i], tg, &pw[i], &ph[i], &cell[i]);
+        int cw = vt_chart_text_w("image.0 t 0 (patches)", S);
+        if (a->p[i].kind != P_STRIP) row_w += (pw[i] > cw ? pw[i] : cw) + gap;
+        if (a->p[i].kind != P_STRIP && ph[i] > row_h) row_h = ph[i];
+    }
+    int strip_h = 0, strip_w = 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->p[i].kind == P_STRIP) strip_h += ph[i] + cap_h + 8, strip_w = pw[i] > strip_w ? pw[i] : strip_w;
+    const int bar_w = vt_chart_colorbar_w(18, sc->lo, sc->hi, "max abs(ours - ref)", mark > 0 ? "allowed" : NULL);
+    int body_w = row_w > strip_w ? row_w : strip_w, title_h = (sc->note[0] ? 3 : 2) * (VT_LINE_H(S) + 6) + 6;
+    int block_h = (row_h ? row_h + cap_h + 10 : 0) + strip_h;
+    int H = title_h + n_rows * block_h + 40, Wd = left + body_w + 40 + bar_w + 16;
+    if (H < title_h + 260) H = title_h + 260;
+    char line[600];
+    snprintf(line, sizeof line, "%s %s", r->er->name, r->status == DS_OK ? "(passes)" : "(fails)");
+    int tw = vt_chart_text_w(line, S) + 20, tw2 = vt_chart_text_w(title, S) + 20, tw3 = vt_chart_text_w(sc->note, S) + 20;
+    if (tw < tw3) tw = tw3;
+    if (Wd < tw) Wd = tw;
+    if (Wd < tw2) Wd = tw2;
+    vt_canvas c;
+    VT_TRY(vt_canvas_init(&c, Wd, H, VT_WHITE, st));
+    vt_chart_text(&c, 8, 6, line, VT_BLACK, S, VT_ALIGN_LEFT);
+    vt_chart_text(&c, 8, 6 + VT_LINE_H(S) + 6, title, VT_GREY, S, VT_ALIGN_LEFT);
+    if (sc->note[0]) vt_chart_text(&c, 8, 6 + 2 * (VT_LINE_H(S) + 6), sc->note, VT_GREY, S, VT_ALIGN_LEFT);
+    for (int row = 0; row < n_rows; row++) {
+        int y = title_h + row * block_h, x = left;
+        if (n_rows > 1) vt_chart_text(&c, 8, y + cap_h + 6, row_names[row], VT_BLACK, S, VT_ALIGN_LEFT);
+        for (int i = 0; i < a->n; i++) {
+            if (a->p[i].kind == P_STRIP) continue;
+            char cb[96];
+            panel_caption(&a->p[i], w, cb, sizeof cb);
+            if (row == 0 || n_rows == 1) vt_chart_text(&c, x, y, cb, VT_BLACK, S, VT_ALIGN_LEFT);
+            draw_panel(&c, w, &a->p[i], slots[row], x + 1, y + cap_h, pw[i], ph[i], cell[i], sc, windows);
+            int cw = vt_chart_text_w("image.0 t 0 (patches)", S);
+            x += (pw[i] > cw ? pw[i] : cw) + gap;
+        }
+        y += row_h ? row_h + cap_h + 10 : 0;
+        for (int i = 0; i < a->n; i++) {
+            if (a->p[i].kind != P_STRIP) continue;
+            char cb[96];
+            panel_caption(&a->p[i], w, cb, sizeof cb);
+            vt_chart_text(&c, left, y, cb, VT_BLACK, S, VT_ALIGN_LEFT);
+            draw_panel(&c, w, &a->p[i], slots[row], left + 1, y + cap_h, pw[i], ph[i], cell[i], sc, 0);
+            y += ph[i] + cap_h + 8;
+        }
+    }
+    int bh = H - title_h - 80;
+    vt_chart_colorbar(&c, left + body_w + 40, title_h + VT_LINE_H(S) + 12, 18, bh > 400 ? 400 : bh, sc->lo, sc->hi,
+                      "max abs(ours - ref)", mark, mark > 0 ? "allowed" : NULL);
+    int rc = report_add_pic(ctx, &c, file, title, alt, st);
+    vt_canvas_free(&c);
+    return rc;
+}
+
+int report_maps(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
+{
+    const diff_walk *w = ctx->w;
+    const diff_row *r = &w->rows[t->row];
+    const char *name = r->er->name;
+    map_acc a;
+    memset(&a, 0, sizeof a);
+    a.name = name;
+    /* heads: what the locator says of the elements of row 0 (and of q/k/v parts) */
+    const int64_t C = t->ref.shape[t->ref.ndim - 1];
+    for (int64_t i = 0; i < vt_numel(&t->ref) && i < 4 * C + 1; i++) {
+        vt_location l;
+        vt_locate_quiet(w->loc, name, &t->ref, i, &l);
+        if (l.head >= 0 && l.n_heads > a.heads) a.heads = l.n_heads;
+        if (l.part) a.parts = 3;
+    }
+    if (a.heads > 1) a.n_slots = (a.parts == 3 ? 3 : 1) * a.heads;
+    if (a.n_slots > MAX_SLOTS) a.n_slots = 0, a.heads = 0;
+    if (!a.parts) a.parts = 1;
+    {
+        vt_location l;
+        vt_locate_quiet(w->loc, name, &t->ref, 0, &l);
+        if (l.seq >= 0) { /* token tensors: the strip is as long as the sequence */
+            for (int d = 0; d < t->ref.ndim; d++) {
+                vt_location l2;
+                int64_t stride = 1;
+                for (int e = d + 1; e < t->ref.ndim; e++) stride *= t->ref.shape[e];
+                if (t->ref.shape[d] < 2) continue;
+                vt_locate_quiet(w->loc, name, &t->ref, stride, &l2);
+                if (l2.pos == 1) a.strip_len = t->ref.shape[d];
+            }
+        }
+    }
+    int rc = accumulate(&a, t, w->loc, name, st);
+    if (rc == VT_OK && a.n == 0 && ctx->n_notes < 8) {
+        snprintf(ctx->notes[ctx->n_notes++], sizeof ctx->notes[0],
+                 "%s: no element of it has a place on an input (the locator does not know its layout)", name);
+    }
+    if (rc == VT_OK && a.n > 0) {
+        qsort(a.p, (size_t)a.n, sizeof a.p[0], cmp_panel);
+        size_t total = 0;
+        for (int i = 0; i < a.n; i++) total += (size_t)(a.p[i].gh * a.p[i].gw);
+        float *all = malloc((total ? total : 1) * sizeof *all);
+        if (!all) rc = vt_fail(st, VT_ERESOURCE, "out of memory for an error map");
+        for (int i = 0, k = 0; all && i < a.n; i++)
+            for (int64_t j = 0; j < a.p[i].gh * a.p[i].gw; j++) all[k++] = a.p[i].v[j];
+        const double mark = r->er->dtype == VT_F32 ? r->c.atol_eff : 0;
+        scale_t sc;
+        if (all) report_scale(all, total, mark, &sc.lo, &sc.hi, sc.note, sizeof sc.note);
+        free(all);
+        /* window borders for tensors inside the Qwen2.5-VL blocks (and the window-ordered ones around them) */
+        int windows = rc == VT_OK && (strstr(name, "blocks.") != NULL || !strcmp(name, "visual.patch_embed.windowed"));
+        const int slot0[1] = {0};
+        char file[48], title[320], alt[320];
+        snprintf(file, sizeof file, "map.%d.png", t->index);
+        snprintf(title, sizeof title, "max abs(ours - ref) per %s, over the resized input%s",
+                 a.p[0].kind == P_PIXELS ? "pixel (over channels)" : a.p[0].kind == P_STRIP ? "token" : "patch row",
+                 windows && vt_locate_window(w->loc, a.p[0].input, 0, 0, 0) >= 0 ? "; lines: attention windows" : "");
+        snprintf(alt, sizeof alt, "error map of %s on %d panel(s)", name, a.n);
+        if (rc == VT_OK) rc = draw(ctx, t, &a, slot0, NULL, 1, 300, file, title, alt, &sc, mark, windows, st);
+        if (rc == VT_OK && a.n_slots > 1) {
+            int slots[MAX_SLOTS];
+            char names[MAX_SLOTS][32];
+            const char *rn[MAX_SLOTS];
+            for (int k = 0; k < a.n_slots; k++) {
+                slots[k] = 1 + k;
+                if (a.parts == 3) snprintf(names[k], sizeof names[k], "%c head %d", "qkv"[k / a.heads], k % a.heads);
+                else snprintf(names[k], sizeof names[k], "head %d", k);
+                rn[k] = names[k];
+            }
+            snprintf(file, sizeof file, "heads.%d.png", t->index);
+            snprintf(title, sizeof title, "per head: max abs(ours - ref) over the head's slice of each row");
+            snprintf(alt, sizeof alt, "error maps of %s, one row of panels per head (%d)", name, a.n_slots);
+            rc = draw(ctx, t, &a, slots, rn, a.n_slots, 120, file, title, alt, &sc, mark, windows, st);
+        }
+    }
+    if (rc == VT_OK && a.dropped && ctx->n_notes < 8)
+        snprintf(ctx->notes[ctx->n_notes++], sizeof ctx->notes[0], "%s: more than %d panels; the rest are not drawn",
+                 name, MAX_PANELS);
+    for (int i = 0; i < a.n; i++) free(a.p[i].v);
+    return rc;
+}
