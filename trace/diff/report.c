@@ -185,12 +185,14 @@ static int chosen(const diff_walk *w, const vt_diff_opts *o, int *rows, int max)
     int n = 0;
     if (w->first_fail >= 0 && w->rows[w->first_fail].status == DS_FAIL) rows[n++] = w->first_fail;
     if (w->first_fail < 0 && !o->n_show) {
+        /* the largest error against its tolerance; among equals a float tensor, the later one (the output) */
         int best = -1;
         double tol, yb = -1;
         for (int i = 0; i < w->n; i++)
             if (w->rows[i].status == DS_OK) {
                 double y = report_walk_y(&w->rows[i], &o->cmp, &tol);
-                if (y > yb) yb = y, best = i;
+                int f = w->rows[i].er->dtype == VT_F32, fb = best >= 0 && w->rows[best].er->dtype == VT_F32;
+                if (y > yb || (y == yb && f >= fb)) yb = y, best = i;
             }
         if (best >= 0) rows[n++] = best;
     }

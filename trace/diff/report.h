@@ -61,6 +61,36 @@ int report_check(const vt_manifest *mr, const vt_diff_opts *o, vt_status *st);
 /* After the walk: every file, report.html last. */
 int report_write(const diff_walk *w, const vt_diff_opts *o, vt_status *st);
 
+/* ---- the error map of one tensor: every element placed by the locator (report_map.c) ---- */
+
+#define REP_MAX_PANELS 64
+#define REP_MAX_SLOTS 48
+
+typedef enum { REP_GRID, REP_PIXELS, REP_QUERY, REP_STRIP } rep_panel_kind;
+
+typedef struct rep_panel {
+    rep_panel_kind kind;
+    char input[32];   /* "image.0" ("" for a strip) */
+    int64_t t;        /* temporal patch (frame pair), 0 for images; batch row for a strip */
+    int64_t gh, gw;   /* cells */
+    float *v;         /* [1 + K][gh * gw]: slot 0 every element, 1 + k head slot k; -1 no element here */
+} rep_panel;
+
+typedef struct rep_map {
+    rep_panel p[REP_MAX_PANELS];
+    int n;
+    int n_slots, heads, parts; /* parts 3 for fused q/k/v tensors */
+    int64_t strip_len;
+    const char *name;          /* the tensor's */
+    int dropped;               /* elements that had a place but no panel left */
+} rep_map;
+
+/* err [numel(ref)]: the error of each element. Panels sorted (images, then videos, frames in order, strips
+ * last). VT_ERESOURCE on allocation failure. */
+int report_map_build(const vt_locator *loc, const char *name, const vt_tensor *ref, const float *err, rep_map *m,
+                     vt_status *st);
+void report_map_free(rep_map *m);
+
 /* ---- the pictures (each adds to ctx->pics) ---- */
 
 /* The y value of row r on the walk (relative error against the tolerance line `tol`); +inf for integer,

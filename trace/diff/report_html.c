@@ -125,26 +125,11 @@ int report_html(const rep_ctx *ctx, char **html, size_t *n, vt_status *st)
     fprintf(f, " (from the reference trace)</dd>\n<dt>rule</dt><dd>integers exact; float32 |ours &minus; ref| &le; "
                "%g &middot; max(1, max|ref|) + %g &middot; |ref|</dd>\n</dl>\n", o->cmp.atol, o->cmp.rtol);
 
-    /* where-lines of the failing tensors */
-    int n_where = 0;
-    for (int i = 0; i < w->n; i++) n_where += w->rows[i].status == DS_FAIL && w->rows[i].loc.valid;
-    if (n_where) {
-        fputs("<h2>Where the worst elements sit</h2>\n<ul class=\"where\">\n", f);
-        int shown = 0;
-        for (int i = 0; i < w->n && shown < 40; i++) {
-            const diff_row *r = &w->rows[i];
-            if (r->status != DS_FAIL || !r->loc.valid) continue;
-            fputs("<li><code>", f);
-            esc(f, r->er->name);
-            fputs("</code>: ", f);
-            esc(f, r->loc.text);
-            fputs("</li>\n", f);
-            shown++;
-        }
-        if (n_where > shown) fprintf(f, "<li>... and %d more failing tensors (the table below)</li>\n", n_where - shown);
-        fputs("</ul>\n", f);
+    if (ff && ff->status == DS_FAIL && ff->loc.valid) {
+        fputs("<p>Its worst element: ", f);
+        esc(f, ff->loc.text);
+        fputs("</p>\n", f);
     }
-
     /* pictures */
     fputs("<h2>The error walk</h2>\n<p>Every compared tensor in the reference's order, its maximum relative error "
           "on a log axis; the dashed line is the tolerance. Points above it fail.</p>\n", f);
@@ -161,6 +146,26 @@ int report_html(const rep_ctx *ctx, char **html, size_t *n, vt_status *st)
             esc(f, ctx->notes[i]);
             fputs("</p>\n", f);
         }
+    }
+
+    /* where-lines of the failing tensors */
+    int n_where = 0;
+    for (int i = 0; i < w->n; i++) n_where += w->rows[i].status == DS_FAIL && w->rows[i].loc.valid;
+    if (n_where) {
+        fputs("<h2>Where each failing tensor's worst element sits</h2>\n<ul class=\"where\">\n", f);
+        int shown = 0;
+        for (int i = 0; i < w->n && shown < 40; i++) {
+            const diff_row *r = &w->rows[i];
+            if (r->status != DS_FAIL || !r->loc.valid) continue;
+            fputs("<li><code>", f);
+            esc(f, r->er->name);
+            fputs("</code>: ", f);
+            esc(f, r->loc.text);
+            fputs("</li>\n", f);
+            shown++;
+        }
+        if (n_where > shown) fprintf(f, "<li>... and %d more failing tensors (the table below)</li>\n", n_where - shown);
+        fputs("</ul>\n", f);
     }
 
     /* the table */

@@ -23,28 +23,6 @@
 #include "diff/report.h"
 
 #define S 2
-#define MAX_PANELS 64
-#define MAX_SLOTS 48
-
-typedef enum { P_GRID, P_PIXELS, P_QUERY, P_STRIP } panel_kind;
-
-typedef struct panel {
-    panel_kind kind;
-    char input[32];   /* "image.0" ("" for a strip) */
-    int64_t t;        /* temporal patch (frame pair), 0 for images; batch row for a strip */
-    int64_t gh, gw;   /* cells */
-    float *v;         /* [1 + K][gh * gw]: slot 0 every element, 1 + k head slot k; -1 no element here */
-} panel;
-
-typedef struct map_acc {
-    panel p[MAX_PANELS];
-    int n;
-    int n_slots, heads, parts; /* parts 3 for fused q/k/v tensors */
-    int64_t strip_len;
-    const char *name;          /* the tensor's */
-    int dropped;               /* elements that had a place but no panel left */
-} map_acc;
-
 /* ======================================== placing elements ======================================== */
 
 static int pixel_dims(const vt_tensor *ref, const char *name, int64_t *H, int64_t *W)
@@ -62,16 +40,16 @@ static int pixel_dims(const vt_tensor *ref, const char *name, int64_t *H, int64_
     return 0;
 }
 
-static panel *panel_of(map_acc *a, panel_kind kind, const char *input, int64_t t, int64_t gh, int64_t gw, vt_status *st,
+static rep_panel *panel_of(rep_map *a, rep_panel_kind kind, const char *input, int64_t t, int64_t gh, int64_t gw, vt_status *st,
                        int *rc)
 {
     for (int i = 0; i < a->n; i++)
         if (a->p[i].kind == kind && a->p[i].t == t && !strcmp(a->p[i].input, input)) return &a->p[i];
-    if (a->n == MAX_PANELS || gh <= 0 || gw <= 0 || gh * gw > (1 << 24)) {
+    if (a->n == REP_MAX_PANELS || gh <= 0 || gw <= 0 || gh * gw > (1 << 24)) {
         a->dropped++;
         return NULL;
     }
-    panel *p = &a->p[a->n];
+    rep_panel *p = &a->p[a->n];
     const size_t cells = (size_t)(gh * gw) * (size_t)(1 + a->n_slots);
     if (!(p->v = malloc(cells * sizeof *p->v))) {
         *rc = vt_fail(st, VT_ERESOURCE, "out of memory for an error map");
@@ -87,7 +65,7 @@ static panel *panel_of(map_acc *a, panel_kind kind, const char *input, int64_t t
     return p;
 }
 
-static void put(panel *p, int slot, int64_t y, int64_t x, int64_t hspan, int64_t wspan, int n_slots, float e)
+static void put(rep_panel *p, int slot, int64_t y, int64_t x, int64_t hspan, int64_t wspan, int n_slots, float e)
 {
     if (!p) return;
     for (int64_t j = y; j < y + hspan && j < p->gh; j++)
@@ -109,45 +87,41 @@ static int same_place(const vt_location *a, const vt_location *b)
            a->head == b->head && a->part == b->part && a->seq == b->seq && a->pos == b->pos;
 }
 
-static int slot_of(const map_acc *a, const vt_location *l)
+static int slot_of(const rep_map *a, const vt_location *l)
 {
     if (l->head < 0 || a->heads <= 1 || l->head >= a->heads) return -1;
     int part = l->part == 'k' ? 1 : l->part == 'v' ? 2 : 0;
     return a->parts == 3 ? part * a->heads + l->head : l->head;
 }
 
-static int place(map_acc *a, const rep_tensor *t, const vt_locator *loc, const vt_location *l, float e, vt_status *st)
+static int place(rep_map *a, const vt_tensor *ref, const vt_location *l, float e, vt_status *st)
 {
     int rc = VT_OK;
     const int slot = slot_of(a, l);
     const int64_t m = l->merge > 0 ? l->merge : 2;
     int64_t H, W;
-    if (l->pixel_y >= 0 && pixel_dims(&t->ref, a->name, &H, &W)) {
-        put(panel_of(a, P_PIXELS, l->input, l->t > 0 ? l->t : 0, H, W, st, &rc), slot, l->pixel_y, l->pixel_x, 1, 1,
+    if (l->pixel_y >= 0 && pixel_dims(ref, a->name, &H, &W)) {
+        put(panel_of(a, REP_PIXELS, l->input, l->t > 0 ? l->t : 0, H, W, st, &rc), slot, l->pixel_y, l->pixel_x, 1, 1,
             a->n_slots, e);
     } else if (l->h >= 0 && l->grid_h > 0 && l->input[0]) {
         int64_t span = l->merged ? m : 1;
-        put(panel_of(a, P_GRID, l->input, l->t > 0 ? l->t : 0, l->grid_h, l->grid_w, st, &rc), slot, l->h, l->w, span,
+        put(panel_of(a, REP_GRID, l->input, l->t > 0 ? l->t : 0, l->grid_h, l->grid_w, st, &rc), slot, l->h, l->w, span,
             span, a->n_slots, e);
     } else if (l->query >= 0 && l->query_grid > 0) {
-        put(panel_of(a, P_QUERY, l->input[0] ? l->input : "image.0", 0, l->query_grid, l->query_grid, st, &rc), slot,
+        put(panel_of(a, REP_QUERY, l->input[0] ? l->input : "image.0", 0, l->query_grid, l->query_grid, st, &rc), slot,
             l->query / l->query_grid, l->query % l->query_grid, 1, 1, a->n_slots, e);
     }
     if (rc == VT_OK && l->seq >= 0 && l->pos >= 0) {
-        int64_t B, L;
-        (void)loc;
-        L = a->strip_len;
-        B = l->seq;
-        if (L > 0) put(panel_of(a, P_STRIP, "", B, 1, L, st, &rc), slot, 0, l->pos, 1, 1, a->n_slots, e);
+        if (a->strip_len > 0) put(panel_of(a, REP_STRIP, "", l->seq, 1, a->strip_len, st, &rc), slot, 0, l->pos, 1, 1, a->n_slots, e);
     }
     return rc;
 }
 
 /* Every element through the locator. A row (all coordinates but the last) whose first and last element
  * land on the same place and slot lands there whole: its maximum goes in once. */
-static int accumulate(map_acc *a, const rep_tensor *t, const vt_locator *loc, const char *name, vt_status *st)
+static int accumulate(rep_map *a, const vt_tensor *ref, const float *err, const vt_locator *loc, const char *name,
+                      vt_status *st)
 {
-    const vt_tensor *ref = &t->ref;
     const int64_t E = vt_numel(ref), C = ref->shape[ref->ndim - 1] > 0 ? ref->shape[ref->ndim - 1] : 1;
     vt_location la, lb;
     int rc = VT_OK;
@@ -157,12 +131,12 @@ static int accumulate(map_acc *a, const rep_tensor *t, const vt_locator *loc, co
         if (same_place(&la, &lb)) {
             if (!la.valid) continue;
             float e = 0;
-            for (int64_t i = r0; i < r0 + C; i++) e = t->err[i] > e ? t->err[i] : e;
-            rc = place(a, t, loc, &la, e, st);
+            for (int64_t i = r0; i < r0 + C; i++) e = err[i] > e ? err[i] : e;
+            rc = place(a, ref, &la, e, st);
         } else {
             for (int64_t i = r0; i < r0 + C && rc == VT_OK; i++) {
                 vt_locate_quiet(loc, name, ref, i, &la);
-                if (la.valid) rc = place(a, t, loc, &la, t->err[i], st);
+                if (la.valid) rc = place(a, ref, &la, err[i], st);
             }
         }
     }
@@ -172,7 +146,7 @@ static int accumulate(map_acc *a, const rep_tensor *t, const vt_locator *loc, co
 /* ======================================== drawing ======================================== */
 
 /* The background of a panel: the input's resized image (frame of temporal patch t) from the reference. */
-static int load_background(const diff_walk *w, const panel *p, vt_tensor *img, void **buf, int64_t *frame)
+static int load_background(const diff_walk *w, const rep_panel *p, vt_tensor *img, void **buf, int64_t *frame)
 {
     char name[64];
     snprintf(name, sizeof name, "%s.resized", p->input);
@@ -202,9 +176,9 @@ typedef struct scale_t {
 static vt_rgb heat(float v, const scale_t *s) { return vt_colormap((float)vt_chart_log_t(v, s->lo, s->hi)); }
 
 /* Panel size in pixels for a target long side. */
-static void panel_size(const panel *p, int target, int *pw, int *ph, int *cell)
+static void panel_size(const rep_panel *p, int target, int *pw, int *ph, int *cell)
 {
-    if (p->kind == P_STRIP) {
+    if (p->kind == REP_STRIP) {
         int per_line = p->gw < 48 ? (int)p->gw : 48;
         *cell = target / per_line < 6 ? 6 : target / per_line > 20 ? 20 : target / per_line;
         *pw = per_line * *cell;
@@ -221,11 +195,11 @@ static void panel_size(const panel *p, int target, int *pw, int *ph, int *cell)
 }
 
 /* Draw panel p, slot s, at (x, y) in pw x ph pixels. */
-static void draw_panel(vt_canvas *c, const diff_walk *w, const panel *p, int slot, int x, int y, int pw, int ph,
+static void draw_panel(vt_canvas *c, const diff_walk *w, const rep_panel *p, int slot, int x, int y, int pw, int ph,
                        int cell, const scale_t *sc, int windows)
 {
     const float *v = p->v + (size_t)slot * p->gh * p->gw;
-    if (p->kind == P_STRIP) {
+    if (p->kind == REP_STRIP) {
         int per_line = pw / cell;
         for (int64_t i = 0; i < p->gw; i++) {
             int cx = x + (int)(i % per_line) * cell, cy = y + (int)(i / per_line) * (cell + 4);
@@ -259,7 +233,7 @@ static void draw_panel(vt_canvas *c, const diff_walk *w, const panel *p, int slo
         }
     free(buf);
     /* Qwen2.5-VL windows: a line wherever two neighbouring patches sit in different windows */
-    if (windows && p->kind == P_GRID)
+    if (windows && p->kind == REP_GRID)
         for (int64_t gy = 0; gy < p->gh; gy++)
             for (int64_t gx = 0; gx < p->gw; gx++) {
                 int a = vt_locate_window(w->loc, p->input, p->t, gy, gx);
@@ -273,9 +247,9 @@ static void draw_panel(vt_canvas *c, const diff_walk *w, const panel *p, int slo
     vt_canvas_rect(c, x - 1, y - 1, pw + 2, ph + 2, VT_BLACK, 1);
 }
 
-static void panel_caption(const panel *p, const diff_walk *w, char *b, size_t n)
+static void panel_caption(const rep_panel *p, const diff_walk *w, char *b, size_t n)
 {
-    if (p->kind == P_STRIP) {
+    if (p->kind == REP_STRIP) {
         snprintf(b, n, "tokens of batch row %lld", (long long)p->t);
         return;
     }
@@ -283,7 +257,7 @@ static void panel_caption(const panel *p, const diff_walk *w, char *b, size_t n)
     int64_t T = 1, gh, gw;
     for (int i = 0; vt_locator_input(w->loc, i, &nm, &T, &gh, &gw); i++)
         if (!strcmp(nm, p->input)) break;
-    const char *what = p->kind == P_PIXELS ? "pixels" : p->kind == P_QUERY ? "query grid" : "patches";
+    const char *what = p->kind == REP_PIXELS ? "pixels" : p->kind == REP_QUERY ? "query grid" : "patches";
     if (!strncmp(p->input, "video", 5) || T > 1)
         snprintf(b, n, "%s t %lld (%s)", p->input, (long long)p->t, what);
     else snprintf(b, n, "%s (%s)", p->input, what);
@@ -291,8 +265,8 @@ static void panel_caption(const panel *p, const diff_walk *w, char *b, size_t n)
 
 static int cmp_panel(const void *pa, const void *pb)
 {
-    const panel *a = pa, *b = pb;
-    if ((a->kind == P_STRIP) != (b->kind == P_STRIP)) return a->kind == P_STRIP ? 1 : -1;
+    const rep_panel *a = pa, *b = pb;
+    if ((a->kind == REP_STRIP) != (b->kind == REP_STRIP)) return a->kind == REP_STRIP ? 1 : -1;
     int k = strncmp(a->input, b->input, 5); /* images before videos */
     if (k) return k;
     int ia = atoi(strchr(a->input, '.') ? strchr(a->input, '.') + 1 : "0"),
@@ -302,29 +276,29 @@ static int cmp_panel(const void *pa, const void *pb)
 }
 
 /* One picture: the panels of the given slots (rows of small multiples when n_rows > 1). */
-static int draw(rep_ctx *ctx, const rep_tensor *t, map_acc *a, const int *slots, const char *const *row_names,
+static int draw(rep_ctx *ctx, const rep_tensor *t, rep_map *a, const int *slots, const char *const *row_names,
                 int n_rows, int target, const char *file, const char *title, const char *alt, const scale_t *sc,
                 double mark, int windows, vt_status *st)
 {
     const diff_walk *w = ctx->w;
     const diff_row *r = &w->rows[t->row];
-    int pw[MAX_PANELS], ph[MAX_PANELS], cell[MAX_PANELS], row_h = 0, row_w = 0;
+    int pw[REP_MAX_PANELS], ph[REP_MAX_PANELS], cell[REP_MAX_PANELS], row_h = 0, row_w = 0;
     /* pixel panels at twice their size (up to 560 px): single pixels must show */
     int64_t side = 0;
     for (int i = 0; i < a->n; i++)
-        if (a->p[i].kind == P_PIXELS) side = a->p[i].gh > side ? a->p[i].gh : side, side = a->p[i].gw > side ? a->p[i].gw : side;
+        if (a->p[i].kind == REP_PIXELS) side = a->p[i].gh > side ? a->p[i].gh : side, side = a->p[i].gw > side ? a->p[i].gw : side;
     const int cap_h = VT_LINE_H(S) + 6, gap = 16, left = n_rows > 1 ? 130 : 12;
     for (int i = 0; i < a->n; i++) {
-        int tg = a->p[i].kind == P_STRIP ? target * 8 / 5 : a->p[i].kind == P_PIXELS && n_rows == 1
+        int tg = a->p[i].kind == REP_STRIP ? target * 8 / 5 : a->p[i].kind == REP_PIXELS && n_rows == 1
                  ? (int)(side * 2 > 560 ? 560 : side * 2 < target ? target : side * 2) : target;
         panel_size(&a->p[i], tg, &pw[i], &ph[i], &cell[i]);
         int cw = vt_chart_text_w("image.0 t 0 (patches)", S);
-        if (a->p[i].kind != P_STRIP) row_w += (pw[i] > cw ? pw[i] : cw) + gap;
-        if (a->p[i].kind != P_STRIP && ph[i] > row_h) row_h = ph[i];
+        if (a->p[i].kind != REP_STRIP) row_w += (pw[i] > cw ? pw[i] : cw) + gap;
+        if (a->p[i].kind != REP_STRIP && ph[i] > row_h) row_h = ph[i];
     }
     int strip_h = 0, strip_w = 0;
     for (int i = 0; i < a->n; i++)
-        if (a->p[i].kind == P_STRIP) strip_h += ph[i] + cap_h + 8, strip_w = pw[i] > strip_w ? pw[i] : strip_w;
+        if (a->p[i].kind == REP_STRIP) strip_h += ph[i] + cap_h + 8, strip_w = pw[i] > strip_w ? pw[i] : strip_w;
     const int bar_w = vt_chart_colorbar_w(18, sc->lo, sc->hi, "max abs(ours - ref)", mark > 0 ? "allowed" : NULL);
     int body_w = row_w > strip_w ? row_w : strip_w, title_h = (sc->note[0] ? 3 : 2) * (VT_LINE_H(S) + 6) + 6;
     int block_h = (row_h ? row_h + cap_h + 10 : 0) + strip_h;
@@ -345,7 +319,7 @@ static int draw(rep_ctx *ctx, const rep_tensor *t, map_acc *a, const int *slots,
         int y = title_h + row * block_h, x = left;
         if (n_rows > 1) vt_chart_text(&c, 8, y + cap_h + 6, row_names[row], VT_BLACK, S, VT_ALIGN_LEFT);
         for (int i = 0; i < a->n; i++) {
-            if (a->p[i].kind == P_STRIP) continue;
+            if (a->p[i].kind == REP_STRIP) continue;
             char cb[96];
             panel_caption(&a->p[i], w, cb, sizeof cb);
             if (row == 0 || n_rows == 1) vt_chart_text(&c, x, y, cb, VT_BLACK, S, VT_ALIGN_LEFT);
@@ -355,7 +329,7 @@ static int draw(rep_ctx *ctx, const rep_tensor *t, map_acc *a, const int *slots,
         }
         y += row_h ? row_h + cap_h + 10 : 0;
         for (int i = 0; i < a->n; i++) {
-            if (a->p[i].kind != P_STRIP) continue;
+            if (a->p[i].kind != REP_STRIP) continue;
             char cb[96];
             panel_caption(&a->p[i], w, cb, sizeof cb);
             vt_chart_text(&c, left, y, cb, VT_BLACK, S, VT_ALIGN_LEFT);
@@ -371,46 +345,58 @@ static int draw(rep_ctx *ctx, const rep_tensor *t, map_acc *a, const int *slots,
     return rc;
 }
 
+int report_map_build(const vt_locator *loc, const char *name, const vt_tensor *ref, const float *err, rep_map *a,
+                     vt_status *st)
+{
+    memset(a, 0, sizeof *a);
+    a->name = name;
+    /* heads: what the locator says of the elements of the first rows (and of q/k/v parts) */
+    const int64_t C = ref->shape[ref->ndim - 1];
+    for (int64_t i = 0; i < vt_numel(ref) && i < 4 * C + 1; i++) {
+        vt_location l;
+        vt_locate_quiet(loc, name, ref, i, &l);
+        if (l.head >= 0 && l.n_heads > a->heads) a->heads = l.n_heads;
+        if (l.part) a->parts = 3;
+    }
+    if (a->heads > 1) a->n_slots = (a->parts == 3 ? 3 : 1) * a->heads;
+    if (a->n_slots > REP_MAX_SLOTS) a->n_slots = 0, a->heads = 0;
+    if (!a->parts) a->parts = 1;
+    vt_location l;
+    vt_locate_quiet(loc, name, ref, 0, &l);
+    if (l.seq >= 0) /* token tensors: the strip is as long as the axis along which the position moves */
+        for (int d = 0; d < ref->ndim; d++) {
+            vt_location l2;
+            int64_t stride = 1;
+            for (int e = d + 1; e < ref->ndim; e++) stride *= ref->shape[e];
+            if (ref->shape[d] < 2) continue;
+            vt_locate_quiet(loc, name, ref, stride, &l2);
+            if (l2.pos == 1) a->strip_len = ref->shape[d];
+        }
+    int rc = accumulate(a, ref, err, loc, name, st);
+    if (rc == VT_OK) qsort(a->p, (size_t)a->n, sizeof a->p[0], cmp_panel);
+    if (rc) report_map_free(a);
+    return rc;
+}
+
+void report_map_free(rep_map *a)
+{
+    for (int i = 0; i < a->n; i++) free(a->p[i].v);
+    a->n = 0;
+}
+
 int report_maps(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
 {
     const diff_walk *w = ctx->w;
     const diff_row *r = &w->rows[t->row];
     const char *name = r->er->name;
-    map_acc a;
-    memset(&a, 0, sizeof a);
-    a.name = name;
-    /* heads: what the locator says of the elements of row 0 (and of q/k/v parts) */
-    const int64_t C = t->ref.shape[t->ref.ndim - 1];
-    for (int64_t i = 0; i < vt_numel(&t->ref) && i < 4 * C + 1; i++) {
-        vt_location l;
-        vt_locate_quiet(w->loc, name, &t->ref, i, &l);
-        if (l.head >= 0 && l.n_heads > a.heads) a.heads = l.n_heads;
-        if (l.part) a.parts = 3;
-    }
-    if (a.heads > 1) a.n_slots = (a.parts == 3 ? 3 : 1) * a.heads;
-    if (a.n_slots > MAX_SLOTS) a.n_slots = 0, a.heads = 0;
-    if (!a.parts) a.parts = 1;
-    {
-        vt_location l;
-        vt_locate_quiet(w->loc, name, &t->ref, 0, &l);
-        if (l.seq >= 0) { /* token tensors: the strip is as long as the sequence */
-            for (int d = 0; d < t->ref.ndim; d++) {
-                vt_location l2;
-                int64_t stride = 1;
-                for (int e = d + 1; e < t->ref.ndim; e++) stride *= t->ref.shape[e];
-                if (t->ref.shape[d] < 2) continue;
-                vt_locate_quiet(w->loc, name, &t->ref, stride, &l2);
-                if (l2.pos == 1) a.strip_len = t->ref.shape[d];
-            }
-        }
-    }
-    int rc = accumulate(&a, t, w->loc, name, st);
-    if (rc == VT_OK && a.n == 0 && ctx->n_notes < 8) {
+    rep_map a;
+    int rc = report_map_build(w->loc, name, &t->ref, t->err, &a, st);
+    if (rc) return rc;
+    if (a.n == 0 && ctx->n_notes < 8) {
         snprintf(ctx->notes[ctx->n_notes++], sizeof ctx->notes[0],
                  "%s: no element of it has a place on an input (the locator does not know its layout)", name);
     }
     if (rc == VT_OK && a.n > 0) {
-        qsort(a.p, (size_t)a.n, sizeof a.p[0], cmp_panel);
         size_t total = 0;
         for (int i = 0; i < a.n; i++) total += (size_t)(a.p[i].gh * a.p[i].gw);
         float *all = malloc((total ? total : 1) * sizeof *all);
@@ -427,14 +413,14 @@ int report_maps(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
         char file[48], title[320], alt[320];
         snprintf(file, sizeof file, "map.%d.png", t->index);
         snprintf(title, sizeof title, "max abs(ours - ref) per %s, over the resized input%s",
-                 a.p[0].kind == P_PIXELS ? "pixel (over channels)" : a.p[0].kind == P_STRIP ? "token" : "patch row",
+                 a.p[0].kind == REP_PIXELS ? "pixel (over channels)" : a.p[0].kind == REP_STRIP ? "token" : "patch row",
                  windows && vt_locate_window(w->loc, a.p[0].input, 0, 0, 0) >= 0 ? "; lines: attention windows" : "");
         snprintf(alt, sizeof alt, "error map of %s on %d panel(s)", name, a.n);
         if (rc == VT_OK) rc = draw(ctx, t, &a, slot0, NULL, 1, 300, file, title, alt, &sc, mark, windows, st);
         if (rc == VT_OK && a.n_slots > 1) {
-            int slots[MAX_SLOTS];
-            char names[MAX_SLOTS][32];
-            const char *rn[MAX_SLOTS];
+            int slots[REP_MAX_SLOTS];
+            char names[REP_MAX_SLOTS][32];
+            const char *rn[REP_MAX_SLOTS];
             for (int k = 0; k < a.n_slots; k++) {
                 slots[k] = 1 + k;
                 if (a.parts == 3) snprintf(names[k], sizeof names[k], "%c head %d", "qkv"[k / a.heads], k % a.heads);
@@ -449,7 +435,7 @@ int report_maps(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
     }
     if (rc == VT_OK && a.dropped && ctx->n_notes < 8)
         snprintf(ctx->notes[ctx->n_notes++], sizeof ctx->notes[0], "%s: more than %d panels; the rest are not drawn",
-                 name, MAX_PANELS);
-    for (int i = 0; i < a.n; i++) free(a.p[i].v);
+                 name, REP_MAX_PANELS);
+    report_map_free(&a);
     return rc;
 }

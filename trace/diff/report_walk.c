@@ -106,7 +106,15 @@ int report_walk(rep_ctx *ctx, vt_status *st)
               y_zero = y0 + PLOT_H, labels_y = y_zero + BAND + 6, legend_y = labels_y + 2 * (VT_LINE_H(S) + 4) + 26;
     int W = LEFT + plot_w + RIGHT;
     const int H = legend_y + 3 * (VT_LINE_H(S) + 10) + 6;
-    if (W < 1100) W = 1100; /* the legend's lines */
+    /* the legend's and the title's lines must fit */
+    const int need = 50 + vt_chart_text_w("tolerance R = 1e-4;  relative error = abs(ours - ref) / (abs(ref) + A max(1, max abs(ref)) / R)", S) + 16;
+    if (W < need) W = need;
+    for (int k = 0; k < 2; k++) {
+        const diff_row *r = k == 0 ? (w->first_fail >= 0 ? &w->rows[w->first_fail] : NULL)
+                                   : (w->last_pass_before >= 0 ? &w->rows[w->last_pass_before] : NULL);
+        int tw = r ? 8 + vt_chart_text_w("last passing before it (dotted): ", S) + vt_chart_text_w(r->er->name, S) + 16 : 0;
+        if (W < tw) W = tw;
+    }
     vt_canvas c;
     int rc = vt_canvas_init(&c, W, H, VT_WHITE, st);
     if (rc) {
@@ -218,7 +226,7 @@ int report_walk(rep_ctx *ctx, vt_status *st)
     snprintf(line, sizeof line, "tolerance R = %s;  relative error = abs(ours - ref) / (abs(ref) + A max(1, max abs(ref)) / R)",
              vt_chart_num(b, sizeof b, tol));
     vt_chart_text(&c, 50, ly, line, VT_BLACK, S, VT_ALIGN_LEFT);
-    snprintf(line, sizeof line, "A = %s; passes exactly when below the line; 0 and inf (integers, shapes, missing) in the bands",
+    snprintf(line, sizeof line, "A = %s; bands: 0 = exact, inf = integers, shape or missing",
              vt_chart_num(b, sizeof b, ctx->o->cmp.atol));
     vt_chart_text(&c, 12, ly + VT_LINE_H(S) + 8, line, VT_GREY, S, VT_ALIGN_LEFT);
 #undef XOF
