@@ -480,6 +480,16 @@ static void test_report_refusals(void **state)
     assert_string_equal(k, "keep me\n");
     free(k);
     assert_false(exists(dir, "report.html"));
+    /* a file that only looks like one of ours, without a report.html that names its generator */
+    snprintf(dir, sizeof dir, "%s/lookalike", tmp);
+    mkdir(dir, 0777);
+    snprintf(cmd, sizeof cmd, "%s/walk.png", dir);
+    vt_test_write_file(cmd, "not a report\n", 13);
+    rc = vt_test_cli(out, sizeof out, "diff %s %s --report %s", ref, ref, dir);
+    if (rc != 2 || !strstr(out, "walk.png")) fail_msg("look-alike directory: exit %d\n%s", rc, out);
+    k = slurp(cmd, NULL);
+    assert_string_equal(k, "not a report\n");
+    free(k);
     /* the reference trace itself */
     rc = vt_test_cli(out, sizeof out, "diff %s %s --report %s", ref, ref, ref);
     if (rc != 2 || !strstr(out, "no earlier vlmtrace diff --report wrote")) fail_msg("trace dir: exit %d\n%s", rc, out);
