@@ -6,7 +6,9 @@
 #   make debug    bin/debug/vlmtrace with -O0 -g -fsanitize=address,undefined
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
-#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
+#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs; the bug
+#                         zoo's report pictures are current; two report.html pages checked in headless Chromium
+#   make report-pictures  redraw the bug zoo's `diff --report` pictures the docs show (docs/img/report/)
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
 #   make bench    full-size speed: GEMM vs OpenBLAS, towers on 448x448, tracing cost, RSS (docs/performance.md)
@@ -38,9 +40,11 @@ TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
 DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
 DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pil
 DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
+# the browser check of diff --report's report.html (docs-check)
+DEBS_BROWSER := chromium chromium-driver python3-selenium python3-pil poppler-utils
 
 .PHONY: all demo test test-plain test-san debug help clean deps-build deps-test tests-build
-.PHONY: notebooks notebooks-data docs-check deps-notebooks
+.PHONY: notebooks notebooks-data docs-check deps-notebooks report-pictures
 all: bin/vlmtrace
 
 # ---- variants: build/<v>/... objects, binaries under bin/ (opt), bin/san/, bin/debug/ ----
@@ -127,9 +131,17 @@ notebooks: deps-notebooks notebooks-data
 	@echo "all $(words $(NOTEBOOKS)) notebooks executed; outputs in build/notebooks/"
 
 docs-check:
-	$(call ensure_debs,$(DEBS_BUILD) python3)
+	$(call ensure_debs,$(DEBS_BUILD) python3 $(DEBS_BROWSER))
 	@$(MAKE) --no-print-directory bin/vlmtrace
 	@/usr/bin/python3 tests/check_docs.py
+	@/usr/bin/python3 tests/report_pictures.py --check --keep build/report-check/reports
+	@/usr/bin/python3 tests/report_browser.py --shots build/report-check \
+	    build/report-check/reports/no-segment-mask build/report-check/reports/no-mrope-sections
+
+# ---- diff --report: the bug zoo's pictures that docs/bug-zoo.md and docs/diff-your-port.md show ----
+report-pictures: deps-build
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@/usr/bin/python3 tests/report_pictures.py
 
 help:
 	@sed -n '2,/^#$$/p' Makefile | sed 's/^# \{0,1\}//'

@@ -34,7 +34,26 @@ BUGS = {
     "cross-image-leak": ("kimivl-multi", [], ["map.0.png"]),
     "sequential-positions": ("rope-index/qwen2vl-multi", [], ["map.0.png"]),
     "no-mrope-sections": ("rope-index/qwen2vl-mrope", [], ["channels.0.png"]),
+    # docs/diff-your-port.md, section 4: a port that rotates interleaved pairs instead of halves
+    "rotate-half": ("qwen2vl-image", [], ["channels.0.png", "map.0.png"]),
 }
+
+
+def make_rotate_half(zoo):
+    """docs/diff-your-port.md's `port`: q_rope recomputed from the golden qkv with GPT-J style pairs."""
+    import numpy as np
+    d = zoo + "rotate-half"
+    shutil.copytree(os.path.join(ROOT, REF, "qwen2vl-image"), d)
+    for f in os.listdir(d):
+        os.chmod(os.path.join(d, f), 0o644)
+    qkv = np.load(d + "/visual.blocks.0.attn.qkv.npy")
+    rot = np.load(d + "/visual.rotary_pos_emb.npy")
+    q = qkv.reshape(len(qkv), 3, 2, 16)[:, 0]
+    cos, sin = np.cos(rot)[:, None, :], np.sin(rot)[:, None, :]
+    out = np.empty_like(q)
+    out[..., 0::2] = q[..., 0::2] * cos - q[..., 1::2] * sin
+    out[..., 1::2] = q[..., 1::2] * cos + q[..., 0::2] * sin
+    np.save(d + "/visual.blocks.0.attn.q_rope.npy", out.astype(np.float32))
 
 
 def run(binary, args, zoo):
@@ -54,6 +73,7 @@ def make_reports(binary, work):
                 rc, out = run(binary, line[len("bin/vlmtrace "):], zoo)
                 if rc != 0:
                     sys.exit(f"report_pictures: {line} -> exit {rc}\n{out}")
+    make_rotate_half(zoo)
     rep = os.path.join(work, "rep")
     for bug, (case, flags, _) in BUGS.items():
         if not os.path.isdir(zoo + bug):

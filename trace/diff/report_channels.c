@@ -64,9 +64,19 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
     float *m = calloc((size_t)(DR * DC + DC), sizeof *m);
     if (!m) return vt_fail(st, VT_ERESOURCE, "out of memory for the channel view of %s", name);
     float *colmax = m + DR * DC;
+    /* a head axis before the channels ([N, H, D]): rows regrouped head by head, so each head is one block */
+    int64_t NH = 1;
+    if (ref->ndim == 3 && ref->shape[1] > 1) {
+        vt_location l0, l1;
+        vt_locate_quiet(w->loc, name, ref, 0, &l0);
+        vt_locate_quiet(w->loc, name, ref, C, &l1);
+        if (l0.head == 0 && l1.head == 1) NH = ref->shape[1];
+    }
+    const int64_t N = R / NH;
+#define SRC_ROW(i) (NH > 1 ? ((i) % N) * NH + (i) / N : (i))
     for (int64_t i = 0; i < R; i++)
         for (int64_t j = 0; j < C; j++) {
-            float e = t->err[i * C + j];
+            float e = t->err[SRC_ROW(i) * C + j];
             float *cell = &m[(i / rpool) * DC + j / cpool];
             if (e > *cell) *cell = e;
             if (e > colmax[j / cpool]) colmax[j / cpool] = e;
@@ -76,6 +86,13 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
     char note[160];
     report_scale(m, (size_t)(DR * DC), mark, &dlo, &dhi, note, sizeof note);
     /* what each channel is (from row 0) and what each row is */
+    int col_heads = 0;
+    {
+        vt_location a, b;
+        vt_locate_quiet(w->loc, name, ref, 0, &a);
+        vt_locate_quiet(w->loc, name, ref, C - 1, &b);
+        col_heads = a.head != b.head || a.part != b.part;
+    }
     int sec[3], have_sec = vt_locator_mrope_section(w->loc, sec) && !strncmp(name, "mrope.", 6) && ref->ndim == 4 &&
                                  2 * (sec[0] + sec[1] + sec[2]) == C;
     const int band = 22, left_band = 16, title_h = (note[0] ? 3 : 2) * (VT_LINE_H(S) + 6) + 6, x0 = 16 + left_band + 6,
@@ -116,7 +133,7 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
             } else {
                 vt_location l;
                 vt_locate_quiet(w->loc, name, ref, ch, &l);
-                if (l.head >= 0 && l.n_heads > 1 && (l.part || ref->ndim == 2 || strstr(name, "attn"))) {
+                if (col_heads && l.head >= 0 && (l.n_heads > 1 || l.part)) {
                     key = (l.part ? (l.part == 'q' ? 0 : l.part == 'k' ? 1 : 2) * 1000 : 0) + l.head;
                     if (l.part) snprintf(lab, sizeof lab, "%c%d", l.part, l.head);
                     else snprintf(lab, sizeof lab, "h%d", l.head);
@@ -144,9 +161,13 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
     for (int64_t i = 0; i < DR; i++) {
         for (int64_t j = 0; j < DC; j++) vt_canvas_fill_rect(&c, x0 + (int)j * cw, y0 + (int)i * rh, cw, rh, heat(m[i * DC + j], dlo, dhi));
         vt_location l;
-        vt_locate_quiet(w->loc, name, ref, i * rpool * C, &l);
+        vt_locate_quiet(w->loc, name, ref, SRC_ROW(i * rpool) * C, &l);
         char lab[32];
         vt_rgb col = row_colour(&l, lab, sizeof lab);
+        if (NH > 1) {
+            snprintf(lab, sizeof lab, "head %lld", (long long)((i * rpool) / N));
+            col = vt_palette(2 + (int)((i * rpool) / N));
+        }
         vt_canvas_fill_rect(&c, 16, y0 + (int)i * rh, left_band, rh, col);
         int k = 0;
         while (k < n_legend && strcmp(legend[k], lab)) k++;
@@ -173,13 +194,17 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
         snprintf(line, sizeof line, "top band: the axis mrope_section [%d, %d, %d] gives each channel (t, h, w)", sec[0],
                  sec[1], sec[2]);
         vt_chart_text(&c, 16, ly + VT_LINE_H(S) + 10, line, VT_GREY, S, VT_ALIGN_LEFT);
-    } else if (labels[0][0] || prev_key >= 0) {
+    } else if (col_heads) {
         vt_chart_text(&c, 16, ly + VT_LINE_H(S) + 10, "top band: the head (and q/k/v part) of each channel", VT_GREY, S,
                       VT_ALIGN_LEFT);
+    } else if (NH > 1) {
+        vt_chart_text(&c, 16, ly + VT_LINE_H(S) + 10, "rows grouped by head (left band), tokens in order within each",
+                      VT_GREY, S, VT_ALIGN_LEFT);
     }
     if (rpool > 1 || cpool > 1) {
         snprintf(line, sizeof line, "each cell: max over %lld row(s) x %lld channel(s)", (long long)rpool, (long long)cpool);
-        vt_chart_text(&c, 16, ly + 2 * (VT_LINE_H(S) + 10), line, VT_GREY, S, VT_ALIGN_LEFT);
+        vt_chart_text(&c, 16, ly + ((have_sec || col_heads || NH > 1) ? 2 : 1) * (VT_LINE_H(S) + 10), line, VT_GREY, S,
+                      VT_ALIGN_LEFT);
     }
     int ph = plot_h < 160 ? 160 : plot_h > H - y0 - 20 ? H - y0 - 20 : plot_h;
     vt_chart_colorbar(&c, x0 + (plot_w > 360 ? plot_w : 360) + 40, y0, 18, ph, dlo, dhi, "max abs(ours - ref)", mark,
@@ -188,6 +213,7 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
     snprintf(file, sizeof file, "channels.%d.png", t->index);
     snprintf(title, sizeof title, "Error by channel: %s", name);
     snprintf(alt, sizeof alt, "matrix of |ours - ref| of %s, %lld rows by %lld channels", name, (long long)R, (long long)C);
+#undef SRC_ROW
     rc = report_add_pic(ctx, &c, file, title, alt, st);
     vt_canvas_free(&c);
     free(m);

@@ -93,7 +93,7 @@ char *vt_chart_num(char *buf, size_t n, double v)
     else {
         double e = log10(fabs(v));
         if (fabs(e - round(e)) < 1e-9 && (e < -2.5 || e > 3.5)) snprintf(buf, n, "%s1e%d", v < 0 ? "-" : "", (int)round(e));
-        else if (fabs(v) >= 0.01 && fabs(v) < 1e4) snprintf(buf, n, "%.3g", v);
+        else if (fabs(v) >= 0.01 && fabs(v) < 1e4) snprintf(buf, n, "%.2g", v);
         else snprintf(buf, n, "%.2g", v);
     }
     return buf;
@@ -103,16 +103,15 @@ char *vt_chart_num(char *buf, size_t n, double v)
 
 #define BAR_SCALE 2
 
-/* The numbers a bar from lo to hi shows: the decades inside it, and its two ends when fewer than two
- * decades are inside. */
+/* The numbers a bar from lo to hi shows: its two ends and the decades between them. */
 static int bar_ticks(double lo, double hi, double *v, int max)
 {
     int n = 0;
-    for (double d = pow(10, ceil(log10(lo) - 1e-9)); d <= hi * (1 + 1e-9) && n < max; d *= 10) v[n++] = d;
-    if (n < 2 && max >= n + 2) {
-        if (!n || v[0] > lo * 1.5) v[n++] = lo;
-        if (v[0] < hi / 1.5) v[n++] = hi;
-    }
+    if (max < 3) return 0;
+    v[n++] = lo;
+    for (double d = pow(10, ceil(log10(lo) - 1e-9)); d <= hi * (1 + 1e-9) && n < max - 1; d *= 10)
+        if (d > lo * 1.5 && d < hi / 1.5) v[n++] = d;
+    v[n++] = hi;
     return n;
 }
 

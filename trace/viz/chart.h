@@ -55,7 +55,7 @@ void vt_chart_decades(double lo, double hi, double *dlo, double *dhi);
 char *vt_chart_num(char *buf, size_t n, double v);
 
 /* A vertical colour bar w x h at (x, y): viridis from lo (bottom) to hi (top) on a log10 scale, ticks and
- * numbers at the decades inside (and at its ends when fewer than two decades are), `title` above it. When
+ * numbers at its two ends and the decades between, `title` above it. When
  * lo <= mark <= hi a black tick across the bar at that value, labelled mark_label (the tolerance). Returns
  * the width used including the numbers. */
 int vt_chart_colorbar(vt_canvas *c, int x, int y, int w, int h, double lo, double hi, const char *title, double mark,
