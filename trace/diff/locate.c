@@ -178,21 +178,26 @@ static int build_token_spans(vt_locator *l, const vt_manifest *m, vt_status *st)
             const int k = video ? n_vid++ : n_img++;
             const int64_t *g = video ? gv : gi, ng = video ? ngv / 3 : ngi / 3;
             int64_t gt = 0, gh = 0, gw = 0; /* merged grid */
-            if (g && (video ? cv : ci) == 3 && k < ng && g[k * 3 + 1] % mg == 0 && g[k * 3 + 2] % mg == 0) {
+            const int64_t n = e - s; /* a grid of more cells than the run has tokens cannot be it */
+            if (g && (video ? cv : ci) == 3 && k < ng && g[k * 3] >= 1 && g[k * 3] <= n && g[k * 3 + 1] >= mg &&
+                g[k * 3 + 1] <= mg * n && g[k * 3 + 2] >= mg && g[k * 3 + 2] <= mg * n && g[k * 3 + 1] % mg == 0 &&
+                g[k * 3 + 2] % mg == 0) {
                 gt = g[k * 3];
                 gh = g[k * 3 + 1] / mg;
                 gw = g[k * 3 + 2] / mg;
+                if (gt * gh > n) gt = 0; /* (each <= n: no overflow) */
             } else if (pos && npos == 3 * BL) {
                 int64_t h0 = INT64_MAX, h1 = INT64_MIN, w0 = INT64_MAX, w1 = INT64_MIN;
                 for (int64_t j = s; j < e; j++) {
                     int64_t ph = pos[BL + b * l->ids_L + j], pw = pos[2 * BL + b * l->ids_L + j];
                     h0 = ph < h0 ? ph : h0, h1 = ph > h1 ? ph : h1, w0 = pw < w0 ? pw : w0, w1 = pw > w1 ? pw : w1;
                 }
-                gh = h1 - h0 + 1;
-                gw = w1 - w0 + 1;
-                gt = gh > 0 && gw > 0 && gh * gw <= e - s ? (e - s) / (gh * gw) : 0;
+                /* position ids are the reference's, but may be anything: ranges wider than the run are no grid */
+                gh = h1 >= h0 && (uint64_t)h1 - (uint64_t)h0 < (uint64_t)n ? h1 - h0 + 1 : 0;
+                gw = w1 >= w0 && (uint64_t)w1 - (uint64_t)w0 < (uint64_t)n ? w1 - w0 + 1 : 0;
+                gt = gh > 0 && gw > 0 && gh * gw <= n ? n / (gh * gw) : 0;
             }
-            if (gt > 0 && gt * gh * gw == e - s) {
+            if (gt > 0 && gh > 0 && gw > 0 && gt * gh <= n && gt * gh * gw == n) {
                 int before = l->n_in;
                 rc = add_input(l, video ? "video" : "image", k, gt, gh * mg, gw * mg, st);
                 if (rc == VT_OK && l->n_in > before)
