@@ -20,6 +20,7 @@ what the fuzzers added in earlier runs stays). Sources:
   layout     tests/fuzz/seeds/layout/
   video_preproc  the golden (video_)preprocessor_config.json files and a size-only one
   resize     a few made here: sizes (source w, h, destination w, h, channels), then pixels
+  tokens     tests/fuzz/seeds/tokens/ (the diff's locator on M-RoPE token traces)
 Only the standard library is used.
 """
 import hashlib
@@ -183,6 +184,7 @@ def main():
     put(out, "resize", bytes([3, 1, 63, 55, 0]) + bytes([0, 255, 17, 200]), "up")
     put(out, "resize", bytes([8, 8, 8, 8, 3]) + bytes(range(200)), "same")
     put(out, "resize", bytes([40, 9, 7, 30, 1]) + bytes([77]), "constant")
+    copy_seeds(out, "tokens")
     for t in sorted(os.listdir(out)):
         print("%-10s %4d seeds in %s" % (t, len(os.listdir(os.path.join(out, t))), os.path.join(out, t)))
 
