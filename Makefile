@@ -25,7 +25,7 @@ COMMON    := $(WARN) -D_DEFAULT_SOURCE -fopenmp -Iref -Itrace -MMD -MP
 OPT_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 DBG_FLAGS := -O0 -g -fsanitize=address,undefined -fno-omit-frame-pointer
-LDLIBS    := -lcjson -lstb -ljpeg -lexif -lm
+LDLIBS    := -lcjson -lstb -ljpeg -lexif -lpcre2-8 -lutf8proc -lm
 TEST_LIBS := -lcmocka
 
 REF_SRC   := $(sort $(wildcard ref/*/*.c))
@@ -35,7 +35,7 @@ TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
 
 # Debian packages: to build, to test, and (later targets) for the notebooks.
-DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
+DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev libpcre2-dev libutf8proc-dev
 DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pil
 DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
 

@@ -15,13 +15,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout
 FUZZ_CC      ?= clang
 FUZZ_RSS_MB  ?= 2560
-DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev
+DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev libpcre2-dev libutf8proc-dev
 
 FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -D_DEFAULT_SOURCE -Iref -Itrace
 FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_SRC := $(filter-out trace/cli/cli_%.c,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
-FUZZ_LIBS    := -lcjson -ljpeg -lexif -lm
+FUZZ_LIBS    := -lcjson -ljpeg -lexif -lpcre2-8 -lutf8proc -lm
 
 # per target: the largest input tried, and its dictionary
 FUZZ_MAXLEN_st_header := 65536

@@ -1,0 +1,242 @@
+/*
+ * tokenizer_bpe.c -- the BPE model: one pre-token piece (its bytes) -> ids, by merging the adjacent pair of
+ * lowest merge rank, leftmost first, until no adjacent pair has a merge; and the word cache in front of it.
+ *
+ * Legend: n the bytes of the piece (= its symbols at the start: every byte is a symbol, since the byte-level
+ * alphabet spells each byte with one character), m the symbols left.
+ *
+ * Two paths give the same ids (test_tokenizer_load.c checks them against each other):
+ *   scan  short pieces: the symbols in an array with the rank of each adjacent pair beside them; each merge
+ *         scans for the lowest rank and updates its two neighbouring pairs. O(n^2), tiny constants.
+ *   heap  long pieces: the symbols in a linked list, the pairs in a binary min-heap keyed (rank, position),
+ *         stale entries dropped when popped -- the algorithm of HF tokenizers' Word::merge_all. O(n log n)
+ *         time and O(n) memory (12 bytes per byte for the list, 8 per heap entry, at most 3n entries).
+ * The reference (HF tokenizers, and transformers.js, whose BPE also uses a priority queue over a linked list)
+ * merges a piece of any length whole, without cutting it into chunks; so does this code. Only the word
+ * cache is bounded: pieces shorter than 256 bytes are remembered, up to 16,384 of them (both references
+ * cache only words shorter than 256 characters; transformers.js keeps at most 10,000).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tokenizer_impl.h"
+
+#define NO_RANK INT32_MAX
+#define SCAN_MAX 128 /* pieces up to this many bytes take the scan path */
+
+/* ---------------------------------------------------------------- scratch */
+
+int vt_tok_bpe_reserve(vt_tokenizer *tok, size_t n, vt_status *st)
+{
+    if (n <= tok->bpe_cap) return VT_OK;
+    if (n >= (size_t)INT32_MAX / 3) return vt_fail(st, VT_EINPUT, "a pre-token piece of %zu bytes is too long", n);
+    size_t c = n < 1024 ? 1024 : n;
+    int32_t *a = realloc(tok->bpe_sym, c * sizeof *a);
+    if (a) tok->bpe_sym = a;
+    int32_t *b = a ? realloc(tok->bpe_next, c * sizeof *b) : NULL;
+    if (b) tok->bpe_next = b;
+    int32_t *p = b ? realloc(tok->bpe_prev, c * sizeof *p) : NULL;
+    if (p) tok->bpe_prev = p;
+    if (!a || !b || !p) return vt_fail(st, VT_ERESOURCE, "out of memory (BPE of a %zu-byte piece)", n);
+    tok->bpe_cap = c;
+    return VT_OK;
+}
+
+/* ---------------------------------------------------------------- scan path */
+
+/* mirrors BPE.merge_word for a short piece: w [n] bytes -> out [m] ids, m <= n */
+static size_t bpe_scan(const vt_tokenizer *tok, const unsigned char *w, size_t n, int32_t *out)
+{
+    int32_t sym[SCAN_MAX], rank[SCAN_MAX], merged[SCAN_MAX]; /* pair i = (sym[i], sym[i+1]) */
+    size_t m = n;
+    for (size_t i = 0; i < n; i++) sym[i] = tok->byte_id[w[i]];
+    for (size_t i = 0; i + 1 < m; i++) {
+        const vt_tok_merge *g = vt_tok_merge_find(tok, sym[i], sym[i + 1]);
+        rank[i] = g ? g->rank : NO_RANK;
+        merged[i] = g ? g->merged : -1;
+    }
+    while (m > 1) {
+        size_t best = 0;
+        for (size_t i = 1; i + 1 < m; i++)
+            if (rank[i] < rank[best]) best = i; /* strict: the leftmost of equal ranks */
+        if (rank[best] == NO_RANK) break;
+        sym[best] = merged[best];
+        /* drop symbol best+1 and pair best+1 ... shift left by one */
+        memmove(sym + best + 1, sym + best + 2, (m - best - 2) * sizeof *sym);
+        if (best + 3 <= m) { /* pairs best+2 .. m-2 become best+1 .. m-3 */
+            memmove(rank + best + 1, rank + best + 2, (m - best - 3) * sizeof *rank);
+            memmove(merged + best + 1, merged + best + 2, (m - best - 3) * sizeof *merged);
+        }
+        m--;
+        /* the two pairs that now touch the new symbol */
+        for (size_t i = best ? best - 1 : 0; i <= best && i + 1 < m; i++) {
+            const vt_tok_merge *g = vt_tok_merge_find(tok, sym[i], sym[i + 1]);
+            rank[i] = g ? g->rank : NO_RANK;
+            merged[i] = g ? g->merged : -1;
+        }
+    }
+    memcpy(out, sym, m * sizeof *sym);
+    return m;
+}
+
+/* ---------------------------------------------------------------- heap path */
+
+static void heap_push(uint64_t *h, size_t *n, uint64_t key)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p] <= key) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = key;
+}
+
+static void heap_sift_down(uint64_t *h, size_t n, size_t i)
+{
+    uint64_t key = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && h[c + 1] < h[c]) c++;
+        if (h[c] >= key) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = key;
+}
+
+static uint64_t heap_pop(uint64_t *h, size_t *n)
+{
+    uint64_t top = h[0];
+    h[0] = h[--*n];
+    if (*n) heap_sift_down(h, *n, 0);
+    return top;
+}
+
+/* mirrors Word::merge_all (HF tokenizers) for a piece of any length: w [n] bytes -> out [m] ids. Symbols are
+ * a linked list over positions 0..n-1 (a merged-away symbol gets id -1); heap keys are rank << 32 | position
+ * of the pair's left symbol, so equal ranks pop leftmost first. */
+static int bpe_heap(vt_tokenizer *tok, const unsigned char *w, size_t n, int32_t *out, size_t *m_out, vt_status *st)
+{
+    VT_TRY(vt_tok_bpe_reserve(tok, n, st));
+    if (3 * n > tok->heap_cap) {
+        uint64_t *h = realloc(tok->bpe_heap, 3 * n * sizeof *h);
+        if (!h) return vt_fail(st, VT_ERESOURCE, "out of memory (BPE of a %zu-byte piece)", n);
+        tok->bpe_heap = h;
+        tok->heap_cap = 3 * n;
+    }
+    int32_t *sym = tok->bpe_sym, *next = tok->bpe_next, *prev = tok->bpe_prev;
+    uint64_t *heap = tok->bpe_heap;
+    size_t hn = 0;
+    for (size_t i = 0; i < n; i++) {
+        sym[i] = tok->byte_id[w[i]];
+        next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+        prev[i] = (int32_t)i - 1;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        const vt_tok_merge *g = vt_tok_merge_find(tok, sym[i], sym[i + 1]);
+        if (g) heap[hn++] = (uint64_t)(uint32_t)g->rank << 32 | i;
+    }
+    for (size_t i = hn / 2; i-- > 0;) heap_sift_down(heap, hn, i);
+    while (hn) {
+        uint64_t top = heap_pop(heap, &hn);
+        int32_t rank = (int32_t)(top >> 32), i = (int32_t)(uint32_t)top;
+        if (sym[i] < 0) continue;                  /* merged into its left neighbour since */
+        int32_t j = next[i];
+        if (j < 0) continue;
+        const vt_tok_merge *g = vt_tok_merge_find(tok, sym[i], sym[j]);
+        if (!g || g->rank != rank) continue;       /* the pair at i changed since it was pushed */
+        sym[i] = g->merged;
+        sym[j] = -1;
+        next[i] = next[j];
+        if (next[j] >= 0) prev[next[j]] = i;
+        if (prev[i] >= 0 && (g = vt_tok_merge_find(tok, sym[prev[i]], sym[i])) != NULL)
+            heap_push(heap, &hn, (uint64_t)(uint32_t)g->rank << 32 | (uint32_t)prev[i]);
+        if (next[i] >= 0 && (g = vt_tok_merge_find(tok, sym[i], sym[next[i]])) != NULL)
+            heap_push(heap, &hn, (uint64_t)(uint32_t)g->rank << 32 | (uint32_t)i);
+    }
+    size_t m = 0;
+    for (int32_t i = 0; i >= 0; i = next[i]) out[m++] = sym[i];
+    *m_out = m;
+    return VT_OK;
+}
+
+/* one piece w [n] -> out [*m] ids (out has room for n); path VT_TOK_BPE_AUTO picks by length */
+int vt_tok_bpe(vt_tokenizer *tok, const unsigned char *w, size_t n, int32_t *out, size_t *m, int path, vt_status *st)
+{
+    if (n == 0) {
+        *m = 0;
+        return VT_OK;
+    }
+    if (path == VT_TOK_BPE_SCAN || (path == VT_TOK_BPE_AUTO && n <= SCAN_MAX)) {
+        VT_ASSERT(n <= SCAN_MAX);
+        *m = bpe_scan(tok, w, n, out);
+        return VT_OK;
+    }
+    return bpe_heap(tok, w, n, out, m, st);
+}
+
+/* ---------------------------------------------------------------- the word cache */
+
+void vt_tok_cache_free(vt_tokenizer *tok)
+{
+    free(tok->cache);
+    free(tok->cache_keys);
+    free(tok->cache_ids);
+    tok->cache = NULL;
+    tok->cache_keys = NULL;
+    tok->cache_ids = NULL;
+}
+
+void vt_tokenizer_cache_clear(vt_tokenizer *tok)
+{
+    if (tok->cache) memset(tok->cache, 0, VT_TOK_CACHE_SLOTS * sizeof *tok->cache);
+    tok->cache_used = 0;
+    tok->cache_keys_n = tok->cache_ids_n = 0;
+}
+
+/* the cached ids of piece w [n], or NULL (n < VT_TOK_CACHE_MAX_WORD) */
+const int32_t *vt_tok_cache_get(const vt_tokenizer *tok, const unsigned char *w, size_t n, uint64_t h, size_t *m)
+{
+    uint32_t i = (uint32_t)h & (VT_TOK_CACHE_SLOTS - 1);
+    for (;;) {
+        const vt_tok_cache_slot *s = &tok->cache[i];
+        if (!s->hash) return NULL;
+        if (s->hash == h && s->key_len == n && memcmp(tok->cache_keys + s->key_off, w, n) == 0) {
+            *m = s->n_ids;
+            return tok->cache_ids + s->ids_off;
+        }
+        i = (i + 1) & (VT_TOK_CACHE_SLOTS - 1);
+    }
+}
+
+/* remember piece w [n] -> ids [m]; clears the cache when it is half full or its pools are (never fails: a
+ * failed allocation just leaves the piece out) */
+void vt_tok_cache_put(vt_tokenizer *tok, const unsigned char *w, size_t n, uint64_t h, const int32_t *ids, size_t m)
+{
+    if (tok->cache_used >= VT_TOK_CACHE_SLOTS / 2 || tok->cache_keys_n + n > VT_TOK_CACHE_POOL ||
+        (tok->cache_ids_n + m) * sizeof *ids > VT_TOK_CACHE_POOL)
+        vt_tokenizer_cache_clear(tok);
+    if (!tok->cache_keys) {
+        tok->cache_keys = malloc(VT_TOK_CACHE_POOL);
+        tok->cache_ids = malloc(VT_TOK_CACHE_POOL);
+        if (!tok->cache_keys || !tok->cache_ids) {
+            free(tok->cache_keys);
+            free(tok->cache_ids);
+            tok->cache_keys = NULL;
+            tok->cache_ids = NULL;
+            return;
+        }
+    }
+    uint32_t i = (uint32_t)h & (VT_TOK_CACHE_SLOTS - 1);
+    while (tok->cache[i].hash) i = (i + 1) & (VT_TOK_CACHE_SLOTS - 1);
+    memcpy(tok->cache_keys + tok->cache_keys_n, w, n);
+    memcpy(tok->cache_ids + tok->cache_ids_n, ids, m * sizeof *ids);
+    tok->cache[i] = (vt_tok_cache_slot){h, (uint32_t)tok->cache_keys_n, (uint32_t)tok->cache_ids_n, (uint16_t)n,
+                                        (uint16_t)m};
+    tok->cache_keys_n += n;
+    tok->cache_ids_n += m;
+    tok->cache_used++;
+}
