@@ -19,7 +19,7 @@
 #define TOK_JSON TOK_DIR "/tokenizer.json"
 
 /* a golden JSON file, parsed (fails the test if it cannot be read) */
-static cJSON *tok_golden_json(const char *name)
+static inline cJSON *tok_golden_json(const char *name)
 {
     char path[256];
     snprintf(path, sizeof path, TOK_DIR "/%s", name);
@@ -34,7 +34,7 @@ static cJSON *tok_golden_json(const char *name)
 }
 
 /* a JSON array of integers -> a malloc'ed int32 array (n may be 0) */
-static int32_t *tok_json_ids(const cJSON *a, size_t *n)
+static inline int32_t *tok_json_ids(const cJSON *a, size_t *n)
 {
     *n = (size_t)cJSON_GetArraySize(a);
     int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
@@ -44,14 +44,14 @@ static int32_t *tok_json_ids(const cJSON *a, size_t *n)
     return v;
 }
 
-static const char *tok_json_str(const cJSON *o, const char *key)
+static inline const char *tok_json_str(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* ours == want, else print the case, both lengths and the first differing index; returns 1 if equal */
-static int tok_ids_equal(const char *name, const int32_t *ours, size_t n, const int32_t *want, size_t m)
+static inline int tok_ids_equal(const char *name, const int32_t *ours, size_t n, const int32_t *want, size_t m)
 {
     size_t i = 0;
     while (i < n && i < m && ours[i] == want[i]) i++;
@@ -62,7 +62,7 @@ static int tok_ids_equal(const char *name, const int32_t *ours, size_t n, const 
 }
 
 /* text == want, else print the case and the first differing byte; returns 1 if equal */
-static int tok_text_equal(const char *name, const char *what, const char *ours, size_t n, const char *want)
+static inline int tok_text_equal(const char *name, const char *what, const char *ours, size_t n, const char *want)
 {
     size_t m = strlen(want), i = 0;
     while (i < n && i < m && ours[i] == want[i]) i++;
@@ -73,7 +73,7 @@ static int tok_text_equal(const char *name, const char *what, const char *ours, 
 }
 
 /* chat.json's messages -> vt_chat_message / vt_chat_item arrays (malloc'ed; pointers into the JSON) */
-static vt_chat_message *tok_chat_messages(const cJSON *msgs, int *n)
+static inline vt_chat_message *tok_chat_messages(const cJSON *msgs, int *n)
 {
     *n = cJSON_GetArraySize(msgs);
     vt_chat_message *m = calloc((size_t)*n + 1, sizeof *m);
@@ -106,14 +106,14 @@ static vt_chat_message *tok_chat_messages(const cJSON *msgs, int *n)
     return m;
 }
 
-static void tok_chat_messages_free(vt_chat_message *m, int n)
+static inline void tok_chat_messages_free(vt_chat_message *m, int n)
 {
     for (int k = 0; k < n; k++) free((void *)m[k].items);
     free(m);
 }
 
 /* chat.json's "images" / "videos" -> [n * 3] grids (malloc'ed), checking each pad_tokens against the rule */
-static int64_t *tok_chat_grids(const cJSON *items, int merge, int *n)
+static inline int64_t *tok_chat_grids(const cJSON *items, int merge, int *n)
 {
     *n = cJSON_GetArraySize(items);
     int64_t *g = calloc((size_t)*n * 3 + 1, sizeof *g);

@@ -174,6 +174,10 @@ static int regex_next(vt_tokenizer *tok, const unsigned char *s, size_t n, size_
 static int split_pre_tokens(vt_tokenizer *tok, const unsigned char *s, size_t n, id_vec *v, vt_status *st)
 {
     size_t last = 0, from = 0;
+    /* PCRE2's default match limit (10,000,000 backtracking steps) is too low for a long run of spaces, where
+     * \s*[\r\n]+ walks the whole run before it fails; the Qwen regex needs a few steps per byte */
+    size_t limit = 10000000 + 16 * n;
+    pcre2_set_match_limit(tok->mctx, limit < UINT32_MAX ? (uint32_t)limit : UINT32_MAX);
     while (from <= n) {
         size_t a, b;
         int r = regex_next(tok, s, n, from, &a, &b, st);
@@ -206,9 +210,14 @@ static void trim_scratch(vt_tokenizer *tok)
     free(tok->bpe_next);
     free(tok->bpe_prev);
     free(tok->bpe_heap);
-    tok->bpe_sym = tok->bpe_next = tok->bpe_prev = NULL;
+    free(tok->pool);
+    free(tok->buckets);
+    free(tok->sort_tmp);
+    tok->bpe_sym = tok->bpe_next = tok->bpe_prev = tok->sort_tmp = NULL;
     tok->bpe_heap = NULL;
-    tok->bpe_cap = tok->heap_cap = 0;
+    tok->pool = NULL;
+    tok->buckets = NULL;
+    tok->bpe_cap = tok->heap_cap = tok->pool_cap = tok->n_buckets_cap = tok->sort_cap = 0;
 }
 
 /* mirrors tokenizer.encode(text) (add_special_tokens: the Qwen post-processor adds nothing): text [n] -> ids */

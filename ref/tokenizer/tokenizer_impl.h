@@ -57,14 +57,19 @@ struct vt_tokenizer {
     size_t n_bytes;
     int32_t byte_id[256];    /* the vocabulary id of each single byte */
 
-    /* ---- vocabulary: bytes -> id (open addressing, -1 empty) ---- */
-    int32_t *vocab_slot;
+    /* ---- vocabulary: bytes -> id (open addressing; id -1 empty; tag = the hash's high half, checked before the
+     * bytes are) ---- */
+    struct vt_tok_vocab_slot {
+        uint32_t tag;
+        int32_t id;
+    } *vocab_slot;
     uint32_t vocab_mask;
 
     /* ---- merges: (a, b) -> rank, merged (open addressing) ---- */
     vt_tok_merge *merge_slot;
     uint32_t merge_mask;
     int merge_shift;         /* 64 - log2(slots) */
+    int monotone;            /* the merges are in training order (check_monotone): the bucket path applies */
 
     /* ---- added tokens ---- */
     vt_tok_trie *trie;
@@ -93,6 +98,11 @@ struct vt_tokenizer {
     int32_t *bpe_sym, *bpe_next, *bpe_prev;
     uint64_t *bpe_heap;
     size_t bpe_cap, heap_cap;
+    int32_t *rank_bucket;      /* [M] the bucket of each rank in the bucket path, -1 none (kept all -1 between uses) */
+    struct vt_tok_bucket *buckets;
+    struct vt_tok_entry *pool;
+    int32_t *sort_tmp;
+    size_t n_buckets_cap, pool_cap, sort_cap;
 };
 
 /* ---- tokenizer_vocab.c ---- */
@@ -126,6 +136,7 @@ int vt_tok_compile_regex(vt_tokenizer *tok, const char *pattern, vt_status *st);
 #define VT_TOK_BPE_AUTO 0
 #define VT_TOK_BPE_SCAN 1  /* the quadratic scan (short words) */
 #define VT_TOK_BPE_HEAP 2  /* the heap over a linked list (any length) */
+#define VT_TOK_BPE_BUCKETS 3 /* rank by rank, when the merges are monotone (any length) */
 /* BPE of one piece: bytes w [n] -> out [*m] ids (out has room for n) */
 int vt_tok_bpe(vt_tokenizer *tok, const unsigned char *w, size_t n, int32_t *out, size_t *m, int path, vt_status *st);
 /* the scratch of the heap path, grown to n symbols */

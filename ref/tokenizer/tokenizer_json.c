@@ -299,12 +299,14 @@ static int parse_root(vt_tokenizer *tok, const cJSON *root, vt_status *st)
 int vt_tokenizer_parse(vt_tokenizer **out, const void *json, size_t len, vt_status *st)
 {
     *out = NULL;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= (const char *)json ? (size_t)(end - (const char *)json) : 0;
-        return vt_fail(st, VT_EINPUT, "not valid JSON (%s at byte %zu of %zu)", at >= len ? "it ends early" : "an error",
-                       at, len);
+    const char *end = NULL, *js = json;
+    cJSON *root = cJSON_ParseWithLengthOpts(js, len, &end, 0);
+    size_t at = end && end >= js ? (size_t)(end - js) : 0;
+    if (!root) return vt_fail(st, VT_EINPUT, "not valid JSON (error near byte %zu of %zu)", at, len);
+    while (at < len && (js[at] == ' ' || js[at] == '\t' || js[at] == '\n' || js[at] == '\r')) at++;
+    if (at < len) {
+        cJSON_Delete(root);
+        return vt_fail(st, VT_EINPUT, "not valid JSON (more after the value, at byte %zu of %zu)", at, len);
     }
     vt_tokenizer *tok = calloc(1, sizeof *tok);
     if (!tok) {
@@ -362,5 +364,9 @@ void vt_tokenizer_free(vt_tokenizer *tok)
     free(tok->bpe_next);
     free(tok->bpe_prev);
     free(tok->bpe_heap);
+    free(tok->rank_bucket);
+    free(tok->buckets);
+    free(tok->pool);
+    free(tok->sort_tmp);
     free(tok);
 }

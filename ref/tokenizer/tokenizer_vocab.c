@@ -58,11 +58,13 @@ static uint32_t pow2_at_least(size_t n)
 
 int32_t vt_tok_vocab_find(const vt_tokenizer *tok, const unsigned char *s, size_t n)
 {
-    uint32_t i = (uint32_t)vt_tok_hash(s, n) & tok->vocab_mask;
+    uint64_t h = vt_tok_hash(s, n);
+    uint32_t i = (uint32_t)h & tok->vocab_mask, tag = (uint32_t)(h >> 32);
     for (;;) {
-        int32_t id = tok->vocab_slot[i];
+        int32_t id = tok->vocab_slot[i].id;
         if (id < 0) return -1;
-        if (tok->len[id] == n && memcmp(tok->bytes + tok->off[id], s, n) == 0) return id;
+        if (tok->vocab_slot[i].tag == tag && tok->len[id] == n && memcmp(tok->bytes + tok->off[id], s, n) == 0)
+            return id;
         i = (i + 1) & tok->vocab_mask;
     }
 }
@@ -208,9 +210,11 @@ int vt_tok_build_vocab(vt_tokenizer *tok, const cJSON *vocab, vt_status *st)
             break;
         }
         if ((rc = store_token(tok, id, buf, (size_t)bl, VT_TOK_VOCAB, &cap, st)) != VT_OK) break;
-        uint32_t i = (uint32_t)vt_tok_hash(buf, (size_t)bl) & tok->vocab_mask;
-        while (tok->vocab_slot[i] >= 0) i = (i + 1) & tok->vocab_mask;
-        tok->vocab_slot[i] = id;
+        uint64_t h = vt_tok_hash(buf, (size_t)bl);
+        uint32_t i = (uint32_t)h & tok->vocab_mask;
+        while (tok->vocab_slot[i].id >= 0) i = (i + 1) & tok->vocab_mask;
+        tok->vocab_slot[i].tag = (uint32_t)(h >> 32);
+        tok->vocab_slot[i].id = id;
         if (bl == 1) tok->byte_id[buf[0]] = id;
     }
     free(buf);
@@ -257,6 +261,34 @@ static int merge_parts(const cJSON *e, int k, int *form, const char **a, const c
     *split = c;
     *a = c;
     *b = c + (sp - s) + 1;
+    return VT_OK;
+}
+
+/* Are the merges in training order? Every token a merge makes is made by that merge only, and every merge's
+ * parts are single bytes or made by an earlier merge. Then a merge of rank r only creates pairs of rank > r,
+ * so the pairs can be taken rank by rank (the bucket path of tokenizer_bpe.c). True of Qwen's merges, as of
+ * any list BPE training writes; a list that is not is still encoded exactly, by the heap path. */
+static int check_monotone(vt_tokenizer *tok, vt_status *st)
+{
+    int32_t *made = malloc(((size_t)tok->n_ids + 1) * sizeof *made); /* the rank that makes each token, or -1 */
+    if (!made) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    memset(made, 0xff, ((size_t)tok->n_ids + 1) * sizeof *made);
+    int mono = 1;
+    for (uint32_t i = 0; i <= tok->merge_mask; i++) {
+        const vt_tok_merge *m = &tok->merge_slot[i];
+        if (m->key == UINT64_MAX) continue;
+        if (made[m->merged] >= 0) mono = 0;
+        made[m->merged] = m->rank;
+    }
+    for (uint32_t i = 0; i <= tok->merge_mask && mono; i++) {
+        const vt_tok_merge *m = &tok->merge_slot[i];
+        if (m->key == UINT64_MAX) continue;
+        int32_t part[2] = {(int32_t)(m->key >> 32), (int32_t)(uint32_t)m->key};
+        for (int j = 0; j < 2; j++)
+            if (made[part[j]] >= m->rank) mono = 0;
+    }
+    free(made);
+    tok->monotone = mono;
     return VT_OK;
 }
 
@@ -322,7 +354,7 @@ int vt_tok_build_merges(vt_tokenizer *tok, const cJSON *merges, vt_status *st)
     free(buf);
     free(split);
     if (rc == VT_OK) tok->n_merges = n;
-    return rc;
+    return rc == VT_OK ? check_monotone(tok, st) : rc;
 }
 
 /* ---------------------------------------------------------------- added tokens */
