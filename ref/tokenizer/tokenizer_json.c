@@ -265,6 +265,8 @@ static int parse_root(vt_tokenizer *tok, const cJSON *root, vt_status *st)
     if (version && !cJSON_IsString(version)) return vt_fail(st, VT_EINPUT, "version is not a string");
     VT_TRY(expect_null(root, "tokenizer.json", "truncation", 0, st));
     VT_TRY(expect_null(root, "tokenizer.json", "padding", 0, st));
+    const cJSON *vocab = NULL, *merges = NULL;
+    VT_TRY(read_model(cJSON_GetObjectItemCaseSensitive(root, "model"), &vocab, &merges, st));
     VT_TRY(read_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), st));
     const char *pattern = NULL;
     VT_TRY(read_pre_tokenizer(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), &pattern, st));
@@ -273,8 +275,6 @@ static int parse_root(vt_tokenizer *tok, const cJSON *root, vt_status *st)
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     if (!dec || cJSON_IsNull(dec)) return vt_fail(st, VT_EINPUT, "decoder is missing (this tokenizer family uses ByteLevel)");
     VT_TRY(read_byte_level(dec, "decoder", 0, st));
-    const cJSON *vocab = NULL, *merges = NULL;
-    VT_TRY(read_model(cJSON_GetObjectItemCaseSensitive(root, "model"), &vocab, &merges, st));
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (!cJSON_IsArray(added)) return vt_fail(st, VT_EINPUT, "added_tokens is missing or not an array");
 

@@ -205,15 +205,18 @@ int vt_tok_build_vocab(vt_tokenizer *tok, const cJSON *vocab, vt_status *st)
                          e->string);
             break;
         }
-        if (vt_tok_vocab_find(tok, buf, (size_t)bl) >= 0) {
+        /* find the free slot, or the same bytes already there */
+        uint64_t h = vt_tok_hash(buf, (size_t)bl);
+        uint32_t i = (uint32_t)h & tok->vocab_mask, tag = (uint32_t)(h >> 32);
+        int dup = 0;
+        for (int32_t o; !dup && (o = tok->vocab_slot[i].id) >= 0; i = (i + 1) & tok->vocab_mask)
+            dup = tok->vocab_slot[i].tag == tag && tok->len[o] == (size_t)bl && !memcmp(tok->bytes + tok->off[o], buf, (size_t)bl);
+        if (dup) {
             rc = vt_fail(st, VT_EINPUT, "model.vocab: \"%s\" appears twice", e->string);
             break;
         }
         if ((rc = store_token(tok, id, buf, (size_t)bl, VT_TOK_VOCAB, &cap, st)) != VT_OK) break;
-        uint64_t h = vt_tok_hash(buf, (size_t)bl);
-        uint32_t i = (uint32_t)h & tok->vocab_mask;
-        while (tok->vocab_slot[i].id >= 0) i = (i + 1) & tok->vocab_mask;
-        tok->vocab_slot[i].tag = (uint32_t)(h >> 32);
+        tok->vocab_slot[i].tag = tag;
         tok->vocab_slot[i].id = id;
         if (bl == 1) tok->byte_id[buf[0]] = id;
     }
