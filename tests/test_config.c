@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/config.h"
+#include "model/model.h"
 #include "io/safetensors.h"
 
 #define PRESETS "notebooks-data/presets"
@@ -37,8 +37,7 @@ static void test_config_preset_qwen2vl_2b(void **state)
     load(&c, PRESETS "/qwen2-vl-2b");
     assert_int_equal(c.family, VT_FAMILY_QWEN2VL);
     assert_string_equal(c.model_type, "qwen2_vl");
-    const vt_qwen2_vision_config *q = &c.qwen2;
-    assert_int_equal(q->qwen25, 0);
+    const vt_vision_config *q = &c.qwen2vl.vision;
     assert_int_equal(q->depth, 32);
     assert_int_equal(q->embed_dim, 1280);
     assert_int_equal(q->num_heads, 16);
@@ -48,11 +47,10 @@ static void test_config_preset_qwen2vl_2b(void **state)
     assert_int_equal(q->patch_size, 14);
     assert_int_equal(q->temporal_patch_size, 2);
     assert_int_equal(q->spatial_merge_size, 2);
-    assert_int_equal(q->window_size, 0);
-    assert_int_equal(q->n_fullatt, 0);
-    assert_true(q->tokens_per_second == 0);
+    assert_int_equal(c.text.absolute_time, 0);
+    assert_true(c.text.tokens_per_second == 0);
     assert_string_equal(q->hidden_act, "quick_gelu");
-    const vt_qwen2_text_config *t = &c.text;
+    const vt_mrope_config *t = &c.text;
     assert_int_equal(t->image_token_id, 151655);
     assert_int_equal(t->video_token_id, 151656);
     assert_int_equal(t->vision_start_token_id, 151652);
@@ -82,18 +80,19 @@ static void test_config_preset_qwen25vl_7b(void **state)
     vt_model_config c;
     load(&c, PRESETS "/qwen2.5-vl-7b");
     assert_int_equal(c.family, VT_FAMILY_QWEN25VL);
-    const vt_qwen2_vision_config *q = &c.qwen2;
-    assert_int_equal(q->qwen25, 1);
+    const vt_vision_config *q = &c.qwen25vl.vision;
+    const vt_qwen25vl_config *w = &c.qwen25vl;
+    assert_int_equal(c.text.absolute_time, 1);
     assert_int_equal(q->depth, 32);
     assert_int_equal(q->embed_dim, 1280);
     assert_int_equal(q->num_heads, 16);
     assert_int_equal(q->mlp_hidden, 3420);
     assert_int_equal(q->out_hidden, 3584);
-    assert_int_equal(q->window_size, 112);
-    assert_int_equal(q->n_fullatt, 4);
+    assert_int_equal(w->window_size, 112);
+    assert_int_equal(w->n_fullatt, 4);
     const int fa[4] = {7, 15, 23, 31};
-    assert_memory_equal(q->fullatt_block_indexes, fa, sizeof fa);
-    assert_true(q->tokens_per_second == 2.0);
+    assert_memory_equal(w->fullatt_block_indexes, fa, sizeof fa);
+    assert_true(w->tokens_per_second == 2.0);
     assert_string_equal(q->hidden_act, "silu");
     assert_int_equal(c.text.hidden_size, 3584);
     assert_int_equal(c.text.num_attention_heads, 28);
@@ -133,7 +132,7 @@ static void test_config_preset_kimivl(void **state)
     vt_model_config c;
     load(&c, PRESETS "/kimi-vl-a3b");
     assert_int_equal(c.family, VT_FAMILY_KIMIVL);
-    const vt_kimivl_config *k = &c.kimi;
+    const vt_kimivl_config *k = &c.kimivl;
     assert_int_equal(k->patch_size, 14);
     assert_int_equal(k->num_attention_heads, 16);
     assert_int_equal(k->num_hidden_layers, 27);
@@ -169,11 +168,11 @@ static void test_config_golden_cases(void **state)
         snprintf(dir, sizeof dir, VT_GOLDEN_ROOT "/%s", q2[i]);
         load(&c, dir);
         assert_int_equal(c.family, VT_FAMILY_QWEN2VL);
-        assert_int_equal(c.qwen2.depth, 3);
-        assert_int_equal(c.qwen2.embed_dim, 32);
-        assert_int_equal(c.qwen2.num_heads, 2);
-        assert_int_equal(c.qwen2.mlp_hidden, 128);
-        assert_int_equal(c.qwen2.out_hidden, 48);
+        assert_int_equal(vt_model_vision(&c)->depth, 3);
+        assert_int_equal(vt_model_vision(&c)->embed_dim, 32);
+        assert_int_equal(vt_model_vision(&c)->num_heads, 2);
+        assert_int_equal(vt_model_vision(&c)->mlp_hidden, 128);
+        assert_int_equal(vt_model_vision(&c)->out_hidden, 48);
         assert_int_equal(c.text.head_dim, 16);
         assert_int_equal(c.text.num_key_value_heads, 1);
         assert_int_equal(c.text.mrope_section[0], 2);
@@ -192,16 +191,16 @@ static void test_config_golden_cases(void **state)
         snprintf(dir, sizeof dir, VT_GOLDEN_ROOT "/%s", q25[i]);
         load(&c, dir);
         assert_int_equal(c.family, VT_FAMILY_QWEN25VL);
-        assert_int_equal(c.qwen2.depth, 4);
-        assert_int_equal(c.qwen2.embed_dim, 64);
-        assert_int_equal(c.qwen2.num_heads, 4);
-        assert_int_equal(c.qwen2.mlp_hidden, 96);
-        assert_int_equal(c.qwen2.out_hidden, 48);
-        assert_int_equal(c.qwen2.window_size, 112);
-        assert_int_equal(c.qwen2.n_fullatt, 2);
-        assert_int_equal(c.qwen2.fullatt_block_indexes[0], 1);
-        assert_int_equal(c.qwen2.fullatt_block_indexes[1], 3);
-        assert_true(c.qwen2.tokens_per_second == 2.0);
+        assert_int_equal(vt_model_vision(&c)->depth, 4);
+        assert_int_equal(vt_model_vision(&c)->embed_dim, 64);
+        assert_int_equal(vt_model_vision(&c)->num_heads, 4);
+        assert_int_equal(vt_model_vision(&c)->mlp_hidden, 96);
+        assert_int_equal(vt_model_vision(&c)->out_hidden, 48);
+        assert_int_equal(c.qwen25vl.window_size, 112);
+        assert_int_equal(c.qwen25vl.n_fullatt, 2);
+        assert_int_equal(c.qwen25vl.fullatt_block_indexes[0], 1);
+        assert_int_equal(c.qwen25vl.fullatt_block_indexes[1], 3);
+        assert_true(c.qwen25vl.tokens_per_second == 2.0);
         assert_int_equal(c.text.head_dim, 16);
     }
     load(&c, VT_GOLDEN("qwenvl-image"));
@@ -219,13 +218,13 @@ static void test_config_golden_cases(void **state)
     for (int i = 0; i < 2; i++) {
         load(&c, kimi[i]);
         assert_int_equal(c.family, VT_FAMILY_KIMIVL);
-        assert_int_equal(c.kimi.hidden_size, 64);
-        assert_int_equal(c.kimi.num_attention_heads, 4);
-        assert_int_equal(c.kimi.num_hidden_layers, 2);
-        assert_int_equal(c.kimi.intermediate_size, 128);
-        assert_int_equal(c.kimi.init_pos_emb_height, 8);
-        assert_int_equal(c.kimi.init_pos_emb_width, 8);
-        assert_int_equal(c.kimi.text_hidden_size, 48);
+        assert_int_equal(c.kimivl.hidden_size, 64);
+        assert_int_equal(c.kimivl.num_attention_heads, 4);
+        assert_int_equal(c.kimivl.num_hidden_layers, 2);
+        assert_int_equal(c.kimivl.intermediate_size, 128);
+        assert_int_equal(c.kimivl.init_pos_emb_height, 8);
+        assert_int_equal(c.kimivl.init_pos_emb_width, 8);
+        assert_int_equal(c.kimivl.text_hidden_size, 48);
         assert_int_equal(c.pre.present, 1);
         assert_int_equal(c.pre.in_token_limit, 64);
         assert_int_equal(c.pre.merge_size, 2);
@@ -249,7 +248,7 @@ static void test_config_rope_scaling_spellings(void **state)
                       "\"in_chans\":3,\"hidden_size\":1536,\"patch_size\":14,\"spatial_merge_size\":2,"
                       "\"spatial_patch_size\":14,\"temporal_patch_size\":2}}";
     if (vt_config_parse(&c, hub, strlen(hub), &st)) fail_msg("%s", st.msg);
-    assert_int_equal(c.qwen2.mlp_hidden, 5120);
+    assert_int_equal(vt_model_vision(&c)->mlp_hidden, 5120);
     assert_int_equal(c.text.mrope_section[2], 24);
     const char *nested = "{\"model_type\":\"qwen2_5_vl\",\"image_token_id\":7,\"text_config\":{\"hidden_size\":64,"
                          "\"num_attention_heads\":2,\"num_key_value_heads\":1,\"rope_theta\":500.0,"
@@ -260,8 +259,8 @@ static void test_config_rope_scaling_spellings(void **state)
     assert_int_equal(c.text.head_dim, 32);
     assert_int_equal(c.text.image_token_id, 7);
     assert_true(c.text.rope_theta == 500.0);
-    assert_int_equal(c.qwen2.mlp_hidden, 3420); /* absent: the class default */
-    assert_true(c.qwen2.tokens_per_second == 4.0);
+    assert_int_equal(vt_model_vision(&c)->mlp_hidden, 3420); /* absent: the class default */
+    assert_true(c.qwen25vl.tokens_per_second == 4.0);
 }
 
 /* ---- validation: one broken field at a time ---- */
@@ -379,6 +378,16 @@ static void test_config_bad_fields(void **state)
     }
 }
 
+/* The published processor defaults of a family, as the loader starts from them (the tiny presets have the
+ * published patch sizes). */
+static void preproc_defaults(vt_preproc_config *p, vt_family fam)
+{
+    vt_model_config c;
+    load(&c, fam == VT_FAMILY_KIMIVL ? PRESETS "/tiny-kimi-vl" : fam == VT_FAMILY_QWEN25VL ? PRESETS "/tiny-qwen2.5-vl"
+                                                                                            : PRESETS "/tiny-qwen2-vl");
+    vt_model_preproc_defaults(p, &c);
+}
+
 /* preprocessor_config.json: bad values, and contradicting the model's patch sizes */
 static void test_config_bad_preprocessor(void **state)
 {
@@ -406,7 +415,8 @@ static void test_config_bad_preprocessor(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         vt_preproc_config p;
         vt_status st = {0};
-        int rc = vt_preproc_parse(&p, cases[i].fam, cases[i].json, strlen(cases[i].json), &st);
+        preproc_defaults(&p, cases[i].fam);
+        int rc = vt_preproc_parse(&p, cases[i].json, strlen(cases[i].json), &st);
         if (rc != VT_EINPUT || !strstr(st.msg, cases[i].what))
             fail_msg("case %zu: wanted '%s', got %d: %s", i, cases[i].what, rc, st.msg);
     }
@@ -414,11 +424,12 @@ static void test_config_bad_preprocessor(void **state)
     vt_preproc_config p;
     vt_status st = {0};
     const char *sz = "{\"size\":{\"shortest_edge\":1000,\"longest_edge\":2000}}";
-    assert_int_equal(vt_preproc_parse(&p, VT_FAMILY_QWEN25VL, sz, strlen(sz), &st), 0);
+    preproc_defaults(&p, VT_FAMILY_QWEN25VL);
+    assert_int_equal(vt_preproc_parse(&p, sz, strlen(sz), &st), 0);
     assert_int_equal(p.min_pixels, 1000);
     assert_int_equal(p.max_pixels, 2000);
     /* absent file: the published defaults */
-    vt_preproc_defaults(&p, VT_FAMILY_QWEN2VL);
+    preproc_defaults(&p, VT_FAMILY_QWEN2VL);
     assert_int_equal(p.present, 0);
     assert_int_equal(p.max_pixels, 12845056);
 }

@@ -28,7 +28,7 @@ static void test_kimivl_rope_complex_pairs_by_hand(void **state)
     vt_status st = {0};
     const int64_t grid[4] = {2, 3, 1, 2};
     float f[8][4][2];
-    assert_int_equal(kimivl_rope_freqs_cis(&f[0][0][0], grid, 2, 8, 8, &st), 0);
+    assert_int_equal(vt_kimivl_rope_freqs_cis(&f[0][0][0], grid, 2, 8, 8, &st), 0);
 
     /* row 5 = A's (h=1, w=2): angles 2, 1, 0.02, 0.01 */
     const float want5[4][2] = {{-0.41614684f, 0.90929743f}, /* cos 2, sin 2 */
@@ -52,7 +52,7 @@ static void test_kimivl_rope_complex_pairs_by_hand(void **state)
      *   (1+i)(c + is), c,s of 0.02    = (c - s) + (s + c)i = 0.97980134 + 1.01979868i
      *   (2-i)(c + is), c,s of 0.01    = (2c + s) + (2s - c)i = 2.00989983 - 0.97995033i */
     float x[8] = {1, 0, 0, 1, 1, 1, 2, -1};
-    kimivl_apply_rope(x, &f[5][0][0], 1, 1, 8);
+    vt_kimivl_apply_rope(x, &f[5][0][0], 1, 1, 8);
     const float want[8] = {-0.41614684f, 0.90929743f, -0.84147098f, 0.54030231f,
                            0.97980134f,  1.01979868f, 2.00989983f,  -0.97995033f};
     for (int i = 0; i < 8; i++) assert_true(fabsf(x[i] - want[i]) < 2e-6f);
@@ -62,13 +62,13 @@ static void test_kimivl_rope_complex_pairs_by_hand(void **state)
     for (int i = 0; i < 16; i++) y[i] = (float)i - 7.5f;
     float y0[16];
     memcpy(y0, y, sizeof y);
-    kimivl_apply_rope(y, &f[6][0][0], 1, 2, 8);
+    vt_kimivl_apply_rope(y, &f[6][0][0], 1, 2, 8);
     assert_memory_equal(y, y0, sizeof y);
 
     /* a grid outside the 512x512 table is refused */
     const int64_t big[2] = {1, 513};
     float g[513 * 4];
-    assert_int_equal(kimivl_rope_freqs_cis(g, big, 1, 513, 8, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_rope_freqs_cis(g, big, 1, 513, 8, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "image_grid_hws"));
 }
 
@@ -88,32 +88,32 @@ static void test_kimivl_rescale_sizes(void **state)
     int rw, rh, pw, ph;
     /* 150x123: (150//14)*(123//14) = 10*8 = 80 > 64, s = sqrt(64/80) = 0.894427..;
      * int(150 s) = int(134.16) = 134, int(123 s) = int(110.01) = 110; padded to 140 x 112 */
-    assert_int_equal(kimivl_rescale_size(150, 123, &p, &rw, &rh, &pw, &ph, &st), 0);
+    assert_int_equal(vt_kimivl_rescale_size(150, 123, &p, &rw, &rh, &pw, &ph, &st), 0);
     assert_int_equal(rw, 134);
     assert_int_equal(rh, 110);
     assert_int_equal(pw, 140);
     assert_int_equal(ph, 112);
     /* 75x130: 5*9 = 45 <= 64, no resize; padded to 84 x 140 */
-    assert_int_equal(kimivl_rescale_size(75, 130, &p, &rw, &rh, &pw, &ph, &st), 0);
+    assert_int_equal(vt_kimivl_rescale_size(75, 130, &p, &rw, &rh, &pw, &ph, &st), 0);
     assert_true(rw == 75 && rh == 130 && pw == 84 && ph == 140);
     /* 112x112: 8*8 = 64 is not > 64 and already a multiple of 28 */
-    assert_int_equal(kimivl_rescale_size(112, 112, &p, &rw, &rh, &pw, &ph, &st), 0);
+    assert_int_equal(vt_kimivl_rescale_size(112, 112, &p, &rw, &rh, &pw, &ph, &st), 0);
     assert_true(rw == 112 && rh == 112 && pw == 112 && ph == 112);
     /* smaller than a patch: padded up to one merge block */
-    assert_int_equal(kimivl_rescale_size(5, 3, &p, &rw, &rh, &pw, &ph, &st), 0);
+    assert_int_equal(vt_kimivl_rescale_size(5, 3, &p, &rw, &rh, &pw, &ph, &st), 0);
     assert_true(pw == 28 && ph == 28);
 
     /* "Exceed pos emb": 7168 px = 512 patches per side is refused, 7140 (510 after padding) is not */
     vt_preproc_config big = kimi_pre((int64_t)1 << 40);
-    assert_int_equal(kimivl_rescale_size(7140, 28, &big, &rw, &rh, &pw, &ph, &st), 0);
-    assert_int_equal(kimivl_rescale_size(7168, 28, &big, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_rescale_size(7140, 28, &big, &rw, &rh, &pw, &ph, &st), 0);
+    assert_int_equal(vt_kimivl_rescale_size(7168, 28, &big, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "512"));
     p.pad_input = 0;
-    assert_int_equal(kimivl_rescale_size(150, 123, &p, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_rescale_size(150, 123, &p, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "pad_input"));
     vt_preproc_config z = kimi_pre(0);
-    assert_int_equal(kimivl_rescale_size(150, 123, &z, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
-    assert_int_equal(kimivl_rescale_size(0, 10, &p, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_rescale_size(150, 123, &z, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_rescale_size(0, 10, &p, &rw, &rh, &pw, &ph, &st), VT_EINPUT);
 }
 
 /* a 2x4 grid with D = 1 holding its own row-major index:
@@ -131,7 +131,7 @@ static void test_kimivl_patch_merger_order(void **state)
     for (int i = 0; i < 12; i++) v[i] = (float)i;
     vt_tensor x = vt_tensor_of(VT_F32, v, VT_DIMS(12, 1)), out;
     const int64_t grid[4] = {2, 4, 2, 2};
-    assert_int_equal(kimivl_patch_merger(&out, &x, grid, 2, 2, 2, &a, &st), 0);
+    assert_int_equal(vt_kimivl_patch_merger(&out, &x, grid, 2, 2, 2, &a, &st), 0);
     assert_int_equal(out.ndim, 3);
     assert_true(out.shape[0] == 3 && out.shape[1] == 4 && out.shape[2] == 1);
     const float want[12] = {0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 10, 11};
@@ -146,7 +146,7 @@ static void test_kimivl_mask_path_equals_segments(void **state)
     enum { N = 7, H = 2, HD = 4, D = H * HD };
     const int32_t cu[3] = {0, 4, 7};
     float mask[N * N];
-    kimivl_sdpa_mask(mask, cu, 2, N);
+    vt_kimivl_sdpa_mask(mask, cu, 2, N);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) {
             int same = (i < 4) == (j < 4);
@@ -172,8 +172,9 @@ static void test_kimivl_forward_rejects_bad_inputs(void **state)
     vt_kimivl_config c = {.patch_size = 14, .num_attention_heads = 4, .num_hidden_layers = 2, .hidden_size = 64,
                           .intermediate_size = 128, .init_pos_emb_height = 8, .init_pos_emb_width = 8,
                           .merge_kernel_size = {2, 2}, .text_hidden_size = 48};
-    kimivl_weights w;
-    memset(&w, 0, sizeof w);
+    vt_kimivl_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg = c;
     vt_arena a;
     vt_arena_init(&a, 0);
     vt_status st = {0};
@@ -181,17 +182,17 @@ static void test_kimivl_forward_rejects_bad_inputs(void **state)
     vt_tensor pv = vt_tensor_of(VT_F32, px, VT_DIMS(12, 3, 14, 14)), out;
     int64_t g1[2] = {3, 4}; /* 3 rows do not merge 2x2 */
     vt_tensor grid = vt_tensor_of(VT_I64, g1, VT_DIMS(1, 2));
-    assert_int_equal(kimivl_forward(&out, &w, &c, &pv, &grid, NULL, &a, NULL, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_forward(&out, &m, &pv, &grid, VT_ATTN_SEGMENTS, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "merge kernel"));
     int64_t g2[2] = {2, 4}; /* 8 patches, pixel_values has 12 */
     grid = vt_tensor_of(VT_I64, g2, VT_DIMS(1, 2));
-    assert_int_equal(kimivl_forward(&out, &w, &c, &pv, &grid, NULL, &a, NULL, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_forward(&out, &m, &pv, &grid, VT_ATTN_SEGMENTS, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "12"));
     vt_tensor pv2 = vt_tensor_of(VT_F32, px, VT_DIMS(12, 3, 14, 13)); /* not 14x14 patches */
-    assert_int_equal(kimivl_forward(&out, &w, &c, &pv2, &grid, NULL, &a, NULL, &st), VT_EINPUT);
+    assert_int_equal(vt_kimivl_forward(&out, &m, &pv2, &grid, VT_ATTN_SEGMENTS, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "pixel_values"));
-    c.num_attention_heads = 32; /* head_dim 64 / 32 = 2 cannot be split into (w, h) complex pairs */
-    assert_int_equal(kimivl_forward(&out, &w, &c, &pv, &grid, NULL, &a, NULL, &st), VT_EINPUT);
+    m.cfg.num_attention_heads = 32; /* head_dim 64 / 32 = 2 cannot be split into (w, h) complex pairs */
+    assert_int_equal(vt_kimivl_forward(&out, &m, &pv, &grid, VT_ATTN_SEGMENTS, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "divisible by 4"));
     vt_arena_free(&a);
 }

@@ -15,10 +15,9 @@
 #include "rope_golden.h"
 
 /* The rope-index goldens' config.json, by hand (the test of the library alone does not read JSON). */
-static void golden_config(vt_qwen2_text_config *tc, vt_qwen2_vision_config *vc, int qwen25)
+static void golden_config(vt_mrope_config *tc, int qwen25)
 {
     memset(tc, 0, sizeof *tc);
-    memset(vc, 0, sizeof *vc);
     tc->image_token_id = 151655;
     tc->video_token_id = 151656;
     tc->vision_start_token_id = 151652;
@@ -31,9 +30,9 @@ static void golden_config(vt_qwen2_text_config *tc, vt_qwen2_vision_config *vc, 
     tc->num_attention_heads = 3;
     tc->num_key_value_heads = 1;
     tc->head_dim = 16;
-    vc->qwen25 = qwen25;
-    vc->spatial_merge_size = 2;
-    vc->tokens_per_second = qwen25 ? 2 : 0;
+    tc->absolute_time = qwen25;
+    tc->spatial_merge_size = 2;
+    tc->tokens_per_second = qwen25 ? 2 : 0;
 }
 
 
@@ -47,9 +46,8 @@ static void test_mrope_golden_rope_index(void **state)
         snprintf(dir, sizeof dir, ROPE_CASE("%s"), index_cases[c]);
         golden g;
         golden_open(&g, dir);
-        vt_qwen2_text_config tc;
-        vt_qwen2_vision_config vc;
-        golden_config(&tc, &vc, strncmp(index_cases[c], "qwen25", 6) == 0);
+        vt_mrope_config tc;
+        golden_config(&tc, strncmp(index_cases[c], "qwen25", 6) == 0);
         vt_mrope_inputs in = {0};
         in.input_ids = golden_get(&g, "input_ids");
         in.attention_mask = golden_get(&g, "attention_mask");
@@ -64,7 +62,7 @@ static void test_mrope_golden_rope_index(void **state)
         vt_arena_init(&a, 0);
         vt_status st = {0};
         vt_tensor pos, delta;
-        if (vt_get_rope_index(&pos, &delta, &in, &tc, &vc, &a, &st)) fail_msg("%s: %s", dir, st.msg);
+        if (vt_mrope_get_rope_index(&pos, &delta, &in, &tc, &a, &st)) fail_msg("%s: %s", dir, st.msg);
         assert_tensor_close(&pos, want_pos, dir);
         assert_tensor_close(&delta, want_delta, dir);
         vt_arena_free(&a);
@@ -81,9 +79,8 @@ static void test_mrope_golden_rotary(void **state)
     for (int c = 0; c < 2; c++) {
         golden g;
         golden_open(&g, cases[c]);
-        vt_qwen2_text_config tc;
-        vt_qwen2_vision_config vc;
-        golden_config(&tc, &vc, c);
+        vt_mrope_config tc;
+        golden_config(&tc, c);
         vt_mrope_inputs in = {0};
         in.input_ids = golden_get(&g, "input_ids");
         in.position_ids = golden_get(&g, "position_ids");
@@ -93,7 +90,7 @@ static void test_mrope_golden_rotary(void **state)
         vt_arena_init(&a, 0);
         vt_status st = {0};
         vt_mrope_outputs out;
-        if (vt_mrope_forward(&out, &in, &tc, &vc, &a, NULL, &st)) fail_msg("%s: %s", cases[c], st.msg);
+        if (vt_mrope_forward(&out, &in, &tc, NULL, &a, &st)) fail_msg("%s: %s", cases[c], st.msg);
         assert_null(out.rope_deltas.data); /* given position ids: no deltas */
         assert_tensor_close(&out.position_ids, in.position_ids, "position_ids");
         assert_tensor_close(&out.inv_freq, golden_get(&g, "mrope.inv_freq"), "mrope.inv_freq");
@@ -111,9 +108,8 @@ static void test_mrope_golden_rotary(void **state)
 static void run_index(const int64_t *ids, int64_t L, const int64_t *grid, int64_t n_grid, int video, const float *spg,
                       int qwen25, int64_t *pos_out, int64_t *delta_out)
 {
-    vt_qwen2_text_config tc;
-    vt_qwen2_vision_config vc;
-    golden_config(&tc, &vc, qwen25);
+    vt_mrope_config tc;
+    golden_config(&tc, qwen25);
     vt_tensor t_ids = vt_tensor_of(VT_I64, (void *)ids, VT_DIMS(1, L));
     vt_tensor t_grid = vt_tensor_of(VT_I64, (void *)grid, VT_DIMS(n_grid, 3));
     vt_tensor t_spg = vt_tensor_of(VT_F32, (void *)spg, VT_DIMS(n_grid));
@@ -126,7 +122,7 @@ static void run_index(const int64_t *ids, int64_t L, const int64_t *grid, int64_
     vt_arena_init(&a, 0);
     vt_status st = {0};
     vt_tensor pos, delta;
-    if (vt_get_rope_index(&pos, &delta, &in, &tc, &vc, &a, &st)) fail_msg("%s", st.msg);
+    if (vt_mrope_get_rope_index(&pos, &delta, &in, &tc, &a, &st)) fail_msg("%s", st.msg);
     memcpy(pos_out, pos.data, (size_t)(3 * L) * sizeof(int64_t));
     *delta_out = vt_i64(&delta)[0];
     vt_arena_free(&a);
@@ -190,9 +186,8 @@ static void test_mrope_hand_video_time(void **state)
 static void test_mrope_hand_rotary(void **state)
 {
     (void)state;
-    vt_qwen2_text_config tc;
-    vt_qwen2_vision_config vc;
-    golden_config(&tc, &vc, 0);
+    vt_mrope_config tc;
+    golden_config(&tc, 0);
     tc.head_dim = 4;
     tc.rope_theta = 100;
     tc.mrope_section[0] = 1;
@@ -211,7 +206,7 @@ static void test_mrope_hand_rotary(void **state)
     vt_arena_init(&a, 0);
     vt_status st = {0};
     vt_mrope_outputs out;
-    if (vt_mrope_forward(&out, &in, &tc, &vc, &a, NULL, &st)) fail_msg("%s", st.msg);
+    if (vt_mrope_forward(&out, &in, &tc, NULL, &a, &st)) fail_msg("%s", st.msg);
     const float *f = vt_f32(&out.inv_freq), *c = vt_f32(&out.cos), *qe = vt_f32(&out.q_embed), *ke = vt_f32(&out.k_embed);
     assert_float_equal(f[0], 1.0, 1e-7);
     assert_float_equal(f[1], 0.1, 1e-7);
@@ -229,9 +224,8 @@ static void test_mrope_hand_rotary(void **state)
 static void test_mrope_hand_padding(void **state)
 {
     (void)state;
-    vt_qwen2_text_config tc;
-    vt_qwen2_vision_config vc;
-    golden_config(&tc, &vc, 0);
+    vt_mrope_config tc;
+    golden_config(&tc, 0);
     int64_t ids[8] = {0, 0, TX, VS, IM, VE, TX, TX}, mask[8] = {0, 0, 1, 1, 1, 1, 1, 1}, grid[3] = {1, 2, 2};
     vt_tensor t_ids = vt_tensor_of(VT_I64, ids, VT_DIMS(1, 8)), t_mask = vt_tensor_of(VT_I64, mask, VT_DIMS(1, 8));
     vt_tensor t_grid = vt_tensor_of(VT_I64, grid, VT_DIMS(1, 3));
@@ -243,7 +237,7 @@ static void test_mrope_hand_padding(void **state)
     vt_arena_init(&a, 0);
     vt_status st = {0};
     vt_tensor pos, delta;
-    if (vt_get_rope_index(&pos, &delta, &in, &tc, &vc, &a, &st)) fail_msg("%s", st.msg);
+    if (vt_mrope_get_rope_index(&pos, &delta, &in, &tc, &a, &st)) fail_msg("%s", st.msg);
     const int64_t want[8] = {1, 1, 0, 1, 2, 3, 4, 5};
     for (int ax = 0; ax < 3; ax++) assert_memory_equal(vt_i64(&pos) + 8 * ax, want, sizeof want);
     assert_int_equal(vt_i64(&delta)[0], 5 + 1 - 8);
@@ -253,7 +247,7 @@ static void test_mrope_hand_padding(void **state)
     vt_mrope_inputs in1 = {0};
     in1.input_ids = &t_ids1;
     in1.attention_mask = &t_mask1;
-    if (vt_get_rope_index(&pos, &delta, &in1, &tc, &vc, &a, &st)) fail_msg("%s", st.msg);
+    if (vt_mrope_get_rope_index(&pos, &delta, &in1, &tc, &a, &st)) fail_msg("%s", st.msg);
     const int64_t want1[3] = {1, 1, 0};
     assert_memory_equal(vt_i64(&pos), want1, sizeof want1);
     assert_int_equal(vt_i64(&delta)[0], 1 + 1 - 3);
@@ -274,13 +268,12 @@ static void test_mrope_layout_parse_and_build(void **state)
     assert_int_equal(lay.items[2].kind, VT_LAYOUT_VIDEO);
     assert_int_equal(lay.items[2].thw[2], 6);
     assert_true(lay.items[2].has_seconds && lay.items[2].seconds == 2.5);
-    vt_qwen2_text_config tc;
-    vt_qwen2_vision_config vc;
-    golden_config(&tc, &vc, 1);
+    vt_mrope_config tc;
+    golden_config(&tc, 1);
     vt_arena a;
     vt_arena_init(&a, 0);
     vt_rope_layout_inputs li;
-    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &vc, &a, &st), 0);
+    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &a, &st), 0);
     /* 3 + (1 + 4 + 1) + (1 + 12 + 1) + 1 */
     assert_int_equal(li.input_ids.shape[1], 24);
     const int64_t *ids = vt_i64(&li.input_ids);
@@ -294,13 +287,13 @@ static void test_mrope_layout_parse_and_build(void **state)
     assert_true(vt_f32(&li.second_per_grid_ts)[0] == 2.5f);
     vt_rope_layout_free(&lay);
     /* @S on a Qwen2-VL config, H not a multiple of the merge */
-    golden_config(&tc, &vc, 0);
+    golden_config(&tc, 0);
     assert_int_equal(vt_rope_layout_parse(&lay, "video:2x4x6@2.0", &st), 0);
-    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &vc, &a, &st), VT_EINPUT);
+    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "needs a Qwen2.5-VL config"));
     vt_rope_layout_free(&lay);
     assert_int_equal(vt_rope_layout_parse(&lay, "image:1x3x4", &st), 0);
-    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &vc, &a, &st), VT_EINPUT);
+    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "multiples of spatial_merge_size 2"));
     vt_rope_layout_free(&lay);
     vt_arena_free(&a);
@@ -393,9 +386,8 @@ static void test_mrope_check_refusals(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
         const bad_case *c = &bad_cases[i];
-        vt_qwen2_text_config tc;
-        vt_qwen2_vision_config vc;
-        golden_config(&tc, &vc, c->qwen25);
+        vt_mrope_config tc;
+        golden_config(&tc, c->qwen25);
         vt_tensor ids = vt_tensor_of(VT_I64, (void *)c->ids, VT_DIMS(1, c->L));
         vt_tensor mask = vt_tensor_of(VT_I64, (void *)c->mask, VT_DIMS(1, c->L));
         vt_tensor img = vt_tensor_of(VT_I64, (void *)c->img, VT_DIMS(c->n_img, 3));
@@ -411,7 +403,7 @@ static void test_mrope_check_refusals(void **state)
         vt_arena a;
         vt_arena_init(&a, 0);
         vt_tensor pos, delta;
-        int rc = vt_get_rope_index(&pos, &delta, &in, &tc, &vc, &a, &st);
+        int rc = vt_mrope_get_rope_index(&pos, &delta, &in, &tc, &a, &st);
         vt_arena_free(&a);
         if (rc != VT_EINPUT || !strstr(st.msg, c->what) || strchr(st.msg, '\n'))
             fail_msg("case %zu: rc %d, message '%s' (wanted '%s')", i, rc, st.msg, c->what);
@@ -422,8 +414,7 @@ static void test_mrope_check_refusals(void **state)
 static void test_mrope_check_rotary_refusals(void **state)
 {
     (void)state;
-    vt_qwen2_text_config tc;
-    vt_qwen2_vision_config vc;
+    vt_mrope_config tc;
     int64_t ids[2] = {TX, TX}, posv[6] = {0, 1, 0, 1, 0, 1};
     int32_t ids32[2] = {TX, TX};
     float q[2 * 16] = {0}, k[2 * 16] = {0};
@@ -446,7 +437,7 @@ static void test_mrope_check_rotary_refusals(void **state)
         {&t_ids, &t_q, &t_q, &t_k, NULL, 2, "position_ids: dtype float32, expected int64"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        golden_config(&tc, &vc, 0);
+        golden_config(&tc, 0);
         tc.mrope_section[0] = cases[i].section0;
         vt_mrope_inputs in = {0};
         in.input_ids = cases[i].ids;
@@ -458,7 +449,7 @@ static void test_mrope_check_rotary_refusals(void **state)
         vt_arena a;
         vt_arena_init(&a, 0);
         vt_mrope_outputs out;
-        int rc = vt_mrope_forward(&out, &in, &tc, &vc, &a, NULL, &st);
+        int rc = vt_mrope_forward(&out, &in, &tc, NULL, &a, &st);
         vt_arena_free(&a);
         if (rc != VT_EINPUT || !strstr(st.msg, cases[i].what))
             fail_msg("case %zu: rc %d, message '%s' (wanted '%s')", i, rc, st.msg, cases[i].what);

@@ -12,7 +12,7 @@
 #include "core/arena.h"
 #include "io/fileio.h"
 #include "format/manifest.h"
-#include "processor/qwen2_preprocess.h"
+#include "processor/processor.h"
 
 /* ---------------------------------------- helpers ---------------------------------------- */
 
@@ -125,7 +125,7 @@ static void test_preprocess_smart_resize_cases(void **state)
     {
         int64_t h, w;
         vt_status st = {0};
-        int rc = vt_qwen2_smart_resize(&h, &w, json_int(c, "height"), json_int(c, "width"), json_int(c, "factor"),
+        int rc = vt_processor_smart_resize(&h, &w, json_int(c, "height"), json_int(c, "width"), json_int(c, "factor"),
                                        json_int(c, "min_pixels"), json_int(c, "max_pixels"), &st);
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(c, "error");
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(c, "result_hw");
@@ -158,15 +158,15 @@ static void test_preprocess_smart_resize_pitfalls(void **state)
     int64_t h, w;
     vt_status st = {0};
     /* 42 / 28 = 1.5 -> 2 and 70 / 28 = 2.5 -> 2 (not 3): 56x56 */
-    assert_int_equal(vt_qwen2_smart_resize(&h, &w, 42, 70, 28, 3136, 12845056, &st), 0);
+    assert_int_equal(vt_processor_smart_resize(&h, &w, 42, 70, 28, 3136, 12845056, &st), 0);
     assert_int_equal(h, 56);
     assert_int_equal(w, 56);
     /* 600x600 into 448*448: beta = 600/448, 600 / beta / 28 = 15.999999999999998 -> 15 -> 420 (not 448) */
-    assert_int_equal(vt_qwen2_smart_resize(&h, &w, 600, 600, 28, 3136, 448 * 448, &st), 0);
+    assert_int_equal(vt_processor_smart_resize(&h, &w, 600, 600, 28, 3136, 448 * 448, &st), 0);
     assert_int_equal(h, 420);
     /* aspect exactly 200 passes; 5601 / 28 does not */
-    assert_int_equal(vt_qwen2_smart_resize(&h, &w, 28, 5600, 28, 3136, 12845056, &st), 0);
-    assert_int_equal(vt_qwen2_smart_resize(&h, &w, 28, 5601, 28, 3136, 12845056, &st), VT_EINPUT);
+    assert_int_equal(vt_processor_smart_resize(&h, &w, 28, 5600, 28, 3136, 12845056, &st), 0);
+    assert_int_equal(vt_processor_smart_resize(&h, &w, 28, 5601, 28, 3136, 12845056, &st), VT_EINPUT);
 }
 
 /* ---------------------------------------- one image at a time ---------------------------------------- */
@@ -179,8 +179,8 @@ static void check_single_image(const char *case_dir, const cJSON *img, int k)
     snprintf(gname, sizeof gname, "image.%d.rgb", k);
     void *owned;
     vt_image im = golden_image(case_dir, gname, &owned);
-    vt_qwen2_preproc_opts po;
-    vt_qwen2_preproc_defaults(&po);
+    vt_processor_opts po;
+    vt_processor_defaults(&po);
     po.min_pixels = json_int(img, "min_pixels");
     po.max_pixels = json_int(img, "max_pixels");
     po.emit_input_grids = 1;
@@ -192,9 +192,9 @@ static void check_single_image(const char *case_dir, const cJSON *img, int k)
     vt_tap tap = {golden_emit, NULL, NULL, &g};
     vt_arena a;
     vt_arena_init(&a, 0);
-    vt_qwen2_pixels px;
+    vt_processor_pixels px;
     vt_status st = {0};
-    int rc = vt_qwen2_preprocess(&px, &im, 1, NULL, 0, &po, &a, &tap, &st);
+    int rc = vt_processor_preprocess(&px, &im, 1, NULL, 0, &po, &tap, &a, &st);
     const cJSON *perr = cJSON_GetObjectItemCaseSensitive(img, "processor_error");
     if (perr) {
         /* the reference failed: so must we, with its reason */
@@ -249,15 +249,15 @@ static void check_model_case(const char *name)
     cJSON *j = load_json(dir, "inputs.json");
     int n_img = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "images"));
     int n_vid = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "videos"));
-    vt_qwen2_preproc_opts po;
-    vt_qwen2_preproc_defaults(&po);
+    vt_processor_opts po;
+    vt_processor_defaults(&po);
     po.min_pixels = json_int(j, "min_pixels");
     po.max_pixels = json_int(j, "max_pixels");
     cJSON_Delete(j);
 
     vt_image imgs[4];
     void *owned[8] = {0};
-    vt_qwen2_video vids[2];
+    vt_processor_video vids[2];
     vt_image *frames[2] = {0};
     assert_true(n_img <= 4 && n_vid <= 2);
     for (int k = 0; k < n_img; k++) {
@@ -273,16 +273,16 @@ static void check_model_case(const char *name)
         int F = (int)t.shape[0], H = (int)t.shape[1], W = (int)t.shape[2];
         frames[k] = calloc((size_t)F, sizeof(vt_image));
         for (int f = 0; f < F; f++) frames[k][f] = (vt_image){W, H, vt_u8(&t) + (size_t)f * H * W * 3};
-        vids[k] = (vt_qwen2_video){frames[k], F};
+        vids[k] = (vt_processor_video){frames[k], F};
     }
     golden_tap g;
     golden_tap_open(&g, dir, NULL, NULL);
     vt_tap tap = {golden_emit, NULL, NULL, &g};
     vt_arena a;
     vt_arena_init(&a, 0);
-    vt_qwen2_pixels px;
+    vt_processor_pixels px;
     vt_status st = {0};
-    int rc = vt_qwen2_preprocess(&px, imgs, n_img, vids, n_vid, &po, &a, &tap, &st);
+    int rc = vt_processor_preprocess(&px, imgs, n_img, vids, n_vid, &po, &tap, &a, &st);
     if (rc) fail_msg("%s: %s", name, st.msg);
     if (g.failures[0]) fail_msg("%s: %s", name, g.failures);
     int want = golden_count(&g.m, "image.") + golden_count(&g.m, "video.") + golden_count(&g.m, "pixel_values") +
@@ -322,15 +322,15 @@ static void test_preprocess_temporal_padding(void **state)
         memset(px[f], 40 * (f + 1), sizeof px[f]);
         fr[f] = (vt_image){S, S, px[f]};
     }
-    vt_qwen2_preproc_opts po;
-    vt_qwen2_preproc_defaults(&po);
+    vt_processor_opts po;
+    vt_processor_defaults(&po);
     po.min_pixels = S * S; /* keep 28x28: one merge block, 4 patches */
-    vt_qwen2_video v = {fr, 3};
+    vt_processor_video v = {fr, 3};
     vt_arena a;
     vt_arena_init(&a, 0);
-    vt_qwen2_pixels out;
+    vt_processor_pixels out;
     vt_status st = {0};
-    assert_int_equal(vt_qwen2_preprocess(&out, &fr[0], 1, &v, 1, &po, &a, NULL, &st), 0);
+    assert_int_equal(vt_processor_preprocess(&out, &fr[0], 1, &v, 1, &po, NULL, &a, &st), 0);
     assert_int_equal(out.pixel_values.shape[0], 4);
     assert_int_equal(out.pixel_values_videos.shape[0], 8); /* grid (2, 2, 2) */
     int64_t *g = vt_i64(&out.video_grid_thw);
@@ -357,38 +357,38 @@ static void test_preprocess_rejects(void **state)
 {
     (void)state;
     static uint8_t buf[28 * 5601 * 3];
-    vt_qwen2_preproc_opts po;
-    vt_qwen2_preproc_defaults(&po);
+    vt_processor_opts po;
+    vt_processor_defaults(&po);
     vt_arena a;
     vt_arena_init(&a, 0);
-    vt_qwen2_pixels out;
+    vt_processor_pixels out;
     vt_status st = {0};
     /* aspect ratio over 200 */
     vt_image wide = {5601, 28, buf};
-    assert_int_equal(vt_qwen2_preprocess(&out, &wide, 1, NULL, 0, &po, &a, NULL, &st), VT_EINPUT);
+    assert_int_equal(vt_processor_preprocess(&out, &wide, 1, NULL, 0, &po, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "image.0: 5601x28 input"));
     assert_non_null(strstr(st.msg, "absolute aspect ratio must be smaller than 200, got 200.03571428571428"));
     /* a side under 28, in a video's first frame */
     vt_image small[2] = {{100, 27, buf}, {100, 100, buf}};
-    vt_qwen2_video v = {small, 2};
-    assert_int_equal(vt_qwen2_preprocess(&out, NULL, 0, &v, 1, &po, &a, NULL, &st), VT_EINPUT);
+    vt_processor_video v = {small, 2};
+    assert_int_equal(vt_processor_preprocess(&out, NULL, 0, &v, 1, &po, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "video.0: 100x27 input"));
     assert_non_null(strstr(st.msg, "height:27 and width:100 must be larger than factor:28"));
     /* a 0 side from smart_resize (30x1000 with max_pixels 20000) */
     vt_image strip = {1000, 30, buf};
     po.max_pixels = 20000;
-    assert_int_equal(vt_qwen2_preprocess(&out, &strip, 1, NULL, 0, &po, &a, NULL, &st), VT_EINPUT);
+    assert_int_equal(vt_processor_preprocess(&out, &strip, 1, NULL, 0, &po, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "height and width must be > 0"));
     /* a size refused before allocating */
     po.max_pixels = (int64_t)1 << 40;
     po.min_pixels = (int64_t)1 << 32;
-    assert_int_equal(vt_qwen2_preprocess(&out, &strip, 1, NULL, 0, &po, &a, NULL, &st), VT_EINPUT);
+    assert_int_equal(vt_processor_preprocess(&out, &strip, 1, NULL, 0, &po, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "over the limit"));
     /* nothing at all, an empty video */
-    vt_qwen2_preproc_defaults(&po);
-    assert_int_equal(vt_qwen2_preprocess(&out, NULL, 0, NULL, 0, &po, &a, NULL, &st), VT_EINPUT);
-    vt_qwen2_video empty = {small, 0};
-    assert_int_equal(vt_qwen2_preprocess(&out, NULL, 0, &empty, 1, &po, &a, NULL, &st), VT_EINPUT);
+    vt_processor_defaults(&po);
+    assert_int_equal(vt_processor_preprocess(&out, NULL, 0, NULL, 0, &po, NULL, &a, &st), VT_EINPUT);
+    vt_processor_video empty = {small, 0};
+    assert_int_equal(vt_processor_preprocess(&out, NULL, 0, &empty, 1, &po, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "video.0: no frames"));
     vt_arena_free(&a);
 }

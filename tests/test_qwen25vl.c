@@ -32,7 +32,7 @@ static void test_qwen25vl_seed_window_example(void **state)
     vt_status st = {0};
     int64_t g[3] = {1, 12, 12};
     vt_tensor grid = vt_tensor_of(VT_I64, g, VT_DIMS(1, 3)), wi, raw, cu;
-    assert_int_equal(qwen25vl_get_window_index(&wi, &raw, &grid, 4, 2, &a, &st), 0);
+    assert_int_equal(vt_qwen25vl_get_window_index(&wi, &raw, &grid, 4, 2, &a, &st), 0);
     assert_int_equal(wi.shape[0], 36);
     const int64_t w0[16] = {0, 1, 2, 3, 6, 7, 8, 9, 12, 13, 14, 15, 18, 19, 20, 21};
     const int64_t w1[8] = {4, 5, 10, 11, 16, 17, 22, 23};
@@ -45,7 +45,7 @@ static void test_qwen25vl_seed_window_example(void **state)
     const int32_t want_cu[5] = {0, 64, 96, 128, 144}; /* [0] + cumsum([16, 8, 8, 4]) * 4 */
     assert_int_equal(raw.shape[0], 5);
     assert_memory_equal(raw.data, want_cu, sizeof want_cu);
-    assert_int_equal(qwen25vl_unique_consecutive(&cu, &raw, &a, &st), 0);
+    assert_int_equal(vt_qwen25vl_unique_consecutive(&cu, &raw, &a, &st), 0);
     assert_int_equal(cu.shape[0], 5); /* nothing to remove here */
     vt_arena_free(&a);
 }
@@ -61,11 +61,11 @@ static void test_qwen25vl_empty_windows_deduplicated(void **state)
     vt_status st = {0};
     int64_t g[6] = {1, 8, 4, 2, 4, 4};
     vt_tensor grid = vt_tensor_of(VT_I64, g, VT_DIMS(2, 3)), wi, raw, cu;
-    assert_int_equal(qwen25vl_get_window_index(&wi, &raw, &grid, 4, 2, &a, &st), 0);
+    assert_int_equal(vt_qwen25vl_get_window_index(&wi, &raw, &grid, 4, 2, &a, &st), 0);
     const int32_t want_raw[5] = {0, 32, 32, 48, 64}; /* image: 8 then 0; video: 4 per slice */
     assert_int_equal(raw.shape[0], 5);
     assert_memory_equal(raw.data, want_raw, sizeof want_raw);
-    assert_int_equal(qwen25vl_unique_consecutive(&cu, &raw, &a, &st), 0);
+    assert_int_equal(vt_qwen25vl_unique_consecutive(&cu, &raw, &a, &st), 0);
     const int32_t want_cu[4] = {0, 32, 48, 64};
     assert_int_equal(cu.shape[0], 4);
     assert_memory_equal(cu.data, want_cu, sizeof want_cu);
@@ -82,20 +82,20 @@ static void test_qwen25vl_reorder_reverse_fullatt(void **state)
     const int64_t wi[3] = {2, 0, 1};
     float src[12], dst[12]; /* M = 3 tokens of U = 2 rows of width 2 */
     for (int i = 0; i < 12; i++) src[i] = (float)i;
-    qwen25vl_window_reorder(dst, src, wi, 3, 2, 2);
+    vt_qwen25vl_window_reorder(dst, src, wi, 3, 2, 2);
     const float want[12] = {8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7};
     assert_memory_equal(dst, want, sizeof want);
     int64_t rev[3];
-    qwen25vl_argsort(rev, wi, 3);
+    vt_qwen25vl_argsort(rev, wi, 3);
     const int64_t want_rev[3] = {1, 2, 0};
     assert_memory_equal(rev, want_rev, sizeof want_rev);
-    vt_qwen2_vision_config c;
+    vt_qwen25vl_config c;
     memset(&c, 0, sizeof c);
     c.n_fullatt = 2;
     c.fullatt_block_indexes[0] = 7;
     c.fullatt_block_indexes[1] = 15;
-    assert_true(qwen25vl_is_fullatt(&c, 7) && qwen25vl_is_fullatt(&c, 15));
-    assert_false(qwen25vl_is_fullatt(&c, 0) || qwen25vl_is_fullatt(&c, 8) || qwen25vl_is_fullatt(&c, 31));
+    assert_true(vt_qwen25vl_is_fullatt(&c, 7) && vt_qwen25vl_is_fullatt(&c, 15));
+    assert_false(vt_qwen25vl_is_fullatt(&c, 0) || vt_qwen25vl_is_fullatt(&c, 8) || vt_qwen25vl_is_fullatt(&c, 31));
 }
 
 /* ======================================== golden cases ======================================== */

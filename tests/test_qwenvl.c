@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/arena.h"
-#include "model/config.h"
+#include "model/model.h"
 #include "io/fileio.h"
 #include "format/manifest.h"
 #include "format/npy.h"
@@ -107,7 +107,7 @@ static void test_qwenvl_stages_from_golden_inputs(void **state)
     void *o_px, *o_blk, *o_tr;
     vt_test_load_golden(CASE_IMAGE, "image.0.normalized", &px, &o_px);
     assert_int_equal(vt_reshape(&px, VT_DIMS(1, 3, m.c.image_size, m.c.image_size), &st), 0);
-    assert_int_equal(vt_qwenvl_embed(&x, &m, &px, &a, &tap, &st), 0);
+    assert_int_equal(vt_qwenvl_embed(&x, &m, &px, &tap, &a, &st), 0);
     assert_int_equal(c.compared, 4); /* conv1, abs_pos, embeddings, ln_pre */
     for (int i = 0; i < m.c.layers; i++) {
         char name[VT_NAME_MAX];
@@ -116,14 +116,14 @@ static void test_qwenvl_stages_from_golden_inputs(void **state)
         vt_test_load_golden(CASE_IMAGE, name, &lnd, &o_blk);
         assert_int_equal(vt_reshape(&lnd, VT_DIMS(64, 1, m.c.width), &st), 0); /* [1, L, W] == [L, 1, W] */
         int before = c.compared;
-        assert_int_equal(vt_qwenvl_resblock(&lnd, &m, i, &a, &tap, &st), 0);
+        assert_int_equal(vt_qwenvl_resblock(&lnd, &m, i, &tap, &a, &st), 0);
         assert_int_equal(c.compared - before, 9); /* ln_1, in_proj, attn.out, attn, ln_2, c_fc, gelu, mlp, block */
         free(o_blk);
     }
     vt_test_load_golden(CASE_IMAGE, "transformer.visual.transformer", &x, &o_tr);
     assert_int_equal(vt_reshape(&x, VT_DIMS(1, 64, m.c.width), &st), 0);
     int before = c.compared;
-    assert_int_equal(vt_qwenvl_resampler(&pooled, &m, &x, &a, &tap, &st), 0);
+    assert_int_equal(vt_qwenvl_resampler(&pooled, &m, &x, &tap, &a, &st), 0);
     assert_int_equal(c.compared - before, 10); /* abs_pos, kv_proj, ln_kv, ln_q, pos_embed, query_in, key_in,
                                                   attn, attn.weights, attn_pool */
     free(o_tr);

@@ -14,7 +14,7 @@
 
 #include <stb/stb_image_write.h>
 
-#include "model/config.h"
+#include "model/model.h"
 #include "format/manifest.h"
 #include "io/safetensors.h"
 #include "synth/synth.h"
@@ -309,10 +309,10 @@ static void test_synth_full_width_qwen2vl_2b_one_block(void **state)
     static vt_model_config cfg;
     vt_status st = {0};
     assert_int_equal(vt_config_load(&cfg, dir, &st), 0);
-    assert_int_equal(cfg.qwen2.depth, 1);
-    assert_int_equal(cfg.qwen2.embed_dim, 1280); /* full width */
-    assert_int_equal(cfg.qwen2.mlp_hidden, 5120);
-    assert_int_equal(cfg.qwen2.out_hidden, 1536);
+    assert_int_equal(cfg.qwen2vl.vision.depth, 1);
+    assert_int_equal(cfg.qwen2vl.vision.embed_dim, 1280); /* full width */
+    assert_int_equal(cfg.qwen2vl.vision.mlp_hidden, 5120);
+    assert_int_equal(cfg.qwen2vl.vision.out_hidden, 1536);
     run_traced(dir, img, trace, "");
     check_trace_finite(trace);
     vt_manifest m;
@@ -533,12 +533,12 @@ static void test_synth_layers_keep_a_prefix(void **state)
     static vt_model_config cfg;
     vt_status st = {0};
     assert_int_equal(vt_config_load(&cfg, two, &st), 0);
-    assert_int_equal(cfg.qwen2.depth, 2);
-    assert_int_equal(cfg.qwen2.n_fullatt, 1); /* [1, 3] -> [1] */
-    assert_int_equal(cfg.qwen2.fullatt_block_indexes[0], 1);
+    assert_int_equal(cfg.qwen25vl.vision.depth, 2);
+    assert_int_equal(cfg.qwen25vl.n_fullatt, 1); /* [1, 3] -> [1] */
+    assert_int_equal(cfg.qwen25vl.fullatt_block_indexes[0], 1);
     assert_int_equal(vt_config_load(&cfg, one, &st), 0);
-    assert_int_equal(cfg.qwen2.depth, 1);
-    assert_int_equal(cfg.qwen2.n_fullatt, 0); /* every block windowed */
+    assert_int_equal(cfg.qwen25vl.vision.depth, 1);
+    assert_int_equal(cfg.qwen25vl.n_fullatt, 0); /* every block windowed */
     check_loads(two, VT_ST_BF16);
     check_loads(one, VT_ST_BF16);
 
@@ -568,7 +568,7 @@ static void test_synth_layers_keep_a_prefix(void **state)
         snprintf(dir, sizeof dir, "%s/%s", tmp, presets[i]);
         assert_int_equal(vt_config_load(&cfg, dir, &st), 0);
         int depth = cfg.family == VT_FAMILY_QWENVL ? cfg.qwenvl.layers
-                  : cfg.family == VT_FAMILY_KIMIVL ? cfg.kimi.num_hidden_layers : cfg.qwen2.depth;
+                  : cfg.family == VT_FAMILY_KIMIVL ? cfg.kimivl.num_hidden_layers : vt_model_vision(&cfg)->depth;
         assert_int_equal(depth, 1);
         check_loads(dir, VT_ST_BF16);
     }

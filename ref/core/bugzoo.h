@@ -1,9 +1,9 @@
 /*
  * bugzoo.h -- the bug zoo: real porting mistakes that a stage can be told to make, for teaching.
  *
- *     po.bugs = VT_BUG_BILINEAR_RESIZE;              // vt_qwen2_preproc_opts: the resize stage
- *     m.bugs  = VT_BUG_NO_SEGMENT_MASK;              // qwen2vl_model / qwen25vl_model / vt_qwenvl_model
- *     opts.bugs = VT_BUG_CROSS_IMAGE_LEAK;           // kimivl_opts
+ *     po.bugs = VT_BUG_BILINEAR_RESIZE;              // vt_processor_opts: the resize stage
+ *     m.bugs  = VT_BUG_NO_SEGMENT_MASK;              // vt_qwen2vl_model / vt_qwen25vl_model / vt_qwenvl_model
+ *     opts.bugs = VT_BUG_CROSS_IMAGE_LEAK;           // vt_kimivl_opts
  *     in.bugs = VT_BUG_SEQUENTIAL_POSITIONS;         // vt_mrope_inputs
  *
  * Each flag switches one mistake on inside the stage where real ports made it; 0 (the default of every
@@ -13,9 +13,9 @@
  * trace/cli/inject.h; docs/bug-zoo.md tells where each mistake was seen in the wild.
  *
  *   flag                          stage that makes the mistake (file)
- *   VT_BUG_BILINEAR_RESIZE        qwen2_resize: PIL bilinear instead of bicubic (qwen2_preprocess.c)
+ *   VT_BUG_BILINEAR_RESIZE        qwen2_resize: PIL bilinear instead of bicubic (processor.c)
  *   VT_BUG_ROUND_HALF_AWAY        smart_resize: C round() (ties away from zero) instead of Python's
- *                                 round() (ties to even) (qwen2_preprocess.c)
+ *                                 round() (ties to even) (processor.c)
  *   VT_BUG_NO_SEGMENT_MASK        the segments attention is restricted to: one segment [0, N) for
  *                                 everything, so images / time slices / windows see each other
  *                                 (qwen2vl_forward.c, qwen25vl_forward.c, kimivl_encoder.c)

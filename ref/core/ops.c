@@ -157,3 +157,15 @@ void vt_softmax_row_at(float *x, int64_t n, int64_t phase)
 }
 
 void vt_softmax_row(float *x, int64_t n) { vt_softmax_row_at(x, n, 0); }
+
+/* ======================================== by name ======================================== */
+
+int vt_activation(float *y, const float *x, int64_t n, const char *name, vt_status *st)
+{
+    if (!strcmp(name, "quick_gelu")) vt_quick_gelu(y, x, n); /* x * sigmoid(1.702 x): Qwen2-VL */
+    else if (!strcmp(name, "silu")) vt_silu(y, x, n);        /* Qwen2.5-VL's gate */
+    else if (!strcmp(name, "gelu")) vt_gelu_erf(y, x, n);
+    else if (!strcmp(name, "gelu_pytorch_tanh")) vt_gelu_tanh(y, x, n);
+    else return vt_fail(st, VT_EINPUT, "config.json: hidden_act '%s' is not supported", name);
+    return VT_OK;
+}

@@ -12,6 +12,16 @@
 #define VT_OPS_H
 
 #include <stdint.h>
+#include <string.h>
+
+#include "core/status.h"
+
+/* How attention restricted to segments (images, video time slices, windows) is computed: both give the
+ * same bits (tests/test_kernels.c); every family's forward takes one. */
+typedef enum vt_attn_mode {
+    VT_ATTN_SEGMENTS = 0, /* walk each segment of cu_seqlens, never forming N x N (the fast path) */
+    VT_ATTN_LITERAL = 1,  /* the reference's N x N additive mask, 0 inside / -inf outside (the teaching path) */
+} vt_attn_mode;
 
 /* y = x @ W^T + b, the layout of torch.nn.Linear. x [N, I], W [O, I], b [O] or NULL -> y [N, O].
  * Goes through vt_gemm_abt (gemm.h): one fmaf chain per element in ascending i, OpenMP over rows. */
@@ -36,6 +46,16 @@ void vt_softmax_row(float *x, int64_t n);
 void vt_softmax_row_at(float *x, int64_t n, int64_t phase);
 /* The exp the softmax uses, for x <= 0: within 1 ulp of exp on [-87, 0], 0 below, NaN for NaN (ops.c). */
 float vt_exp_softmax(float x);
+
+/* Elementwise ACT2FN[name] for the names the configs use (quick_gelu, silu, gelu, gelu_pytorch_tanh);
+ * VT_EINPUT for another. */
+int vt_activation(float *y, const float *x, int64_t n, const char *name, vt_status *st);
+/* Is name one of vt_activation's? (Inline: the config parsers call it without linking the kernels.) */
+static inline int vt_activation_known(const char *name)
+{
+    return !strcmp(name, "quick_gelu") || !strcmp(name, "silu") || !strcmp(name, "gelu") ||
+           !strcmp(name, "gelu_pytorch_tanh");
+}
 
 /*
  * A [L, H, D] operand seen through strides, so attention can read q, k and v straight out of a fused

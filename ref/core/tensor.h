@@ -77,4 +77,10 @@ static inline int64_t *vt_i64(const vt_tensor *t) { return (int64_t *)t->data; }
 static inline int32_t *vt_i32(const vt_tensor *t) { return (int32_t *)t->data; }
 static inline uint8_t *vt_u8(const vt_tensor *t) { return (uint8_t *)t->data; }
 
+/* A float32 [a, b] view of p (for handing a row-major matrix to the tap). */
+static inline vt_tensor vt_view2(const float *p, int64_t a, int64_t b)
+{
+    return vt_tensor_of(VT_F32, (void *)p, VT_DIMS(a, b));
+}
+
 #endif

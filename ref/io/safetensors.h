@@ -87,7 +87,7 @@ int vt_checkpoint_read_f32(const vt_checkpoint *ck, const char *name, int ndim, 
 /*
  * Weight binding in two passes, so a model's weights live in one buffer with one pointer per tensor:
  *
- *     static int bind(qwen2vl_weights *w, vt_wbind *b, const qwen2vl_config *c, vt_status *st) {
+ *     static int bind(vt_qwen2vl_weights *w, vt_wbind *b, const qwen2vl_config *c, vt_status *st) {
  *         w->patch_embed_w = vt_wbind_f32(b, st, VT_DIMS(C, 1176), "visual.patch_embed.proj.weight");
  *         ...  (every call returns NULL and sets st on error; check vt_wbind_ok(b) at the end) }
  *     vt_wbind b; vt_wbind_init(&b, &ck);      // pass 1 (counting): pointers are NULL

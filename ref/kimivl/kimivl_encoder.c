@@ -29,15 +29,15 @@
 #include "core/ops.h"
 #include "io/resize.h"
 
-#define KIMIVL_LN_EPS 1e-5f
-#define KIMIVL_LITERAL_MAX_N 32768 /* a 4 GiB mask */
+#define VT_KIMIVL_LN_EPS 1e-5f
+#define VT_KIMIVL_LITERAL_MAX_N 32768 /* a 4 GiB mask */
 
 /* ================================ stages ================================= */
 
 /* mirrors MoonVisionPatchEmbed.proj. pixel_values [N, C, P, P] -> y [N, D].
  * Conv2d with kernel = stride = P on a P x P patch is one dot product per output channel over the
  * C*P*P values in (c, y, x) order, which is the weight's own [D, C, P, P] layout: a Linear. */
-static void kimivl_patch_embed_proj(float *y, const float *pixels, const kimivl_weights *w, int64_t N, int64_t D,
+static void vt_kimivl_patch_embed_proj(float *y, const float *pixels, const vt_kimivl_weights *w, int64_t N, int64_t D,
                                     int64_t P)
 {
     vt_linear(y, pixels, w->patch_embed_proj_w, w->patch_embed_proj_b, N, 3 * P * P, D);
@@ -48,7 +48,7 @@ static void kimivl_patch_embed_proj(float *y, const float *pixels, const kimivl_
  * per image, flattened row-major and concatenated. The reference compares a list with a torch.Size to
  * skip the interpolation for (h0, w0); that test is never true, so it always interpolates -- harmless,
  * since bicubic at scale 1 has the taps (0, 1, 0, 0) and copies exactly. */
-static int kimivl_pos_emb_interpolated(float *out, const kimivl_weights *w, const vt_kimivl_config *c,
+static int vt_kimivl_pos_emb_interpolated(float *out, const vt_kimivl_weights *w, const vt_kimivl_config *c,
                                        const int64_t *grid, int n, vt_arena *a, vt_status *st)
 {
     const int64_t D = c->hidden_size, h0 = c->init_pos_emb_height, w0 = c->init_pos_emb_width;
@@ -71,15 +71,15 @@ static int kimivl_pos_emb_interpolated(float *out, const kimivl_weights *w, cons
     return VT_OK;
 }
 
-int kimivl_rope_freqs_cis(float *freqs, const int64_t *grid, int n, int64_t N, int hd, vt_status *st)
+int vt_kimivl_rope_freqs_cis(float *freqs, const int64_t *grid, int n, int64_t N, int hd, vt_status *st)
 {
     const int quarter = hd / 4;
     int64_t row = 0;
     for (int k = 0; k < n; k++) {
         const int64_t gh = grid[2 * k], gw = grid[2 * k + 1];
-        if (gh < 1 || gw < 1 || gh > KIMIVL_ROPE_MAX_SIDE || gw > KIMIVL_ROPE_MAX_SIDE)
+        if (gh < 1 || gw < 1 || gh > VT_KIMIVL_ROPE_MAX_SIDE || gw > VT_KIMIVL_ROPE_MAX_SIDE)
             return vt_fail(st, VT_EINPUT, "image_grid_hws: image %d grid %lldx%lld is outside the rope table's "
-                           "1..%d per side", k, (long long)gh, (long long)gw, KIMIVL_ROPE_MAX_SIDE);
+                           "1..%d per side", k, (long long)gh, (long long)gw, VT_KIMIVL_ROPE_MAX_SIDE);
         if (row + gh * gw > N)
             return vt_fail(st, VT_EINPUT, "image_grid_hws: the grids add up to more than %lld patches", (long long)N);
         /* freqs_cis[:gh, :gw] of the precomputed table: positions start at (0, 0) for every image */
@@ -105,7 +105,7 @@ int kimivl_rope_freqs_cis(float *freqs, const int64_t *grid, int n, int64_t N, i
     return VT_OK;
 }
 
-void kimivl_apply_rope(float *x, const float *freqs, int64_t N, int H, int hd)
+void vt_kimivl_apply_rope(float *x, const float *freqs, int64_t N, int H, int hd)
 {
     for (int64_t r = 0; r < N; r++) {
         const float *f = freqs + r * (hd / 2) * 2; /* one cis per pair, shared by all heads */
@@ -121,7 +121,7 @@ void kimivl_apply_rope(float *x, const float *freqs, int64_t N, int H, int hd)
     }
 }
 
-void kimivl_sdpa_mask(float *mask, const int32_t *cu, int n, int64_t N)
+void vt_kimivl_sdpa_mask(float *mask, const int32_t *cu, int n, int64_t N)
 {
     for (int64_t i = 0; i < N * N; i++) mask[i] = -INFINITY;
     for (int g = 0; g < n; g++)
@@ -129,7 +129,7 @@ void kimivl_sdpa_mask(float *mask, const int32_t *cu, int n, int64_t N)
             for (int64_t j = cu[g]; j < cu[g + 1]; j++) mask[i * N + j] = 0.0f;
 }
 
-void kimivl_eager_mask(float *mask, const int32_t *cu, int n, int64_t N)
+void vt_kimivl_eager_mask(float *mask, const int32_t *cu, int n, int64_t N)
 {
     /* attention_mask = zeros([1, N, N], dtype=bool); True on each image's block; then
      * `attn_weight += attention_mask`: True counts as 1.0, False as 0.0 -- nothing is masked */
@@ -144,12 +144,12 @@ void kimivl_eager_mask(float *mask, const int32_t *cu, int n, int64_t N)
  * Each image attends only to itself: the reference's boolean mask is True on the diagonal blocks and
  * F.scaled_dot_product_attention treats False as -inf. Scale 1/sqrt(hd).
  *   literal_mask 0: walk each image's segment (vt_attention_segments), no N x N buffer;
- *   literal_mask 1: build that mask (kimivl_sdpa_mask) and attend through it (vt_attention_masked).
+ *   literal_mask 1: build that mask (vt_kimivl_sdpa_mask) and attend through it (vt_attention_masked).
  * exp(-inf) is exactly 0, so both give the same numbers (tests/test_kimivl.c checks it). The reference's
  * eager_attention instead ADDS the boolean mask (+1 inside, +0 outside), so packed images leak into each
  * other there; the goldens follow sdpa, and docs/kimivl.md tells the story. */
-static int kimivl_sdpa_attention(float *out, const float *q, const float *k, const float *qkv, const int32_t *cu,
-                                 int n, int64_t N, int H, int hd, const kimivl_opts *opts, vt_arena *a,
+static int vt_kimivl_sdpa_attention(float *out, const float *q, const float *k, const float *qkv, const int32_t *cu,
+                                 int n, int64_t N, int H, int hd, const vt_kimivl_opts *opts, vt_arena *a,
                                  vt_status *st)
 {
     const int64_t D = (int64_t)H * hd;
@@ -162,26 +162,26 @@ static int kimivl_sdpa_attention(float *out, const float *q, const float *k, con
         n = 1;
     }
     if (bugs & VT_BUG_CROSS_IMAGE_LEAK) { /* bug zoo: eager_attention, the mask added as +1 / +0 */
-        if (N > KIMIVL_LITERAL_MAX_N)
+        if (N > VT_KIMIVL_LITERAL_MAX_N)
             return vt_fail(st, VT_EINPUT, "attention: an eager %lld x %lld mask is too large (at most %d patches)",
-                           (long long)N, (long long)N, KIMIVL_LITERAL_MAX_N);
+                           (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
         vt_arena_pos mark = vt_arena_mark(a);
         float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
         if (!mask) return st->code;
-        kimivl_eager_mask(mask, cu, n, N);
+        vt_kimivl_eager_mask(mask, cu, n, N);
         int rc = vt_attention_masked(out, qh, kh, vh, N, N, H, hd, mask, scale);
         vt_arena_reset(a, mark);
         if (rc) return vt_fail(st, VT_ERESOURCE, "attention: out of memory for a score row of %lld keys", (long long)N);
         return VT_OK;
     }
     if (opts && opts->literal_mask) {
-        if (N > KIMIVL_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
+        if (N > VT_KIMIVL_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
             return vt_fail(st, VT_EINPUT, "attention: a literal %lld x %lld mask is too large (at most %d patches; "
-                           "the segment path has no such limit)", (long long)N, (long long)N, KIMIVL_LITERAL_MAX_N);
+                           "the segment path has no such limit)", (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
         vt_arena_pos mark = vt_arena_mark(a);
         float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
         if (!mask) return st->code;
-        kimivl_sdpa_mask(mask, cu, n, N);
+        vt_kimivl_sdpa_mask(mask, cu, n, N);
         int rc = vt_attention_masked(out, qh, kh, vh, N, N, H, hd, mask, scale);
         vt_arena_reset(a, mark);
         if (rc) return vt_fail(st, VT_ERESOURCE, "attention: out of memory for a score row of %lld keys", (long long)N);
@@ -193,9 +193,9 @@ static int kimivl_sdpa_attention(float *out, const float *q, const float *k, con
 }
 
 /* mirrors MoonVitEncoderLayer.forward. x [N, D] updated in place (both residual adds). */
-static int kimivl_encoder_layer(float *x, const kimivl_block_weights *b, int i, const vt_kimivl_config *c,
-                                const float *freqs, const int32_t *cu, int n, int64_t N, const kimivl_opts *opts,
-                                vt_arena *a, const vt_tap *tap, vt_status *st)
+static int vt_kimivl_encoder_layer(float *x, const vt_kimivl_block_weights *b, int i, const vt_kimivl_config *c,
+                                const float *freqs, const int32_t *cu, int n, int64_t N, const vt_kimivl_opts *opts,
+                                const vt_tap *tap, vt_arena *a, vt_status *st)
 {
     const int64_t D = c->hidden_size, F = c->intermediate_size;
     const int H = c->num_attention_heads, hd = c->hidden_size / c->num_attention_heads;
@@ -206,7 +206,7 @@ static int kimivl_encoder_layer(float *x, const kimivl_block_weights *b, int i, 
 
     /* attention half: residual + wo(attn(rope(split(wqkv(norm0(x)))))) */
     VT_TRY(vt_tensor_alloc(&h0, a, VT_F32, VT_DIMS(N, D), st));
-    vt_layernorm(vt_f32(&h0), x, b->norm0_w, b->norm0_b, N, D, KIMIVL_LN_EPS);
+    vt_layernorm(vt_f32(&h0), x, b->norm0_w, b->norm0_b, N, D, VT_KIMIVL_LN_EPS);
     VT_TRY(vt_tap_emitf(tap, st, &h0, "%s.%d.norm0", p, i));
     VT_TRY(vt_tensor_alloc(&qkv, a, VT_F32, VT_DIMS(N, 3 * D), st));
     vt_linear(vt_f32(&qkv), vt_f32(&h0), b->wqkv_w, b->wqkv_b, N, D, 3 * D);
@@ -219,13 +219,13 @@ static int kimivl_encoder_layer(float *x, const kimivl_block_weights *b, int i, 
         memcpy(vt_f32(&q) + r * D, vt_f32(&qkv) + r * 3 * D, (size_t)D * sizeof(float));
         memcpy(vt_f32(&k) + r * D, vt_f32(&qkv) + r * 3 * D + D, (size_t)D * sizeof(float));
     }
-    kimivl_apply_rope(vt_f32(&q), freqs, N, H, hd);
-    kimivl_apply_rope(vt_f32(&k), freqs, N, H, hd);
+    vt_kimivl_apply_rope(vt_f32(&q), freqs, N, H, hd);
+    vt_kimivl_apply_rope(vt_f32(&k), freqs, N, H, hd);
     VT_TRY(vt_tap_emitf(tap, st, &q, "%s.%d.q_rope", p, i));
     VT_TRY(vt_tap_emitf(tap, st, &k, "%s.%d.k_rope", p, i));
 
     VT_TRY(vt_tensor_alloc(&attn, a, VT_F32, VT_DIMS(N, D), st));
-    VT_TRY(kimivl_sdpa_attention(vt_f32(&attn), vt_f32(&q), vt_f32(&k), vt_f32(&qkv), cu, n, N, H, hd, opts, a, st));
+    VT_TRY(vt_kimivl_sdpa_attention(vt_f32(&attn), vt_f32(&q), vt_f32(&k), vt_f32(&qkv), cu, n, N, H, hd, opts, a, st));
     VT_TRY(vt_tap_emitf(tap, st, &attn, "%s.%d.attn_out", p, i));
     VT_TRY(vt_tensor_alloc(&wo, a, VT_F32, VT_DIMS(N, D), st));
     vt_linear(vt_f32(&wo), vt_f32(&attn), b->wo_w, b->wo_b, N, D, D);
@@ -235,7 +235,7 @@ static int kimivl_encoder_layer(float *x, const kimivl_block_weights *b, int i, 
 
     /* MLP half: residual + fc1(gelu_tanh(fc0(norm1(x)))) */
     VT_TRY(vt_tensor_alloc(&h1, a, VT_F32, VT_DIMS(N, D), st));
-    vt_layernorm(vt_f32(&h1), x, b->norm1_w, b->norm1_b, N, D, KIMIVL_LN_EPS);
+    vt_layernorm(vt_f32(&h1), x, b->norm1_w, b->norm1_b, N, D, VT_KIMIVL_LN_EPS);
     VT_TRY(vt_tap_emitf(tap, st, &h1, "%s.%d.norm1", p, i));
     VT_TRY(vt_tensor_alloc(&f0, a, VT_F32, VT_DIMS(N, F), st));
     vt_linear(vt_f32(&f0), vt_f32(&h1), b->mlp_fc0_w, b->mlp_fc0_b, N, D, F);
@@ -256,8 +256,8 @@ static int kimivl_encoder_layer(float *x, const kimivl_block_weights *b, int i, 
 
 /* mirrors MoonVisionPatchEmbed.forward then MoonVitEncoder.forward. pixel_values [N, C, P, P],
  * grid [n, 2] -> out [N, D] (arena), the final_layernorm output. */
-int kimivl_vision_encoder(vt_tensor *out, const kimivl_weights *w, const vt_kimivl_config *c, const vt_tensor *pixels,
-                          const int64_t *grid, int n, const kimivl_opts *opts, vt_arena *a, const vt_tap *tap,
+int vt_kimivl_vision_encoder(vt_tensor *out, const vt_kimivl_weights *w, const vt_kimivl_config *c, const vt_tensor *pixels,
+                          const int64_t *grid, int n, const vt_kimivl_opts *opts, const vt_tap *tap, vt_arena *a,
                           vt_status *st)
 {
     const int64_t N = pixels->shape[0], D = c->hidden_size, P = c->patch_size;
@@ -266,17 +266,17 @@ int kimivl_vision_encoder(vt_tensor *out, const kimivl_weights *w, const vt_kimi
     /* patch embedding: proj, then the interpolated learned positions */
     vt_tensor x, pos, freqs, cu;
     VT_TRY(vt_tensor_alloc(&x, a, VT_F32, VT_DIMS(N, D), st));
-    kimivl_patch_embed_proj(vt_f32(&x), vt_f32(pixels), w, N, D, P);
+    vt_kimivl_patch_embed_proj(vt_f32(&x), vt_f32(pixels), w, N, D, P);
     if (vt_tap_wants(tap, "vision_tower.patch_embed.proj")) {
         vt_tensor v = vt_tensor_of(VT_F32, x.data, VT_DIMS(N, D, 1, 1)); /* Conv2d's [N, D, 1, 1] */
         VT_TRY(vt_tap_emit(tap, "vision_tower.patch_embed.proj", &v, st));
     }
     /* rope first: it validates the grids before anything is sized by them */
     VT_TRY(vt_tensor_alloc(&freqs, a, VT_F32, VT_DIMS(N, hd / 2, 2), st));
-    VT_TRY(kimivl_rope_freqs_cis(vt_f32(&freqs), grid, n, N, hd, st));
+    VT_TRY(vt_kimivl_rope_freqs_cis(vt_f32(&freqs), grid, n, N, hd, st));
 
     VT_TRY(vt_tensor_alloc(&pos, a, VT_F32, VT_DIMS(N, D), st));
-    VT_TRY(kimivl_pos_emb_interpolated(vt_f32(&pos), w, c, grid, n, a, st));
+    VT_TRY(vt_kimivl_pos_emb_interpolated(vt_f32(&pos), w, c, grid, n, a, st));
     VT_TRY(vt_tap_emit(tap, "vision_tower.patch_embed.pos_emb.interpolated", &pos, st));
     for (int64_t j = 0; j < N * D; j++) vt_f32(&x)[j] += vt_f32(&pos)[j];
     VT_TRY(vt_tap_emit(tap, "vision_tower.patch_embed", &x, st));
@@ -290,9 +290,9 @@ int kimivl_vision_encoder(vt_tensor *out, const kimivl_weights *w, const vt_kimi
 
     for (int i = 0; i < c->num_hidden_layers; i++) {
         vt_tap_progress(tap, "block", i, c->num_hidden_layers);
-        VT_TRY(kimivl_encoder_layer(vt_f32(&x), &w->blocks[i], i, c, vt_f32(&freqs), vt_i32(&cu), n, N, opts, a, tap, st));
+        VT_TRY(vt_kimivl_encoder_layer(vt_f32(&x), &w->blocks[i], i, c, vt_f32(&freqs), vt_i32(&cu), n, N, opts, tap, a, st));
     }
-    vt_layernorm(vt_f32(&x), vt_f32(&x), w->final_layernorm_w, w->final_layernorm_b, N, D, KIMIVL_LN_EPS);
+    vt_layernorm(vt_f32(&x), vt_f32(&x), w->final_layernorm_w, w->final_layernorm_b, N, D, VT_KIMIVL_LN_EPS);
     VT_TRY(vt_tap_emit(tap, "vision_tower.encoder.final_layernorm", &x, st));
     *out = x;
     return VT_OK;

@@ -32,7 +32,7 @@ static int refuse_center_crop(vt_status *st)
                    "Kimi-VL's processors pad");
 }
 
-int kimivl_rescale_size(int w, int h, const vt_preproc_config *pre, int *rw, int *rh, int *pw, int *ph,
+int vt_kimivl_rescale_size(int w, int h, const vt_preproc_config *pre, int *rw, int *rh, int *pw, int *ph,
                         vt_status *st)
 {
     const int64_t P = pre->patch_size, K = pre->merge_size;
@@ -58,10 +58,10 @@ int kimivl_rescale_size(int w, int h, const vt_preproc_config *pre, int *rw, int
     /* pad_h = (pad_size_h - new_h % pad_size_h) % pad_size_h, the same for w */
     int64_t qh = K * P, qw = K * P;
     int64_t fh = nh + (qh - nh % qh) % qh, fw = nw + (qw - nw % qw) % qw;
-    if (fw / P >= KIMIVL_ROPE_MAX_SIDE || fh / P >= KIMIVL_ROPE_MAX_SIDE) /* the reference's "Exceed pos emb" */
+    if (fw / P >= VT_KIMIVL_ROPE_MAX_SIDE || fh / P >= VT_KIMIVL_ROPE_MAX_SIDE) /* the reference's "Exceed pos emb" */
         return vt_fail(st, VT_EINPUT, "image of %dx%d pixels gives a %lldx%lld patch grid; the position tables "
                        "allow fewer than %d patches per side", w, h, (long long)(fh / P), (long long)(fw / P),
-                       KIMIVL_ROPE_MAX_SIDE);
+                       VT_KIMIVL_ROPE_MAX_SIDE);
     *rw = (int)nw;
     *rh = (int)nh;
     *pw = (int)fw;
@@ -71,11 +71,11 @@ int kimivl_rescale_size(int w, int h, const vt_preproc_config *pre, int *rw, int
 
 /* ================================ stages ================================= */
 
-int kimivl_rescale(vt_tensor *out, const kimivl_image_in *img, const vt_preproc_config *pre, vt_arena *a,
+int vt_kimivl_rescale(vt_tensor *out, const vt_image *img, const vt_preproc_config *pre, vt_arena *a,
                    vt_status *st)
 {
     int rw, rh, pw, ph;
-    VT_TRY(kimivl_rescale_size(img->w, img->h, pre, &rw, &rh, &pw, &ph, st));
+    VT_TRY(vt_kimivl_rescale_size(img->w, img->h, pre, &rw, &rh, &pw, &ph, st));
     const uint8_t *src = img->rgb;
     if (rw != img->w || rh != img->h) {
         uint8_t *tmp = vt_arena_alloc(a, (size_t)rw * rh * 3, st);
@@ -92,7 +92,7 @@ int kimivl_rescale(vt_tensor *out, const kimivl_image_in *img, const vt_preproc_
 
 /* mirrors to_tensor + normalize. img [ph, pw, 3] uint8 -> out [3, ph, pw] float32.
  * torchvision: x.float().div(255), then x.sub_(mean).div_(std), all in float32. */
-static int kimivl_to_tensor_normalize(vt_tensor *out, const vt_tensor *img, const vt_preproc_config *pre,
+static int vt_kimivl_to_tensor_normalize(vt_tensor *out, const vt_tensor *img, const vt_preproc_config *pre,
                                       vt_arena *a, vt_status *st)
 {
     const int64_t H = img->shape[0], W = img->shape[1];
@@ -110,7 +110,7 @@ static int kimivl_to_tensor_normalize(vt_tensor *out, const vt_tensor *img, cons
 
 /* mirrors KimiVLImageProcessor.patchify. x [C, gh*P, gw*P] -> out [gh*gw, C, P, P]:
  *   image.reshape(C, gh, P, gw, P).permute(1, 3, 0, 2, 4).view(-1, C, P, P) */
-static int kimivl_patchify(vt_tensor *out, const vt_tensor *x, int P, vt_arena *a, vt_status *st)
+static int vt_kimivl_patchify(vt_tensor *out, const vt_tensor *x, int P, vt_arena *a, vt_status *st)
 {
     const int64_t C = x->shape[0], gh = x->shape[1] / P, gw = x->shape[2] / P;
     vt_tensor v = *x;
@@ -121,8 +121,8 @@ static int kimivl_patchify(vt_tensor *out, const vt_tensor *x, int P, vt_arena *
 
 /* ================================ forward ================================ */
 
-int kimivl_preprocess(kimivl_batch *out, const kimivl_image_in *images, int n, const vt_preproc_config *pre,
-                      vt_arena *a, const vt_tap *tap, vt_status *st)
+int vt_kimivl_preprocess(vt_kimivl_batch *out, const vt_image *images, int n, const vt_preproc_config *pre,
+                      const vt_tap *tap, vt_arena *a, vt_status *st)
 {
     if (n <= 0) return vt_fail(st, VT_EINPUT, "no images to preprocess");
     if (!pre->pad_input) return refuse_center_crop(st); /* said once, not per image */
@@ -133,7 +133,7 @@ int kimivl_preprocess(kimivl_batch *out, const kimivl_image_in *images, int n, c
     int64_t N = 0;
     for (int k = 0; k < n; k++) {
         int rw, rh, pw, ph;
-        if (kimivl_rescale_size(images[k].w, images[k].h, pre, &rw, &rh, &pw, &ph, st))
+        if (vt_kimivl_rescale_size(images[k].w, images[k].h, pre, &rw, &rh, &pw, &ph, st))
             return vt_wrap(st, "image %d: ", k);
         grid[2 * k] = ph / P;
         grid[2 * k + 1] = pw / P;
@@ -146,16 +146,16 @@ int kimivl_preprocess(kimivl_batch *out, const kimivl_image_in *images, int n, c
     int64_t row = 0;
     for (int k = 0; k < n; k++) {
         vt_arena_pos mark = vt_arena_mark(a); /* this image's intermediates */
-        const kimivl_image_in *img = &images[k];
+        const vt_image *img = &images[k];
         vt_tensor rgb = vt_tensor_of(VT_U8, (void *)img->rgb, VT_DIMS(img->h, img->w, 3));
         VT_TRY(vt_tap_emitf(tap, st, &rgb, "image.%d.rgb", k));
 
         vt_tensor resized, normalized, patches;
-        VT_TRY(kimivl_rescale(&resized, img, pre, a, st));
+        VT_TRY(vt_kimivl_rescale(&resized, img, pre, a, st));
         VT_TRY(vt_tap_emitf(tap, st, &resized, "image.%d.resized", k)); /* TRACE_SPEC rule 9: resized + padded */
-        VT_TRY(kimivl_to_tensor_normalize(&normalized, &resized, pre, a, st));
+        VT_TRY(vt_kimivl_to_tensor_normalize(&normalized, &resized, pre, a, st));
         VT_TRY(vt_tap_emitf(tap, st, &normalized, "image.%d.normalized", k));
-        VT_TRY(kimivl_patchify(&patches, &normalized, P, a, st));
+        VT_TRY(vt_kimivl_patchify(&patches, &normalized, P, a, st));
 
         int64_t rows = patches.shape[0];
         memcpy(vt_f32(&out->pixel_values) + row * 3 * P * P, patches.data, vt_nbytes(&patches));

@@ -22,11 +22,11 @@
 #include "kimivl/kimivl.h"
 #include "core/ops.h"
 
-#define KIMIVL_PROJ_LN_EPS 1e-5f
+#define VT_KIMIVL_PROJ_LN_EPS 1e-5f
 
 /* ================================ stages ================================= */
 
-int kimivl_patch_merger(vt_tensor *out, const vt_tensor *x, const int64_t *grid, int n, int kh, int kw,
+int vt_kimivl_patch_merger(vt_tensor *out, const vt_tensor *x, const int64_t *grid, int n, int kh, int kw,
                         vt_arena *a, vt_status *st)
 {
     const int64_t D = x->shape[1];
@@ -50,14 +50,14 @@ int kimivl_patch_merger(vt_tensor *out, const vt_tensor *x, const int64_t *grid,
 }
 
 /* mirrors KimiVLMultiModalProjector.forward. x [M, K, D] -> out [M, T] (arena). */
-static int kimivl_projector(vt_tensor *out, const kimivl_weights *w, const vt_kimivl_config *c, const vt_tensor *x,
-                            vt_arena *a, const vt_tap *tap, vt_status *st)
+static int vt_kimivl_projector(vt_tensor *out, const vt_kimivl_weights *w, const vt_kimivl_config *c, const vt_tensor *x,
+                            const vt_tap *tap, vt_arena *a, vt_status *st)
 {
     const int64_t M = x->shape[0], K = x->shape[1], D = x->shape[2], T = c->text_hidden_size;
     vt_tensor h, h1;
     /* pre_norm(image_features): nn.LayerNorm(D) normalises each sub-token over its own D channels */
     VT_TRY(vt_tensor_alloc(&h, a, VT_F32, VT_DIMS(M, K, D), st));
-    vt_layernorm(vt_f32(&h), vt_f32(x), w->pre_norm_w, w->pre_norm_b, M * K, D, KIMIVL_PROJ_LN_EPS);
+    vt_layernorm(vt_f32(&h), vt_f32(x), w->pre_norm_w, w->pre_norm_b, M * K, D, VT_KIMIVL_PROJ_LN_EPS);
     VT_TRY(vt_tap_emit(tap, "multi_modal_projector.pre_norm", &h, st));
     VT_TRY(vt_reshape(&h, VT_DIMS(M, K * D), st)); /* .view(-1, hidden_size) */
     VT_TRY(vt_tensor_alloc(&h1, a, VT_F32, VT_DIMS(M, K * D), st));
@@ -74,7 +74,7 @@ static int kimivl_projector(vt_tensor *out, const kimivl_weights *w, const vt_ki
 /* ================================ forward ================================ */
 
 /* The inputs as the model receives them: checked here, so nothing below indexes outside a tensor. */
-static int kimivl_check_inputs(const vt_kimivl_config *c, const vt_tensor *px, const vt_tensor *grid, vt_status *st)
+static int vt_kimivl_check_inputs(const vt_kimivl_config *c, const vt_tensor *px, const vt_tensor *grid, vt_status *st)
 {
     char sb[160];
     const int64_t P = c->patch_size;
@@ -90,9 +90,9 @@ static int kimivl_check_inputs(const vt_kimivl_config *c, const vt_tensor *px, c
     int64_t N = 0;
     for (int64_t k = 0; k < grid->shape[0]; k++) {
         const int64_t gh = g[2 * k], gw = g[2 * k + 1];
-        if (gh < 1 || gw < 1 || gh > KIMIVL_ROPE_MAX_SIDE || gw > KIMIVL_ROPE_MAX_SIDE)
+        if (gh < 1 || gw < 1 || gh > VT_KIMIVL_ROPE_MAX_SIDE || gw > VT_KIMIVL_ROPE_MAX_SIDE)
             return vt_fail(st, VT_EINPUT, "image_grid_hws: image %lld grid %lldx%lld is outside 1..%d per side",
-                           (long long)k, (long long)gh, (long long)gw, KIMIVL_ROPE_MAX_SIDE);
+                           (long long)k, (long long)gh, (long long)gw, VT_KIMIVL_ROPE_MAX_SIDE);
         if (gh % kh || gw % kw) /* the reference's view() in patch_merger would fail */
             return vt_fail(st, VT_EINPUT, "image_grid_hws: image %lld grid %lldx%lld is not divisible by the merge "
                            "kernel %dx%d", (long long)k, (long long)gh, (long long)gw, kh, kw);
@@ -105,18 +105,29 @@ static int kimivl_check_inputs(const vt_kimivl_config *c, const vt_tensor *px, c
     return VT_OK;
 }
 
-int kimivl_forward(vt_tensor *out, const kimivl_weights *w, const vt_kimivl_config *c, const vt_tensor *pixel_values,
-                   const vt_tensor *image_grid_hws, const kimivl_opts *opts, vt_arena *a, const vt_tap *tap,
-                   vt_status *st)
+int vt_kimivl_forward(vt_tensor *out, const vt_kimivl_model *m, const vt_tensor *pixel_values,
+                      const vt_tensor *image_grid_hws, vt_attn_mode attn, const vt_tap *tap, vt_arena *a, vt_status *st)
 {
-    VT_TRY(kimivl_config_check(c, st));
-    VT_TRY(kimivl_check_inputs(c, pixel_values, image_grid_hws, st));
+    const vt_kimivl_config *c = &m->cfg;
+    const vt_kimivl_weights *w = &m->w;
+    const vt_kimivl_opts o = {.literal_mask = attn == VT_ATTN_LITERAL, .bugs = m->bugs}, *opts = &o;
+    VT_TRY(vt_kimivl_config_check(c, st));
+    VT_TRY(vt_kimivl_check_inputs(c, pixel_values, image_grid_hws, st));
     const int n = (int)image_grid_hws->shape[0];
     const int64_t *grid = vt_i64(image_grid_hws);
 
     vt_tensor enc, merged;
-    VT_TRY(kimivl_vision_encoder(&enc, w, c, pixel_values, grid, n, opts, a, tap, st));
-    VT_TRY(kimivl_patch_merger(&merged, &enc, grid, n, c->merge_kernel_size[0], c->merge_kernel_size[1], a, st));
+    VT_TRY(vt_kimivl_vision_encoder(&enc, w, c, pixel_values, grid, n, opts, tap, a, st));
+    VT_TRY(vt_kimivl_patch_merger(&merged, &enc, grid, n, c->merge_kernel_size[0], c->merge_kernel_size[1], a, st));
     VT_TRY(vt_tap_emit(tap, "vision_tower.patch_merger", &merged, st));
-    return kimivl_projector(out, w, c, &merged, a, tap, st);
+    return vt_kimivl_projector(out, w, c, &merged, tap, a, st);
+}
+
+int vt_kimivl_pipeline(vt_tensor *out, vt_kimivl_batch *px, const vt_kimivl_model *m, const vt_image *images, int n,
+                       const vt_preproc_config *pre, vt_attn_mode attn, const vt_tap *tap, vt_arena *a, vt_status *st)
+{
+    vt_kimivl_batch b;
+    VT_TRY(vt_kimivl_preprocess(&b, images, n, pre, tap, a, st));
+    if (px) *px = b;
+    return vt_kimivl_forward(out, m, &b.pixel_values, &b.image_grid_hws, attn, tap, a, st);
 }

@@ -16,7 +16,7 @@
 
 /* ================================ config ================================= */
 
-int kimivl_config_check(const vt_kimivl_config *c, vt_status *st)
+int vt_kimivl_config_check(const vt_kimivl_config *c, vt_status *st)
 {
     const char *f = "config.json: vision_config.";
     if (c->hidden_size <= 0 || c->num_attention_heads <= 0)
@@ -29,9 +29,9 @@ int kimivl_config_check(const vt_kimivl_config *c, vt_status *st)
     if (hd % 4) /* Rope2DPosEmb: half the complex pairs turn with w, half with h */
         return vt_fail(st, VT_EINPUT, "%shead_dim %d (hidden_size / num_attention_heads) is not divisible by 4, "
                        "as the 2D RoPE needs", f, hd);
-    if (c->num_hidden_layers <= 0 || c->num_hidden_layers > KIMIVL_MAX_LAYERS)
+    if (c->num_hidden_layers <= 0 || c->num_hidden_layers > VT_KIMIVL_MAX_LAYERS)
         return vt_fail(st, VT_EINPUT, "%snum_hidden_layers %d is not in [1, %d]", f, c->num_hidden_layers,
-                       KIMIVL_MAX_LAYERS);
+                       VT_KIMIVL_MAX_LAYERS);
     if (c->intermediate_size <= 0 || c->patch_size <= 0 || c->init_pos_emb_height <= 0 ||
         c->init_pos_emb_width <= 0)
         return vt_fail(st, VT_EINPUT, "%sintermediate_size, patch_size and init_pos_emb_height/width must be "
@@ -49,7 +49,7 @@ int kimivl_config_check(const vt_kimivl_config *c, vt_status *st)
 
 /* One pass of the two-pass binding (see safetensors.h): pass 1 checks names and shapes and counts,
  * pass 2 points every field into the buffer and loads it. */
-static void bind(kimivl_weights *w, vt_wbind *b, const vt_kimivl_config *c, vt_status *st)
+static void bind(vt_kimivl_weights *w, vt_wbind *b, const vt_kimivl_config *c, vt_status *st)
 {
     const int64_t D = c->hidden_size, F = c->intermediate_size, P = c->patch_size;
     const int64_t K = (int64_t)c->merge_kernel_size[0] * c->merge_kernel_size[1] * D; /* projector width */
@@ -60,7 +60,7 @@ static void bind(kimivl_weights *w, vt_wbind *b, const vt_kimivl_config *c, vt_s
     w->patch_embed_pos_emb_w = vt_wbind_f32(b, st, VT_DIMS(c->init_pos_emb_height, c->init_pos_emb_width, D),
                                             "vision_tower.patch_embed.pos_emb.weight");
     for (int i = 0; i < w->n_blocks; i++) {
-        kimivl_block_weights *k = &w->blocks[i];
+        vt_kimivl_block_weights *k = &w->blocks[i];
         const char *p = "vision_tower.encoder.blocks";
         k->norm0_w = vt_wbind_f32(b, st, VT_DIMS(D), "%s.%d.norm0.weight", p, i);
         k->norm0_b = vt_wbind_f32(b, st, VT_DIMS(D), "%s.%d.norm0.bias", p, i);
@@ -85,10 +85,12 @@ static void bind(kimivl_weights *w, vt_wbind *b, const vt_kimivl_config *c, vt_s
     w->linear_2_b = vt_wbind_f32(b, st, VT_DIMS(T), "multi_modal_projector.linear_2.bias");
 }
 
-int kimivl_weights_load(kimivl_weights *w, const vt_checkpoint *ck, const vt_kimivl_config *c, vt_status *st)
+int vt_kimivl_load(vt_kimivl_model *m, const vt_kimivl_config *c, const vt_checkpoint *ck, vt_status *st)
 {
-    memset(w, 0, sizeof *w);
-    VT_TRY(kimivl_config_check(c, st));
+    memset(m, 0, sizeof *m);
+    m->cfg = *c;
+    vt_kimivl_weights *w = &m->w;
+    VT_TRY(vt_kimivl_config_check(c, st));
     w->n_blocks = c->num_hidden_layers;
     w->blocks = calloc((size_t)w->n_blocks, sizeof *w->blocks);
     if (!w->blocks) return vt_fail(st, VT_ERESOURCE, "out of memory for %d block descriptors", w->n_blocks);
@@ -111,8 +113,9 @@ int kimivl_weights_load(kimivl_weights *w, const vt_checkpoint *ck, const vt_kim
     return VT_OK;
 }
 
-void kimivl_weights_free(kimivl_weights *w)
+void vt_kimivl_free(vt_kimivl_model *m)
 {
+    vt_kimivl_weights *w = &m->w;
     free(w->buffer);
     free(w->blocks);
     memset(w, 0, sizeof *w);

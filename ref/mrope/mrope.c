@@ -77,7 +77,7 @@ static int64_t block_tokens(const int64_t *thw, int merge)
 /* Walk the kept tokens of every row as get_rope_index will, and check each vision block against its
  * grid row: vision_start, then exactly block_tokens() image (or video) tokens. Grids are consumed in
  * batch order, across rows, as the reference's image_index / video_index are. */
-static int check_vision_blocks(const vt_mrope_inputs *in, const vt_qwen2_text_config *tc, int merge, vt_status *st)
+static int check_vision_blocks(const vt_mrope_inputs *in, const vt_mrope_config *tc, int merge, vt_status *st)
 {
     const int64_t B = in->input_ids->shape[0], L = in->input_ids->shape[1];
     const int64_t *ids = vt_i64(in->input_ids);
@@ -148,7 +148,7 @@ static int check_vision_blocks(const vt_mrope_inputs *in, const vt_qwen2_text_co
     return VT_OK;
 }
 
-static int check_rotary_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config *tc, int64_t B, int64_t L,
+static int check_rotary_inputs(const vt_mrope_inputs *in, const vt_mrope_config *tc, int64_t B, int64_t L,
                                vt_status *st)
 {
     char sb[160];
@@ -174,8 +174,7 @@ static int check_rotary_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_co
 }
 
 /* What get_rope_index and the rotary will index, checked before anything is computed or written. */
-int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config *tc,
-                          const vt_qwen2_vision_config *vc, vt_status *st)
+int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_mrope_config *tc, vt_status *st)
 {
     char sb[160], sb2[160];
     if (!in->input_ids) return vt_fail(st, VT_EINPUT, "input_ids: required");
@@ -186,7 +185,7 @@ int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config 
     if (L > VT_MROPE_MAX_LEN || B > VT_MROPE_MAX_LEN / L)
         return vt_fail(st, VT_EINPUT, "input_ids: shape %s is larger than the %d tokens accepted",
                        vt_shape_str(sb, sizeof sb, 2, in->input_ids->shape), VT_MROPE_MAX_LEN);
-    const int merge = vc->spatial_merge_size;
+    const int merge = tc->spatial_merge_size;
     if (merge < 1) return vt_fail(st, VT_EINPUT, "config: spatial_merge_size %d must be positive", merge);
     if (in->attention_mask) {
         VT_TRY(check_tensor(in->attention_mask, "attention_mask", VT_I64, 2, st));
@@ -204,7 +203,7 @@ int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config 
     if (in->video_grid_thw) VT_TRY(check_grid(in->video_grid_thw, "video_grid_thw", merge, st));
     if (in->second_per_grid_ts) {
         const vt_tensor *s = in->second_per_grid_ts;
-        if (!vc->qwen25)
+        if (!tc->absolute_time)
             return vt_fail(st, VT_EINPUT, "second_per_grid_ts: a Qwen2.5-VL input; Qwen2-VL's get_rope_index has none");
         VT_TRY(check_tensor(s, "second_per_grid_ts", VT_F32, 1, st));
         int64_t n_vid = in->video_grid_thw ? in->video_grid_thw->shape[0] : 0;
@@ -212,8 +211,8 @@ int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config 
             return vt_fail(st, VT_EINPUT, "second_per_grid_ts: %lld values for %lld videos", (long long)s->shape[0],
                            (long long)n_vid);
     }
-    if (vc->qwen25) {
-        double tps = vc->tokens_per_second;
+    if (tc->absolute_time) {
+        double tps = tc->tokens_per_second;
         if (!isfinite(tps) || tps < 0 || tps > 1e6)
             return vt_fail(st, VT_EINPUT, "config: tokens_per_second %g must be in [0, 1e6]", tps);
         const int64_t n_vid = in->video_grid_thw ? in->video_grid_thw->shape[0] : 0;
@@ -336,11 +335,11 @@ static int64_t find_from(const int64_t *toks, int64_t n, int64_t id, int64_t fro
 /* mirrors the per-row body of get_rope_index's vision branch. toks [n] (the kept tokens of one row)
  * -> pl (3 x n positions); returns llm_positions.max(). image_index / video_index run across rows. */
 static int64_t get_rope_index_row(pos_list *pl, const int64_t *toks, int64_t n, const vt_mrope_inputs *in,
-                                  const vt_qwen2_text_config *tc, const vt_qwen2_vision_config *vc,
+                                  const vt_mrope_config *tc,
                                   int64_t *image_index, int64_t *video_index)
 {
-    const int merge = vc->spatial_merge_size;
-    const float tps = (float)vc->tokens_per_second;
+    const int merge = tc->spatial_merge_size;
+    const float tps = (float)tc->tokens_per_second;
     int64_t image_nums = 0, video_nums = 0;
     for (int64_t i = 0; i + 1 < n; i++) /* vision_tokens = input_ids[vision_start_indices + 1] */
         if (toks[i] == tc->vision_start_token_id) {
@@ -373,7 +372,7 @@ static int64_t get_rope_index_row(pos_list *pl, const int64_t *toks, int64_t n, 
         /* st_idx = llm_pos_ids_list[-1].max() + 1: the last chunk always holds the running maximum */
         int64_t st_idx = pl->last_max + 1;
         llm_pos_ids_text(pl, text_len, st_idx);
-        llm_pos_ids_vision(pl, T, Hm, Wm, text_len + st_idx, vc->qwen25, second_per_grid_t, tps);
+        llm_pos_ids_vision(pl, T, Hm, Wm, text_len + st_idx, tc->absolute_time, second_per_grid_t, tps);
         st = ed + T * Hm * Wm;
     }
     if (st < n) llm_pos_ids_text(pl, n - st, pl->last_max + 1);
@@ -382,14 +381,14 @@ static int64_t get_rope_index_row(pos_list *pl, const int64_t *toks, int64_t n, 
 }
 
 /* mirrors get_rope_index. input_ids [B, L] (+ mask, grids) -> position_ids [3, B, L], rope_deltas [B, 1] */
-int vt_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_mrope_inputs *in,
-                      const vt_qwen2_text_config *tc, const vt_qwen2_vision_config *vc, vt_arena *a,
+int vt_mrope_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_mrope_inputs *in,
+                      const vt_mrope_config *tc, vt_arena *a,
                       vt_status *st)
 {
     vt_mrope_inputs ids_only = *in;
     ids_only.position_ids = NULL; /* validate as get_rope_index sees it */
     ids_only.q = ids_only.k = NULL;
-    VT_TRY(vt_mrope_check_inputs(&ids_only, tc, vc, st));
+    VT_TRY(vt_mrope_check_inputs(&ids_only, tc, st));
     const int64_t B = in->input_ids->shape[0], L = in->input_ids->shape[1];
     VT_TRY(vt_tensor_alloc(position_ids, a, VT_I64, VT_DIMS(3, B, L), st));
     VT_TRY(vt_tensor_alloc(rope_deltas, a, VT_I64, VT_DIMS(B, 1), st));
@@ -415,7 +414,7 @@ int vt_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_
         int64_t n = 0;
         for (int64_t l = 0; l < L; l++) /* input_ids = input_ids[attention_mask[i] == 1] */
             if (!mask || mask[b * L + l] == 1) toks[n++] = row[l];
-        int64_t mx = get_rope_index_row(&pl, toks, n, in, tc, vc, &image_index, &video_index);
+        int64_t mx = get_rope_index_row(&pl, toks, n, in, tc, &image_index, &video_index);
         for (int ax = 0; ax < 3; ax++) { /* position_ids[..., i, attention_mask[i] == 1] = llm_positions */
             int64_t j = 0;
             for (int64_t l = 0; l < L; l++)
@@ -500,11 +499,10 @@ void vt_mrope_apply(float *y, const float *x, const float *cos, const float *sin
 /* ================================================================================================ */
 
 /* get_rope_index, then Qwen2VLRotaryEmbedding + apply_multimodal_rotary_pos_emb, every name to the tap */
-int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_qwen2_text_config *tc,
-                     const vt_qwen2_vision_config *vc, vt_arena *a, const vt_tap *tap, vt_status *st)
+int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_mrope_config *tc, const vt_tap *tap, vt_arena *a, vt_status *st)
 {
     memset(out, 0, sizeof *out);
-    VT_TRY(vt_mrope_check_inputs(in, tc, vc, st));
+    VT_TRY(vt_mrope_check_inputs(in, tc, st));
     VT_TRY(vt_tap_emit(tap, "input_ids", in->input_ids, st));
     if (in->attention_mask) VT_TRY(vt_tap_emit(tap, "attention_mask", in->attention_mask, st));
     if (in->image_grid_thw) VT_TRY(vt_tap_emit(tap, "image_grid_thw", in->image_grid_thw, st));
@@ -517,7 +515,7 @@ int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_
         memcpy(out->position_ids.data, in->position_ids->data, vt_nbytes(in->position_ids));
         VT_TRY(vt_tap_emit(tap, "position_ids", &out->position_ids, st));
     } else {
-        VT_TRY(vt_get_rope_index(&out->position_ids, &out->rope_deltas, in, tc, vc, a, st));
+        VT_TRY(vt_mrope_get_rope_index(&out->position_ids, &out->rope_deltas, in, tc, a, st));
         VT_TRY(vt_tap_emit(tap, "position_ids", &out->position_ids, st));
         VT_TRY(vt_tap_emit(tap, "rope_deltas", &out->rope_deltas, st));
     }

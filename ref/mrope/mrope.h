@@ -3,12 +3,14 @@
  * (get_rope_index) and the multimodal rotary that turns them into cos/sin and rotates q and k
  * (Qwen2VLRotaryEmbedding + apply_multimodal_rotary_pos_emb), as transformers 4.51.3 writes them.
  *
+ * May include: ref/core/ and ref/io/ (and this folder).
+ *
  *     vt_mrope_inputs in = {0};
  *     in.input_ids = &ids;                      // int64 [B, L]
  *     in.image_grid_thw = &grids;               // int64 [n_images, 3] (NULL: none)
  *     vt_arena a; vt_arena_init(&a, 0);
  *     vt_mrope_outputs out;
- *     VT_TRY(vt_mrope_forward(&out, &in, &cfg.text, &cfg.qwen2, &a, &tap, st));
+ *     VT_TRY(vt_mrope_forward(&out, &in, &cfg.text, &tap, &a, st));
  *     ... out.position_ids (int64 [3, B, L]), out.rope_deltas (int64 [B, 1]) live in the arena ...
  *     vt_arena_free(&a);
  *
@@ -29,9 +31,36 @@
 #include <stdint.h>
 
 #include "core/arena.h"
-#include "model/config.h"
+#include <cjson/cJSON.h>
+
 #include "core/tap.h"
 #include "core/tensor.h"
+
+/* ---- config ---------------------------------------------------------------------------------- */
+
+/* The text-side fields get_rope_index and the multimodal rotary need (Qwen2-VL / Qwen2.5-VL). */
+typedef struct vt_mrope_config {
+    int64_t image_token_id;        /* 151655 */
+    int64_t video_token_id;        /* 151656 */
+    int64_t vision_start_token_id; /* 151652 */
+    int64_t vision_end_token_id;   /* 151653 */
+    int mrope_section[3];          /* [16, 24, 24] (sums to head_dim / 2) */
+    double rope_theta;             /* 1000000 */
+    int hidden_size;               /* 1536 (2B) */
+    int num_attention_heads;       /* 12 (2B) */
+    int num_key_value_heads;       /* 2 (2B) */
+    int head_dim;                  /* hidden_size / num_attention_heads = 128 */
+    /* set by the family's config parser, from its vision_config: */
+    int spatial_merge_size;        /* 2: a vision block has t * h * w / merge^2 tokens */
+    int absolute_time;             /* 1 (Qwen2.5-VL): temporal ids in absolute time, second_per_grid_ts *
+                                      tokens_per_second; 0 (Qwen2-VL): the frame index */
+    double tokens_per_second;      /* Qwen2.5-VL: 2 on the hub (class default 4) */
+} vt_mrope_config;
+
+/* Read the text-side fields from config.json's root (at the top level in 4.51.3, under text_config in
+ * later versions: each field is looked up there first). The vision fields (spatial_merge_size,
+ * absolute_time, tokens_per_second) are left for the family's parser to set. */
+int vt_mrope_config_parse(vt_mrope_config *t, const cJSON *root, vt_status *st);
 
 /* Sequences longer than this are refused before allocating (VT_EINPUT). */
 #define VT_MROPE_MAX_LEN (1 << 24)
@@ -65,14 +94,13 @@ typedef struct vt_mrope_outputs {
 /* Check what get_rope_index will index: shapes, dtypes, a 0/1 mask, every vision block (vision_start,
  * then exactly t*h*w/merge^2 image or video tokens) against its grid row, grids all used, and the
  * Qwen2.5-VL time values in range. */
-int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_qwen2_text_config *tc,
-                          const vt_qwen2_vision_config *vc, vt_status *st);
+int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_mrope_config *tc, vt_status *st);
 
-/* mirrors get_rope_index (Qwen2-VL when vc->qwen25 == 0, Qwen2.5-VL otherwise).
+/* mirrors get_rope_index (Qwen2-VL when tc->absolute_time == 0, Qwen2.5-VL otherwise).
  * input_ids [B, L], grids -> position_ids [3, B, L] (int64), rope_deltas [B, 1] (int64).
  * Validates through vt_mrope_check_inputs first. */
-int vt_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_mrope_inputs *in,
-                      const vt_qwen2_text_config *tc, const vt_qwen2_vision_config *vc, vt_arena *a,
+int vt_mrope_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, const vt_mrope_inputs *in,
+                      const vt_mrope_config *tc, vt_arena *a,
                       vt_status *st);
 
 /* ---- the multimodal rotary ---------------------------------------------------------------------- */
@@ -97,7 +125,6 @@ void vt_mrope_apply(float *y, const float *x, const float *cos, const float *sin
 
 /* The whole M-RoPE step: position ids (computed, or the given ones), then the rotary when q and k are
  * given; every named tensor goes to the tap. Outputs are allocated from the arena. */
-int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_qwen2_text_config *tc,
-                     const vt_qwen2_vision_config *vc, vt_arena *a, const vt_tap *tap, vt_status *st);
+int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_mrope_config *tc, const vt_tap *tap, vt_arena *a, vt_status *st);
 
 #endif

@@ -16,35 +16,16 @@
 
 #include "qwen25vl/qwen25vl.h"
 
-/* ======================================== config ======================================== */
-
-int qwen25vl_check_config(const vt_qwen2_vision_config *c, vt_status *st)
-{
-    const int unit = c->patch_size * c->spatial_merge_size; /* 28 pixels: one merged token */
-    if (c->depth < 1) return vt_fail(st, VT_EINPUT, "config.json: vision_config.depth %d", c->depth);
-    if (c->window_size <= 0 || unit <= 0 || c->window_size % unit != 0)
-        return vt_fail(st, VT_EINPUT,
-                       "config.json: vision_config.window_size %d is not a positive multiple of patch_size * "
-                       "spatial_merge_size = %d", c->window_size, unit);
-    for (int j = 0; j < c->n_fullatt; j++)
-        if (c->fullatt_block_indexes[j] < 0 || c->fullatt_block_indexes[j] >= c->depth)
-            return vt_fail(st, VT_EINPUT, "config.json: vision_config.fullatt_block_indexes[%d] = %d is not a block "
-                           "index in [0, %d)", j, c->fullatt_block_indexes[j], c->depth);
-    if (!qwen2vl_activation_known(c->hidden_act))
-        return vt_fail(st, VT_EINPUT, "config.json: vision_config.hidden_act '%s' is not supported", c->hidden_act);
-    return VT_OK;
-}
-
 /* ======================================== binding ======================================== */
 
-static void bind(qwen25vl_weights *w, vt_wbind *b, const vt_qwen2_vision_config *c, vt_status *st)
+static void bind(vt_qwen25vl_weights *w, vt_wbind *b, const vt_vision_config *c, vt_status *st)
 {
     const int64_t C = c->embed_dim, I = c->mlp_hidden, O = c->out_hidden;
     const int64_t U = (int64_t)c->spatial_merge_size * c->spatial_merge_size;
     w->patch_embed_w = vt_wbind_f32(b, st, VT_DIMS(C, c->in_channels, c->temporal_patch_size, c->patch_size, c->patch_size),
                                     "visual.patch_embed.proj.weight");
     for (int i = 0; i < c->depth; i++) {
-        qwen25vl_block_weights *k = &w->blocks[i];
+        vt_qwen25vl_block_weights *k = &w->blocks[i];
         k->norm1.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm1.weight", i);
         k->norm1.b = NULL;
         k->norm1.rms = 1;
@@ -62,7 +43,7 @@ static void bind(qwen25vl_weights *w, vt_wbind *b, const vt_qwen2_vision_config 
         k->down_w = vt_wbind_f32(b, st, VT_DIMS(C, I), "visual.blocks.%d.mlp.down_proj.weight", i);
         k->down_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.mlp.down_proj.bias", i);
     }
-    qwen2vl_merger_weights *m = &w->merger;
+    vt_vision_merger_weights *m = &w->merger;
     m->ln_q.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.merger.ln_q.weight");
     m->ln_q.b = NULL;
     m->ln_q.rms = 1;
@@ -72,18 +53,19 @@ static void bind(qwen25vl_weights *w, vt_wbind *b, const vt_qwen2_vision_config 
     m->mlp2_b = vt_wbind_f32(b, st, VT_DIMS(O), "visual.merger.mlp.2.bias");
 }
 
-int qwen25vl_load(qwen25vl_model *m, const vt_qwen2_vision_config *cfg, const vt_checkpoint *ck, vt_status *st)
+int vt_qwen25vl_load(vt_qwen25vl_model *m, const vt_qwen25vl_config *config, const vt_checkpoint *ck, vt_status *st)
 {
+    const vt_vision_config *cfg = &config->vision;
     memset(m, 0, sizeof *m);
-    m->cfg = *cfg;
-    VT_TRY(qwen25vl_check_config(cfg, st));
+    m->cfg = *config;
+    VT_TRY(vt_qwen25vl_check_config(config, st));
     m->w.blocks = calloc((size_t)cfg->depth, sizeof *m->w.blocks);
     if (!m->w.blocks) return vt_fail(st, VT_ERESOURCE, "out of memory for %d blocks", cfg->depth);
     vt_wbind b;
     vt_wbind_init(&b, ck);
     bind(&m->w, &b, cfg, st); /* pass 1: presence and shapes */
     int rc = b.err;
-    if (!rc) rc = qwen2vl_check_no_extra_block(ck, cfg->depth, st);
+    if (!rc) rc = vt_vision_check_no_extra_block(ck, cfg->depth, st);
     if (!rc) rc = vt_wbind_alloc(&b, st);
     if (!rc) {
         bind(&m->w, &b, cfg, st); /* pass 2: load */
@@ -91,11 +73,11 @@ int qwen25vl_load(qwen25vl_model *m, const vt_qwen2_vision_config *cfg, const vt
     }
     if (!rc) m->w.buffer = vt_wbind_take(&b);
     vt_wbind_free(&b);
-    if (rc) qwen25vl_free(m);
+    if (rc) vt_qwen25vl_free(m);
     return rc;
 }
 
-void qwen25vl_free(qwen25vl_model *m)
+void vt_qwen25vl_free(vt_qwen25vl_model *m)
 {
     free(m->w.buffer);
     free(m->w.blocks);

@@ -65,7 +65,7 @@ static int window_index_one(int64_t *wi, int64_t *n_wi, int64_t *seqlens, int64_
     return VT_OK;
 }
 
-int qwen25vl_get_window_index(vt_tensor *window_index, vt_tensor *cu_raw, const vt_tensor *grid_thw, int ws,
+int vt_qwen25vl_get_window_index(vt_tensor *window_index, vt_tensor *cu_raw, const vt_tensor *grid_thw, int ws,
                               int merge, vt_arena *a, vt_status *st)
 {
     const int64_t n = grid_thw->shape[0];
@@ -101,7 +101,7 @@ int qwen25vl_get_window_index(vt_tensor *window_index, vt_tensor *cu_raw, const 
     return VT_OK;
 }
 
-int qwen25vl_unique_consecutive(vt_tensor *out, const vt_tensor *in, vt_arena *a, vt_status *st)
+int vt_qwen25vl_unique_consecutive(vt_tensor *out, const vt_tensor *in, vt_arena *a, vt_status *st)
 {
     const int64_t n = in->shape[0];
     const int32_t *x = vt_i32(in);
@@ -117,7 +117,7 @@ int qwen25vl_unique_consecutive(vt_tensor *out, const vt_tensor *in, vt_arena *a
 
 /* ======================================== reorder and reverse ======================================== */
 
-void qwen25vl_window_reorder(float *dst, const float *src, const int64_t *window_index, int64_t M, int U,
+void vt_qwen25vl_window_reorder(float *dst, const float *src, const int64_t *window_index, int64_t M, int U,
                              int64_t width)
 {
     /* view [M, U, width]; dst[j] = src[window_index[j]]: the U patch rows of a merged token move together */
@@ -125,7 +125,7 @@ void qwen25vl_window_reorder(float *dst, const float *src, const int64_t *window
     for (int64_t j = 0; j < M; j++) memcpy(dst + j * U * width, src + window_index[j] * U * width, row);
 }
 
-void qwen25vl_argsort(int64_t *reverse, const int64_t *window_index, int64_t M)
+void vt_qwen25vl_argsort(int64_t *reverse, const int64_t *window_index, int64_t M)
 {
     /* window_index is a permutation of 0..M-1, so its argsort is its inverse: the token that went to
      * window position j comes back to position window_index[j] */
@@ -136,7 +136,7 @@ void qwen25vl_argsort(int64_t *reverse, const int64_t *window_index, int64_t M)
     }
 }
 
-int qwen25vl_is_fullatt(const vt_qwen2_vision_config *cfg, int layer)
+int vt_qwen25vl_is_fullatt(const vt_qwen25vl_config *cfg, int layer)
 {
     /* `if layer_num in self.fullatt_block_indexes`: ints against ints (a port that reads the list as
      * strings and compares "7" with 7 never takes this branch) */
@@ -145,7 +145,7 @@ int qwen25vl_is_fullatt(const vt_qwen2_vision_config *cfg, int layer)
     return 0;
 }
 
-int qwen25vl_is_fullatt_as_string(const vt_qwen2_vision_config *cfg, int layer)
+int vt_qwen25vl_is_fullatt_as_string(const vt_qwen25vl_config *cfg, int layer)
 {
     /* bug zoo: `for layer_num, blk in self.blocks.named_children(): if layer_num in fullatt_block_indexes`
      * -- layer_num is the module name "1", the list holds the int 1, and Python's str == int is False

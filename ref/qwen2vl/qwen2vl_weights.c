@@ -21,7 +21,7 @@
 
 /* ======================================== binding ======================================== */
 
-static void bind_attn(qwen2vl_attn_weights *w, vt_wbind *b, int i, int64_t C, vt_status *st)
+static void bind_attn(vt_vision_attn_weights *w, vt_wbind *b, int i, int64_t C, vt_status *st)
 {
     w->qkv_w = vt_wbind_f32(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
     w->qkv_b = vt_wbind_f32(b, st, VT_DIMS(3 * C), "visual.blocks.%d.attn.qkv.bias", i);
@@ -29,14 +29,14 @@ static void bind_attn(qwen2vl_attn_weights *w, vt_wbind *b, int i, int64_t C, vt
     w->proj_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.attn.proj.bias", i);
 }
 
-static void bind(qwen2vl_weights *w, vt_wbind *b, const vt_qwen2_vision_config *c, vt_status *st)
+static void bind(vt_qwen2vl_weights *w, vt_wbind *b, const vt_vision_config *c, vt_status *st)
 {
     const int64_t C = c->embed_dim, F = c->mlp_hidden, O = c->out_hidden;
     const int64_t U = (int64_t)c->spatial_merge_size * c->spatial_merge_size;
     w->patch_embed_w = vt_wbind_f32(b, st, VT_DIMS(C, c->in_channels, c->temporal_patch_size, c->patch_size, c->patch_size),
                                     "visual.patch_embed.proj.weight");
     for (int i = 0; i < c->depth; i++) {
-        qwen2vl_block_weights *k = &w->blocks[i];
+        vt_vision_block_weights *k = &w->blocks[i];
         k->norm1.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm1.weight", i);
         k->norm1.b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm1.bias", i);
         k->norm1.rms = 0;
@@ -49,7 +49,7 @@ static void bind(qwen2vl_weights *w, vt_wbind *b, const vt_qwen2_vision_config *
         k->fc2_w = vt_wbind_f32(b, st, VT_DIMS(C, F), "visual.blocks.%d.mlp.fc2.weight", i);
         k->fc2_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.mlp.fc2.bias", i);
     }
-    qwen2vl_merger_weights *m = &w->merger;
+    vt_vision_merger_weights *m = &w->merger;
     m->ln_q.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.merger.ln_q.weight");
     m->ln_q.b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.merger.ln_q.bias");
     m->ln_q.rms = 0;
@@ -59,25 +59,13 @@ static void bind(qwen2vl_weights *w, vt_wbind *b, const vt_qwen2_vision_config *
     m->mlp2_b = vt_wbind_f32(b, st, VT_DIMS(O), "visual.merger.mlp.2.bias");
 }
 
-int qwen2vl_check_no_extra_block(const vt_checkpoint *ck, int depth, vt_status *st)
-{
-    static const char *const probe[] = {"norm1.weight", "attn.qkv.weight", "attn.proj.weight"};
-    for (size_t j = 0; j < sizeof probe / sizeof probe[0]; j++) {
-        char name[VT_NAME_MAX];
-        snprintf(name, sizeof name, "visual.blocks.%d.%s", depth, probe[j]);
-        if (vt_checkpoint_find(ck, name))
-            return vt_fail(st, VT_EINPUT, "%s: holds %s, more blocks than config.json's depth %d",
-                           ck->path ? ck->path : "checkpoint", name, depth);
-    }
-    return VT_OK;
-}
-
-int qwen2vl_load(qwen2vl_model *m, const vt_qwen2_vision_config *cfg, const vt_checkpoint *ck, vt_status *st)
+int vt_qwen2vl_load(vt_qwen2vl_model *m, const vt_qwen2vl_config *config, const vt_checkpoint *ck, vt_status *st)
 {
     memset(m, 0, sizeof *m);
-    m->cfg = *cfg;
+    m->cfg = *config;
+    const vt_vision_config *cfg = &config->vision;
     if (cfg->depth < 1) return vt_fail(st, VT_EINPUT, "config.json: vision_config.depth %d", cfg->depth);
-    if (!qwen2vl_activation_known(cfg->hidden_act))
+    if (!vt_activation_known(cfg->hidden_act))
         return vt_fail(st, VT_EINPUT, "config.json: vision_config.hidden_act '%s' is not one Qwen2-VL uses",
                        cfg->hidden_act);
     m->w.blocks = calloc((size_t)cfg->depth, sizeof *m->w.blocks);
@@ -86,7 +74,7 @@ int qwen2vl_load(qwen2vl_model *m, const vt_qwen2_vision_config *cfg, const vt_c
     vt_wbind_init(&b, ck);
     bind(&m->w, &b, cfg, st); /* pass 1: presence and shapes */
     int rc = b.err;
-    if (!rc) rc = qwen2vl_check_no_extra_block(ck, cfg->depth, st);
+    if (!rc) rc = vt_vision_check_no_extra_block(ck, cfg->depth, st);
     if (!rc) rc = vt_wbind_alloc(&b, st);
     if (!rc) {
         bind(&m->w, &b, cfg, st); /* pass 2: pointers into the buffer, data converted to float32 */
@@ -94,11 +82,11 @@ int qwen2vl_load(qwen2vl_model *m, const vt_qwen2_vision_config *cfg, const vt_c
     }
     if (!rc) m->w.buffer = vt_wbind_take(&b);
     vt_wbind_free(&b);
-    if (rc) qwen2vl_free(m);
+    if (rc) vt_qwen2vl_free(m);
     return rc;
 }
 
-void qwen2vl_free(qwen2vl_model *m)
+void vt_qwen2vl_free(vt_qwen2vl_model *m)
 {
     free(m->w.buffer);
     free(m->w.blocks);

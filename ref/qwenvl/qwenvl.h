@@ -19,9 +19,9 @@
  *     VT_TRY(vt_qwenvl_load(&m, &cfg.qwenvl, &ck, st));    // binds and copies the weights; ck may be closed after
  *     vt_arena a; vt_arena_init(&a, 0);
  *     vt_tensor px;                                        // [3, S, S] per image, stacked by the caller
- *     VT_TRY(vt_qwenvl_image_transform(&px, &img, 0, m.c.image_size, &a, tap, st));
+ *     VT_TRY(vt_qwenvl_image_transform(&px, &img, 0, m.c.image_size, tap, &a, st));
  *     vt_tensor out;                                       // [B, Q, D], allocated from the arena
- *     VT_TRY(vt_qwenvl_forward(&out, &m, &pixels, &a, tap, st));
+ *     VT_TRY(vt_qwenvl_forward(&out, &m, &pixels, tap, &a, st));
  *     vt_arena_free(&a); vt_qwenvl_free(&m);
  *
  * The model owns one weight buffer (every pointer of vt_qwenvl_weights points into it) and the array of
@@ -36,11 +36,38 @@
 #include <stdint.h>
 
 #include "core/arena.h"
-#include "model/config.h"
+#include "core/ops.h"
+#include "io/preproc_config.h"
+#include "io/weight_spec.h"
 #include "io/image.h"
 #include "io/safetensors.h"
 #include "core/tap.h"
 #include "core/tensor.h"
+
+#include <cjson/cJSON.h>
+
+/* ---- config (qwenvl_config.c) ---- */
+
+/* Qwen-VL (v1) `visual` dict: VisionTransformer(**visual) of visual.py. */
+typedef struct vt_qwenvl_config {
+    int image_size;  /* 448 */
+    int patch_size;  /* 14 */
+    int width;       /* 1664 */
+    int layers;      /* 48 */
+    int heads;       /* 16 */
+    double mlp_ratio;/* 4.9231 */
+    int mlp_width;   /* int(width * mlp_ratio) = 8192 */
+    int n_queries;   /* 256 (a VisionTransformer kwarg, absent from the released config) */
+    int output_dim;  /* 4096 */
+} vt_qwenvl_config;
+
+/* config.json's `visual` dict -> *q (VisionTransformer's defaults for n_queries 256, output_dim 512); a
+ * model_type qwen without it is a text-only model, refused. */
+int vt_qwenvl_config_parse(vt_qwenvl_config *q, const cJSON *root, vt_status *st);
+/* The transform's settings (CLIP mean/std; nothing else is configurable). */
+void vt_qwenvl_preproc_defaults(vt_preproc_config *p, const vt_qwenvl_config *c);
+/* Every tensor of visual.py's VisionTransformer for this config, in module order. */
+int vt_qwenvl_weight_specs(const vt_qwenvl_config *q, vt_weight_list *l, vt_status *st);
 
 /* The position table of the trunk always has 256 rows (a 16 x 16 grid), whatever image_size is. */
 #define VT_QWENVL_POS_ROWS 256
@@ -105,8 +132,8 @@ void vt_qwenvl_free(vt_qwenvl_model *m);
 
 /* mirrors VisionTransformer.image_transform: Resize((S, S), BICUBIC) (PIL) -> ToTensor -> Normalize(CLIP).
  * img [h, w, 3] uint8 -> *out [3, S, S] float32. Emits image.{k}.rgb, .resized, .normalized. */
-int vt_qwenvl_image_transform(vt_tensor *out, const vt_image *img, int k, int image_size, vt_arena *a,
-                              const vt_tap *tap, vt_status *st);
+int vt_qwenvl_image_transform(vt_tensor *out, const vt_image *img, int k, int image_size, const vt_tap *tap,
+                              vt_arena *a, vt_status *st);
 
 /* mirrors get_abs_pos: table [src*src, C] (src = int(sqrt(rows))) -> out [tgt*tgt, C] with
  * tgt = int(sqrt(tgt_len)); torch-style bicubic (A = -0.75, align_corners=False) unless src == tgt. */
@@ -119,18 +146,24 @@ int vt_qwenvl_get_abs_pos(vt_tensor *out, const float *table, int64_t rows, int6
 void vt_qwenvl_sincos_2d(float *out, int D, int grid);
 
 /* mirrors VisionTransformer.forward: pixels [B, 3, S, S] -> *out [B, Q, D] (from the arena). */
-int vt_qwenvl_forward(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *pixels, vt_arena *a,
-                      const vt_tap *tap, vt_status *st);
+int vt_qwenvl_forward(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *pixels, const vt_tap *tap,
+                      vt_arena *a, vt_status *st);
+
+/* The whole vision side from decoded images, as VisionTransformer.encode does it: image_transform of each
+ * (images [n], opened without EXIF orientation by the reference), stacked into [n, 3, S, S], then the
+ * forward -> *out [n, Q, D]. Everything from the arena. */
+int vt_qwenvl_pipeline(vt_tensor *out, const vt_qwenvl_model *m, const vt_image *images, int n, const vt_tap *tap,
+                       vt_arena *a, vt_status *st);
 
 /* The pieces of the forward, exposed for the stage tests (each emits its own trace names). */
 /* conv1 + flatten + permute + abs_pos + ln_pre: pixels [B, 3, S, S] -> *x [B, L, W] (after ln_pre). */
-int vt_qwenvl_embed(vt_tensor *x, const vt_qwenvl_model *m, const vt_tensor *pixels, vt_arena *a,
-                    const vt_tap *tap, vt_status *st);
+int vt_qwenvl_embed(vt_tensor *x, const vt_qwenvl_model *m, const vt_tensor *pixels, const vt_tap *tap,
+                    vt_arena *a, vt_status *st);
 /* mirrors VisualAttentionBlock.forward: x [L, B, W] -> x [L, B, W] in place. */
-int vt_qwenvl_resblock(vt_tensor *x, const vt_qwenvl_model *m, int i, vt_arena *a, const vt_tap *tap,
+int vt_qwenvl_resblock(vt_tensor *x, const vt_qwenvl_model *m, int i, const vt_tap *tap, vt_arena *a,
                        vt_status *st);
 /* mirrors Resampler.forward: x [B, L, W] -> *out [B, Q, D]. */
-int vt_qwenvl_resampler(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *x, vt_arena *a,
-                        const vt_tap *tap, vt_status *st);
+int vt_qwenvl_resampler(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *x, const vt_tap *tap,
+                        vt_arena *a, vt_status *st);
 
 #endif

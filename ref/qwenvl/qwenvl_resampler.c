@@ -125,8 +125,8 @@ static int pool_attention(float *out, float *weights, const float *query, const 
 /* ================================ Resampler ================================ */
 
 /* mirrors Resampler.forward. x [B, L, W] -> out [B, Q, D] */
-int vt_qwenvl_resampler(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *x, vt_arena *a,
-                        const vt_tap *tap, vt_status *st)
+int vt_qwenvl_resampler(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *x, const vt_tap *tap,
+                        vt_arena *a, vt_status *st)
 {
     const vt_qwenvl_weights *w = &m->w;
     const int64_t B = x->shape[0], L = x->shape[1], W = m->c.width, D = m->c.output_dim, Q = m->n_pool_queries;
@@ -202,21 +202,21 @@ int vt_qwenvl_resampler(vt_tensor *out, const vt_qwenvl_model *m, const vt_tenso
 /* ================================ forward ================================ */
 
 /* mirrors VisionTransformer.forward. pixels [B, 3, S, S] -> out [B, Q, D] */
-int vt_qwenvl_forward(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *pixels, vt_arena *a,
-                      const vt_tap *tap, vt_status *st)
+int vt_qwenvl_forward(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor *pixels, const vt_tap *tap,
+                      vt_arena *a, vt_status *st)
 {
     const int64_t D = m->c.output_dim;
     vt_tensor x, lnd, nld, pooled;
-    VT_TRY(vt_qwenvl_embed(&x, m, pixels, a, tap, st)); /* conv1, abs_pos, ln_pre: [B, L, W] */
+    VT_TRY(vt_qwenvl_embed(&x, m, pixels, tap, a, st)); /* conv1, abs_pos, ln_pre: [B, L, W] */
     VT_TRY(vt_permute(&lnd, &x, VT_PERM(1, 0, 2), a, st)); /* NLD -> LND */
     for (int i = 0; i < m->c.layers; i++) {
-        VT_TRY(vt_qwenvl_resblock(&lnd, m, i, a, tap, st));
+        VT_TRY(vt_qwenvl_resblock(&lnd, m, i, tap, a, st));
         vt_tap_progress(tap, "resblock", i, m->c.layers);
     }
     VT_TRY(vt_tap_emit(tap, TV "transformer", &lnd, st));
     VT_TRY(vt_permute(&nld, &lnd, VT_PERM(1, 0, 2), a, st)); /* LND -> NLD */
 
-    VT_TRY(vt_qwenvl_resampler(&pooled, m, &nld, a, tap, st));
+    VT_TRY(vt_qwenvl_resampler(&pooled, m, &nld, tap, a, st));
     const int64_t B = pooled.shape[0], Q = pooled.shape[1];
     vt_layernorm(vt_f32(&pooled), vt_f32(&pooled), m->w.ln_post_w, m->w.ln_post_b, B * Q, D, VT_QWENVL_LN_EPS);
     VT_TRY(vt_tap_emit(tap, TV "ln_post", &pooled, st));
@@ -228,4 +228,21 @@ int vt_qwenvl_forward(vt_tensor *out, const vt_qwenvl_model *m, const vt_tensor 
     VT_TRY(vt_tensor_alloc(out, a, VT_F32, VT_DIMS(B, Q, D), st));
     vt_linear(vt_f32(out), vt_f32(&pooled), vt_f32(&proj_t), NULL, B * Q, D, D);
     return vt_tap_emit(tap, "transformer.visual", out, st);
+}
+
+int vt_qwenvl_pipeline(vt_tensor *out, const vt_qwenvl_model *m, const vt_image *images, int n, const vt_tap *tap,
+                       vt_arena *a, vt_status *st)
+{
+    /* VisionTransformer.encode: image_transform per image, torch.stack into one batch, forward */
+    const int64_t S = m->c.image_size;
+    vt_tensor pixels;
+    VT_TRY(vt_tensor_alloc(&pixels, a, VT_F32, VT_DIMS(n, 3, S, S), st));
+    for (int k = 0; k < n; k++) {
+        vt_arena_pos mark = vt_arena_mark(a);
+        vt_tensor px;
+        VT_TRY(vt_qwenvl_image_transform(&px, &images[k], k, (int)S, tap, a, st));
+        memcpy(vt_f32(&pixels) + k * 3 * S * S, px.data, (size_t)(3 * S * S) * sizeof(float));
+        vt_arena_reset(a, mark);
+    }
+    return vt_qwenvl_forward(out, m, &pixels, tap, a, st);
 }

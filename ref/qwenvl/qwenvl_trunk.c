@@ -36,8 +36,8 @@ static const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 static const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 /* mirrors VisionTransformer.image_transform. img [h, w, 3] uint8 -> out [3, S, S] float32 */
-int vt_qwenvl_image_transform(vt_tensor *out, const vt_image *img, int k, int image_size, vt_arena *a,
-                              const vt_tap *tap, vt_status *st)
+int vt_qwenvl_image_transform(vt_tensor *out, const vt_image *img, int k, int image_size, const vt_tap *tap,
+                              vt_arena *a, vt_status *st)
 {
     const int64_t S = image_size;
     vt_tensor rgb = vt_tensor_of(VT_U8, img->rgb, VT_DIMS(img->h, img->w, 3));
@@ -91,8 +91,8 @@ int vt_qwenvl_get_abs_pos(vt_tensor *out, const float *table, int64_t rows, int6
 /* ================================ embedding ================================ */
 
 /* conv1, reshape/permute to tokens, + get_abs_pos, ln_pre. pixels [B, 3, S, S] -> x [B, L, W] */
-int vt_qwenvl_embed(vt_tensor *x, const vt_qwenvl_model *m, const vt_tensor *pixels, vt_arena *a,
-                    const vt_tap *tap, vt_status *st)
+int vt_qwenvl_embed(vt_tensor *x, const vt_qwenvl_model *m, const vt_tensor *pixels, const vt_tap *tap,
+                    vt_arena *a, vt_status *st)
 {
     const int64_t S = m->c.image_size, P = m->c.patch_size, g = m->grid, L = g * g, W = m->c.width;
     if (pixels->dtype != VT_F32 || pixels->ndim != 4 || pixels->shape[1] != 3 || pixels->shape[2] != S ||
@@ -191,7 +191,7 @@ static int visual_attention(float *ctx, const float *qkv, int64_t L, int64_t B, 
 }
 
 /* mirrors VisualAttentionBlock.forward. x [L, B, W] -> x [L, B, W] in place */
-int vt_qwenvl_resblock(vt_tensor *x, const vt_qwenvl_model *m, int i, vt_arena *a, const vt_tap *tap,
+int vt_qwenvl_resblock(vt_tensor *x, const vt_qwenvl_model *m, int i, const vt_tap *tap, vt_arena *a,
                        vt_status *st)
 {
     const vt_qwenvl_block *w = &m->w.blocks[i];

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
-#include "model/config.h"
+#include "model/model.h"
 #include "io/image.h"
 #include "format/manifest.h"
 #include "mrope/mrope.h"
@@ -239,11 +239,18 @@ int vt_fuzz_config(const uint8_t *data, size_t size, vt_status *st)
 int vt_fuzz_preproc(const uint8_t *data, size_t size, vt_status *st)
 {
     if (size == 0) return vt_fail(st, VT_EINPUT, "empty input");
-    static const vt_family fam[] = {VT_FAMILY_QWEN2VL, VT_FAMILY_QWEN25VL, VT_FAMILY_QWENVL, VT_FAMILY_KIMIVL};
+    static const vt_preproc_kind kinds[] = {VT_PREPROC_SMART_RESIZE, VT_PREPROC_SMART_RESIZE, VT_PREPROC_FIXED,
+                                            VT_PREPROC_KIMI};
     char *s = vt_fuzz_text(data + 1, size - 1);
     if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
     vt_preproc_config p;
-    int rc = vt_preproc_parse(&p, fam[data[0] & 3], s, size - 1, st);
+    vt_preproc_init(&p, kinds[data[0] & 3]); /* over a family's defaults, as the loader parses it */
+    if (p.kind == VT_PREPROC_SMART_RESIZE) {
+        p.min_pixels = 3136;
+        p.max_pixels = 12845056;
+        p.temporal_patch_size = 2;
+    }
+    int rc = vt_preproc_parse(&p, s, size - 1, st);
     free(s);
     if (rc == VT_OK)
         VT_ASSERT(p.patch_size >= 1 && p.merge_size >= 1 && p.temporal_patch_size >= 1 && p.min_pixels <= p.max_pixels);
@@ -362,7 +369,7 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
         vt_arena a;
         vt_arena_init(&a, (size_t)32 << 20);
         vt_rope_layout_inputs li;
-        rc = vt_rope_layout_build(&li, &lay, &c.text, &c.qwen2, &a, st);
+        rc = vt_rope_layout_build(&li, &lay, &c.text, &a, st);
         if (rc == VT_OK) {
             vt_mrope_inputs in = {0};
             in.input_ids = &li.input_ids;
@@ -370,7 +377,7 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
             in.video_grid_thw = li.has_videos ? &li.video_grid_thw : NULL;
             in.second_per_grid_ts = li.has_seconds ? &li.second_per_grid_ts : NULL;
             vt_tensor pos, deltas;
-            rc = vt_get_rope_index(&pos, &deltas, &in, &c.text, &c.qwen2, &a, st);
+            rc = vt_mrope_get_rope_index(&pos, &deltas, &in, &c.text, &a, st);
             /* a layout that builds is a sequence get_rope_index accepts */
             VT_ASSERT(rc == VT_OK || rc == VT_ERESOURCE);
         } else if (k == 1 && rc == VT_EINPUT) {

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "model/config.h"
+#include "model/model.h"
 #include "io/fileio.h"
 #include "io/image.h"
 #include "io/safetensors.h"
@@ -90,19 +90,20 @@ static void print_config(const vt_model_config *c, const char *dir)
     switch (c->family) {
     case VT_FAMILY_QWEN2VL:
     case VT_FAMILY_QWEN25VL: {
-        const vt_qwen2_vision_config *q = &c->qwen2;
+        const vt_vision_config *q = vt_model_vision(c);
         printf("vision      depth %d, width %d, num_heads %d (head_dim %d), mlp %d, out_hidden %d, patch %d, "
                "temporal_patch %d, spatial_merge %d, in_channels %d, hidden_act %s\n",
                q->depth, q->embed_dim, q->num_heads, q->embed_dim / q->num_heads, q->mlp_hidden, q->out_hidden,
                q->patch_size, q->temporal_patch_size, q->spatial_merge_size, q->in_channels, q->hidden_act);
-        if (q->qwen25) {
-            printf("windows     window_size %d (%d x %d merged tokens), full attention in blocks [", q->window_size,
-                   q->window_size / (q->patch_size * q->spatial_merge_size),
-                   q->window_size / (q->patch_size * q->spatial_merge_size));
-            for (int i = 0; i < q->n_fullatt; i++) printf("%s%d", i ? ", " : "", q->fullatt_block_indexes[i]);
-            printf("], tokens_per_second %g\n", q->tokens_per_second);
+        if (c->family == VT_FAMILY_QWEN25VL) {
+            const vt_qwen25vl_config *w = &c->qwen25vl;
+            printf("windows     window_size %d (%d x %d merged tokens), full attention in blocks [", w->window_size,
+                   w->window_size / (q->patch_size * q->spatial_merge_size),
+                   w->window_size / (q->patch_size * q->spatial_merge_size));
+            for (int i = 0; i < w->n_fullatt; i++) printf("%s%d", i ? ", " : "", w->fullatt_block_indexes[i]);
+            printf("], tokens_per_second %g\n", w->tokens_per_second);
         }
-        const vt_qwen2_text_config *t = &c->text;
+        const vt_mrope_config *t = &c->text;
         printf("text        hidden_size %d, heads %d, kv_heads %d (head_dim %d), mrope_section [%d, %d, %d], "
                "rope_theta %g, image/video token %lld/%lld, vision start/end %lld/%lld\n",
                t->hidden_size, t->num_attention_heads, t->num_key_value_heads, t->head_dim, t->mrope_section[0],
@@ -124,7 +125,7 @@ static void print_config(const vt_model_config *c, const char *dir)
         break;
     }
     case VT_FAMILY_KIMIVL: {
-        const vt_kimivl_config *k = &c->kimi;
+        const vt_kimivl_config *k = &c->kimivl;
         printf("vision      layers %d, hidden %d, heads %d (head_dim %d), mlp %d, patch %d, pos_emb %dx%d, "
                "merge_kernel %dx%d\n",
                k->num_hidden_layers, k->hidden_size, k->num_attention_heads, k->hidden_size / k->num_attention_heads,

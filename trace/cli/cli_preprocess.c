@@ -6,11 +6,11 @@
 
 #include "core/arena.h"
 #include "cli/cli.h"
-#include "model/config.h"
+#include "model/model.h"
 #include "io/fileio.h"
 #include "io/image.h"
 #include "cli/inject.h"
-#include "processor/qwen2_preprocess.h"
+#include "processor/processor.h"
 #include "cli/run_limits.h"
 #include "format/tracer.h"
 #include "viz/viz.h"
@@ -175,9 +175,9 @@ static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
 }
 
 /* Options: flag > DIR/preprocessor_config.json > the published defaults. */
-static int resolve_opts(vt_qwen2_preproc_opts *po, const pp_args *r, vt_status *st)
+static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
 {
-    vt_qwen2_preproc_defaults(po);
+    vt_processor_defaults(po);
     if (r->model_dir) {
         struct stat sb;
         if (stat(r->model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -190,12 +190,15 @@ static int resolve_opts(vt_qwen2_preproc_opts *po, const pp_args *r, vt_status *
             void *buf;
             size_t len;
             VT_TRY(vt_read_file(path, &buf, &len, 1 << 20, st));
-            vt_preproc_config pc;
-            vt_family fam = strcmp(r->family, "qwen2-vl") == 0 ? VT_FAMILY_QWEN2VL : VT_FAMILY_QWEN25VL;
-            int rc = vt_preproc_parse(&pc, fam, buf, len, st);
+            vt_preproc_config pc; /* over the processor's published defaults (po) */
+            vt_preproc_init(&pc, VT_PREPROC_SMART_RESIZE);
+            pc.min_pixels = po->min_pixels;
+            pc.max_pixels = po->max_pixels;
+            pc.temporal_patch_size = po->temporal_patch_size;
+            int rc = vt_preproc_parse(&pc, buf, len, st);
             free(buf);
             if (rc) return vt_wrap(st, "%s: ", path);
-            vt_qwen2_preproc_from_config(po, &pc);
+            vt_processor_from_config(po, &pc);
         }
     }
     if (r->min_pixels > 0) po->min_pixels = r->min_pixels;
@@ -206,17 +209,17 @@ static int resolve_opts(vt_qwen2_preproc_opts *po, const pp_args *r, vt_status *
 }
 
 /* Decode one input and check that the reference would take it, naming the file otherwise. */
-static int load_input(vt_image *img, const char *file, const char *what, const vt_qwen2_preproc_opts *po,
+static int load_input(vt_image *img, const char *file, const char *what, const vt_processor_opts *po,
                       int check_size, int64_t *h, int64_t *w, vt_status *st)
 {
     if (vt_image_load(img, file, VT_EXIF_APPLY, st)) return vt_wrap(st, "%s: ", what);
-    if (check_size && vt_qwen2_resized_size(h, w, img->w, img->h, po, st)) return vt_wrap(st, "%s %s: ", what, file);
+    if (check_size && vt_processor_resized_size(h, w, img->w, img->h, po, st)) return vt_wrap(st, "%s %s: ", what, file);
     return VT_OK;
 }
 
 /* The preprocessing's memory (run_limits.h) from the decoded sizes, refused over the limit before the
  * preprocessing allocates anything. */
-static int check_memory(const pp_args *r, const vt_image *images, const vt_qwen2_preproc_opts *po, vt_status *st)
+static int check_memory(const pp_args *r, const vt_image *images, const vt_processor_opts *po, vt_status *st)
 {
     const int n = r->images.n + r->n_videos;
     vt_mem_input *in = malloc((size_t)(n ? n : 1) * sizeof *in);
@@ -226,7 +229,7 @@ static int check_memory(const pp_args *r, const vt_image *images, const vt_qwen2
         in[r->images.n + v] = (vt_mem_input){r->videos[v].frames[0].w, r->videos[v].frames[0].h, r->videos[v].n};
     vt_mem_estimate e;
     memset(&e, 0, sizeof e);
-    vt_mem_qwen2(&e, NULL, po, in, n, 0, r->viz);
+    vt_mem_qwen2(&e, NULL, 0, po, in, n, 0, r->viz);
     free(in);
     return vt_mem_check(&e, NULL, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
 }
@@ -236,12 +239,12 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     pp_args r;
     memset(&r, 0, sizeof r);
     vt_image *images = NULL;
-    vt_qwen2_video *videos = NULL;
+    vt_processor_video *videos = NULL;
     vt_arena arena;
     vt_arena_init(&arena, vt_mem_arena_limit());
     vt_tracer tr;
     int tr_open = 0;
-    vt_qwen2_preproc_opts po;
+    vt_processor_opts po;
     int rc = parse_args(&r, argc, argv, st);
     if (rc == VT_OK) rc = resolve_opts(&po, &r, st);
     if (rc == VT_OK) {
@@ -264,7 +267,7 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
             snprintf(what, sizeof what, "video.%d frame %d", k, f);
             rc = load_input(&v->frames[f], v->files[f], what, &po, f == 0, &h, &w, st);
         }
-        videos[k] = (vt_qwen2_video){v->frames, v->n};
+        videos[k] = (vt_processor_video){v->frames, v->n};
         if (rc == VT_OK)
             printf("video.%d  %d frames  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", k, v->n, v->frames[0].w,
                    v->frames[0].h, (long long)w, (long long)h,
@@ -280,8 +283,8 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     if (rc == VT_OK) {
         pp_tap pt = {vt_tracer_tap(&tr), &tr, r.viz, po.patch_size, po.merge_size};
         vt_tap tap = {pp_emit, pp_wants, NULL, &pt};
-        vt_qwen2_pixels px;
-        rc = vt_qwen2_preprocess(&px, images, r.images.n, videos, r.n_videos, &po, &arena, &tap, st);
+        vt_processor_pixels px;
+        rc = vt_processor_preprocess(&px, images, r.images.n, videos, r.n_videos, &po, &tap, &arena, st);
         if (rc == VT_OK) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
         if (rc == VT_OK)
             printf("pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s\n",

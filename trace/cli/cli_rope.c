@@ -5,7 +5,7 @@
 #include "core/bugzoo.h"
 #include "cli/cli.h"
 #include "cli/inject.h"
-#include "model/config.h"
+#include "model/model.h"
 #include "io/fileio.h"
 #include "mrope/mrope.h"
 #include "format/npy.h"
@@ -85,7 +85,7 @@ static int load_npy(rope_file *f, const char *flag, const char *path, vt_dtype w
 #define TABLE_MAX_LEN 96
 
 static void print_positions(const vt_tensor *ids, const vt_tensor *mask, const vt_tensor *pos, const vt_tensor *deltas,
-                            const vt_qwen2_text_config *tc)
+                            const vt_mrope_config *tc)
 {
     const int64_t B = ids->shape[0], L = ids->shape[1];
     if (L > TABLE_MAX_LEN) {
@@ -200,7 +200,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     const vt_dtype want[F_N] = {VT_I64, VT_I64, VT_I64, VT_I64, VT_F32, VT_I64, VT_F32, VT_F32};
     for (int k = 0; k < F_N && rc == VT_OK; k++) rc = load_npy(&f[k], flag_names[k], paths[k], want[k], st);
     if (rc == VT_OK && layout && (rc = vt_rope_layout_parse(&lay, layout, st)) == VT_OK &&
-        (rc = vt_rope_layout_build(&li, &lay, &cfg.text, &cfg.qwen2, &arena, st)) == VT_OK) {
+        (rc = vt_rope_layout_build(&li, &lay, &cfg.text, &arena, st)) == VT_OK) {
         in.input_ids = &li.input_ids;
         in.image_grid_thw = li.has_images ? &li.image_grid_thw : NULL;
         in.video_grid_thw = li.has_videos ? &li.video_grid_thw : NULL;
@@ -213,7 +213,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
                                        &in.second_per_grid_ts, &in.position_ids, &in.q, &in.k};
         for (int k = 1; k < F_N; k++)
             if (f[k].present) *slot[k] = &f[k].t;
-        rc = vt_mrope_check_inputs(&in, &cfg.text, &cfg.qwen2, st); /* before creating anything */
+        rc = vt_mrope_check_inputs(&in, &cfg.text, st); /* before creating anything */
     }
     vt_tracer tr;
     int tr_open = 0;
@@ -222,7 +222,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     vt_mrope_outputs out;
     if (rc == VT_OK) {
         vt_tap tap = vt_tracer_tap(&tr);
-        rc = vt_mrope_forward(&out, &in, &cfg.text, &cfg.qwen2, &arena, &tap, st);
+        rc = vt_mrope_forward(&out, &in, &cfg.text, &tap, &arena, st);
     }
     if (rc == VT_OK && viz)
         rc = vt_viz_rope_positions(&tr, VT_ROPE_VIZ_FILE, in.input_ids, &out.position_ids, in.attention_mask,

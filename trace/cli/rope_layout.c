@@ -161,11 +161,11 @@ void vt_rope_layout_free(vt_rope_layout *lay)
     lay->n = 0;
 }
 
-int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_qwen2_text_config *tc,
-                         const vt_qwen2_vision_config *vc, vt_arena *a, vt_status *st)
+int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_mrope_config *tc, vt_arena *a,
+                         vt_status *st)
 {
     memset(out, 0, sizeof *out);
-    const int m = vc->spatial_merge_size;
+    const int m = tc->spatial_merge_size;
     if (m < 1) return vt_fail(st, VT_EINPUT, "config: spatial_merge_size %d must be positive", m);
     int64_t L = 0, n_img = 0, n_vid = 0;
     for (int i = 0; i < lay->n; i++) {
@@ -178,7 +178,7 @@ int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, 
                 return vt_fail(st, VT_EINPUT, "layout item %d '%s:%lldx%lldx%lld': H and W must be multiples of "
                                "spatial_merge_size %d", i + 1, kind, (long long)it->thw[0], (long long)it->thw[1],
                                (long long)it->thw[2], m);
-            if (it->has_seconds && !vc->qwen25)
+            if (it->has_seconds && !tc->absolute_time)
                 return vt_fail(st, VT_EINPUT, "layout item %d: @S (second_per_grid_ts) needs a Qwen2.5-VL config; "
                                "Qwen2-VL numbers video frames 0, 1, 2, ...", i + 1);
             int64_t tokens = it->thw[0] * (it->thw[1] / m); /* each <= 2^24: no overflow */

@@ -11,7 +11,7 @@
  *     vt_rope_layout lay;
  *     VT_TRY(vt_rope_layout_parse(&lay, "text:3 image:1x4x4 text:2", st));   // syntax and ranges only
  *     vt_rope_layout_inputs li;
- *     rc = vt_rope_layout_build(&li, &lay, &cfg.text, &cfg.qwen2, &arena, st); // input_ids, grids (arena)
+ *     rc = vt_rope_layout_build(&li, &lay, &cfg.text, &arena, st); // input_ids, grids (arena)
  *     vt_rope_layout_free(&lay);
  *
  * Both functions are pure (no I/O): parse touches only its string, so a fuzzer can call it on any
@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
-#include "model/config.h"
+#include "model/model.h"
 #include "core/tensor.h"
 
 #define VT_LAYOUT_MAX_ITEMS 4096
@@ -59,7 +59,7 @@ void vt_rope_layout_free(vt_rope_layout *lay);
 
 /* The sequence: h and w must be multiples of spatial_merge_size, `@S` needs a Qwen2.5-VL config, and
  * the whole sequence must stay within VT_MROPE_MAX_LEN tokens. */
-int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_qwen2_text_config *tc,
-                         const vt_qwen2_vision_config *vc, vt_arena *a, vt_status *st);
+int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_mrope_config *tc, vt_arena *a,
+                         vt_status *st);
 
 #endif

@@ -25,17 +25,12 @@
 
 #include <stdint.h>
 
-#include "model/config.h"
+#include "core/ops.h"
+#include "model/model.h"
 #include "cli/run_limits.h"
 #include "core/tap.h"
 #include "cli/timings.h"
 #include "format/tracer.h"
-
-/* How attention is restricted to segments (images, video time slices, windows). */
-typedef enum vt_attn_mode {
-    VT_ATTN_SEGMENTS = 0, /* default: walk the segments, never form N x N (vt_attention_segments) */
-    VT_ATTN_LITERAL = 1,  /* the reference's way: an N x N additive mask, 0 inside / -inf outside */
-} vt_attn_mode;
 
 /* What an entry point reports about memory (cli_run.c prints it with VLMTRACE_MEMORY_REPORT=1). */
 typedef struct vt_run_memory {

@@ -29,8 +29,8 @@ static int check_flags(const vt_run_opts *o, vt_status *st)
 
 /* --viz: per image, the padded pixels with their patch grid and numbered merge blocks; then the
  * block-diagonal attention mask over the packed sequence (the one sdpa applies). */
-static int draw_pictures(vt_tracer *tr, const kimivl_image_in *in, int n, const vt_preproc_config *pre,
-                         const kimivl_batch *b, const vt_kimivl_config *c, vt_arena *a, vt_status *st)
+static int draw_pictures(vt_tracer *tr, const vt_image *in, int n, const vt_preproc_config *pre,
+                         const vt_kimivl_batch *b, const vt_kimivl_config *c, vt_arena *a, vt_status *st)
 {
     const int64_t *grid = vt_i64(&b->image_grid_hws);
     int64_t token = 0, N = 0;
@@ -39,8 +39,8 @@ static int draw_pictures(vt_tracer *tr, const kimivl_image_in *in, int n, const 
         vt_tensor padded;
         int rw, rh, pw, ph;
         char file[64];
-        VT_TRY(kimivl_rescale_size(in[k].w, in[k].h, pre, &rw, &rh, &pw, &ph, st));
-        VT_TRY(kimivl_rescale(&padded, &in[k], pre, a, st));
+        VT_TRY(vt_kimivl_rescale_size(in[k].w, in[k].h, pre, &rw, &rh, &pw, &ph, st));
+        VT_TRY(vt_kimivl_rescale(&padded, &in[k], pre, a, st));
         snprintf(file, sizeof file, "image.%d.patches.png", k);
         VT_TRY(vt_viz_kimivl_image(tr, file, vt_u8(&padded), pw, ph, rw, rh, in[k].w, in[k].h, pre->patch_size,
                                    pre->merge_size, token, st));
@@ -58,17 +58,15 @@ static int draw_pictures(vt_tracer *tr, const kimivl_image_in *in, int n, const 
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
 {
     VT_TRY(check_flags(o, st));
-    VT_TRY(kimivl_config_check(&cfg->kimi, st));
+    VT_TRY(vt_kimivl_config_check(&cfg->kimivl, st));
 
     /* images, as PIL's Image.open(path).convert("RGB") gives them */
     int rc = VT_OK;
     vt_image *imgs = calloc((size_t)o->n_images, sizeof *imgs);
-    kimivl_image_in *in = calloc((size_t)o->n_images, sizeof *in);
     vt_mem_input *sizes = calloc((size_t)o->n_images, sizeof *sizes);
-    if (!imgs || !in || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    if (!imgs || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     for (int k = 0; !rc && k < o->n_images; k++) {
         rc = vt_image_load(&imgs[k], o->images[k], VT_EXIF_IGNORE, st);
-        in[k] = (kimivl_image_in){imgs[k].w, imgs[k].h, imgs[k].rgb};
         sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1};
     }
 
@@ -76,7 +74,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_mem_estimate est;
     if (!rc) rc = vt_mem_weights(&est, cfg, st);
     if (!rc) {
-        vt_mem_kimivl(&est, &cfg->kimi, &cfg->pre, sizes, o->n_images, o->attn == VT_ATTN_LITERAL, o->viz);
+        vt_mem_kimivl(&est, &cfg->kimivl, &cfg->pre, sizes, o->n_images, o->attn == VT_ATTN_LITERAL, o->viz);
         rc = vt_mem_check(&est, o->model_dir, "pass fewer images, or lower in_token_limit in preprocessor_config.json", st);
     }
     if (!rc && o->mem) o->mem->est = est;
@@ -84,30 +82,27 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
 
     /* weights: one buffer, the checkpoint closed as soon as they are copied */
     vt_checkpoint ck;
-    kimivl_weights w;
-    memset(&w, 0, sizeof w);
+    vt_kimivl_model m;
+    memset(&m, 0, sizeof m);
     if (!rc && (rc = vt_checkpoint_open(&ck, o->model_dir, st)) == VT_OK) {
-        rc = kimivl_weights_load(&w, &ck, &cfg->kimi, st);
+        rc = vt_kimivl_load(&m, &cfg->kimivl, &ck, st);
         vt_checkpoint_close(&ck);
     }
+    m.bugs = o->bugs; /* --inject (core/bugzoo.h) */
 
     vt_arena a;
     vt_arena_init(&a, vt_mem_arena_limit());
     vt_tap tap = vt_run_tap(o, tr);
-    kimivl_opts opts = {.literal_mask = o->attn == VT_ATTN_LITERAL, .bugs = o->bugs}; /* bugs: --inject */
-    kimivl_batch batch;
+    vt_kimivl_batch batch;
     vt_tensor feats;
-    if (!rc) rc = kimivl_preprocess(&batch, in, o->n_images, &cfg->pre, &a, &tap, st);
-    if (!rc)
-        rc = kimivl_forward(&feats, &w, &cfg->kimi, &batch.pixel_values, &batch.image_grid_hws, &opts, &a, &tap, st);
+    if (!rc) rc = vt_kimivl_pipeline(&feats, &batch, &m, imgs, o->n_images, &cfg->pre, o->attn, &tap, &a, st);
     if (!rc) rc = vt_run_save_out(o, &feats, st);
-    if (!rc && o->viz && tr) rc = draw_pictures(tr, in, o->n_images, &cfg->pre, &batch, &cfg->kimi, &a, st);
+    if (!rc && o->viz && tr) rc = draw_pictures(tr, imgs, o->n_images, &cfg->pre, &batch, &cfg->kimivl, &a, st);
 
     if (o->mem) o->mem->arena_peak = a.peak;
     vt_arena_free(&a);
     for (int k = 0; imgs && k < o->n_images; k++) vt_image_free(&imgs[k]);
     free(imgs);
-    free(in);
-    kimivl_weights_free(&w);
+    vt_kimivl_free(&m);
     return rc;
 }

@@ -63,8 +63,8 @@ int vt_mem_weights(vt_mem_estimate *e, const vt_model_config *cfg, vt_status *st
 
 /* ================================ Qwen2-VL / Qwen2.5-VL ================================ */
 
-/* The tower's arena peak (qwen2vl_forward / qwen25vl_forward) for N patches. */
-static double qwen2_tower(const vt_qwen2_vision_config *c, double N, int64_t max_side, int literal)
+/* The tower's arena peak (vt_qwen2vl_forward / vt_qwen25vl_forward) for N patches. */
+static double qwen2_tower(const vt_vision_config *c, int qwen25, double N, int64_t max_side, int literal)
 {
     const double C = c->embed_dim, D = (double)c->embed_dim / c->num_heads, O = c->out_hidden;
     const double U = (double)c->spatial_merge_size * c->spatial_merge_size, M = N / U;
@@ -75,11 +75,11 @@ static double qwen2_tower(const vt_qwen2_vision_config *c, double N, int64_t max
      * attention's qkv [N, 3C], q_rope and k_rope [N, C] each and its output [N, C], or the MLP's fc1 [N, F]
      * (Qwen2.5-VL: gate and up [N, F] each) */
     double attn = 6 * N * C * F32;
-    double mlp = (c->qwen25 ? 2 : 1) * N * Fq * F32;
+    double mlp = (qwen25 ? 2 : 1) * N * Fq * F32;
     double block = 2 * N * C * F32 + dmax(attn, mlp);
     /* PatchMerger: ln_q [N, C], the merged rows [M, U*C], the output [M, O] */
     double merger = 2 * N * C * F32 + M * O * F32;
-    if (!c->qwen25) {
+    if (!qwen25) {
         double mask = literal ? N * N * F32 : 0;                      /* the [N, N] additive mask */
         return N * C * F32 + dmax(rope + mask + block, merger) + 8 * N; /* x, then cu_seqlens and friends */
     }
@@ -92,7 +92,7 @@ static double qwen2_tower(const vt_qwen2_vision_config *c, double N, int64_t max
     return live + dmax(block, merger + M * O * F32 + M * 8);
 }
 
-void vt_mem_qwen2(vt_mem_estimate *e, const vt_qwen2_vision_config *c, const vt_qwen2_preproc_opts *po,
+void vt_mem_qwen2(vt_mem_estimate *e, const vt_vision_config *c, int qwen25, const vt_processor_opts *po,
                   const vt_mem_input *in, int n, int literal, int viz)
 {
     const double T = po->temporal_patch_size, P = po->patch_size, K = 3 * T * P * P; /* pixel_values row */
@@ -103,7 +103,7 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_qwen2_vision_config *c, const vt_
         e->inputs += F * H * W * 3;
         int64_t rh, rw;
         vt_status ignored = {0};
-        if (vt_qwen2_resized_size(&rh, &rw, in[k].w, in[k].h, po, &ignored)) continue;
+        if (vt_processor_resized_size(&rh, &rw, in[k].w, in[k].h, po, &ignored)) continue;
         const double gt = ceil(F / T), rows = gt * (double)(rh / po->patch_size) * (double)(rw / po->patch_size);
         const double px = (double)rh * (double)rw, Fp = gt * T;
         N += rows;
@@ -121,8 +121,8 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_qwen2_vision_config *c, const vt_
     const double pre_persist = N * K * F32 + n * 24.0 + n * 64.0; /* all_pixel_values, all_grid_thw, slots */
     double tower = 0;
     if (c) {
-        tower = qwen2_tower(c, N, max_side, literal);
-        if (viz) viz_copies += (c->qwen25 ? 2 : 1) * mask_picture(N); /* the attention-mask pictures */
+        tower = qwen2_tower(c, qwen25, N, max_side, literal);
+        if (viz) viz_copies += (qwen25 ? 2 : 1) * mask_picture(N); /* the attention-mask pictures */
     }
     e->arena = pre_persist + dmax(pre_temp, tower) + ROUNDING;
     e->other += resize + viz_copies + (c ? attention_rows(N) : 0);
@@ -131,8 +131,9 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_qwen2_vision_config *c, const vt_
 
 /* ================================ Qwen-VL ================================ */
 
-void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, int n_images)
+void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, const vt_mem_input *in, int n_images)
 {
+    for (int k = 0; k < n_images; k++) e->inputs += (double)in[k].w * in[k].h * 3; /* all decoded first */
     const double B = n_images, S = c->image_size, P = c->patch_size, g = floor(S / P), L = g * g;
     const double W = c->width, Fm = c->mlp_width, Q = c->n_queries, D = c->output_dim, K = 3 * P * P;
     e->tokens = (int64_t)L;
@@ -153,8 +154,7 @@ void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, int n_images)
     /* ln_post in place; proj transposed [D, D] and the final [B, Q, D] */
     double tail = D * D * F32 + B * Q * D * F32;
     e->arena = pixels + dmax(transform, embed + block + resampler + tail) + ROUNDING;
-    /* resize_pil's scratch for one image's transform (the decoded image itself is bounded by the decoder's
-     * limits and freed after its transform); the per-thread attention rows over L keys */
+    /* resize_pil's scratch for one image's transform; the per-thread attention rows over L keys */
     e->other += attention_rows(L) + S * S * 3 * 2;
     finish(e);
 }
@@ -172,12 +172,12 @@ void vt_mem_kimivl(vt_mem_estimate *e, const vt_kimivl_config *c, const vt_prepr
         e->inputs += (double)in[k].w * in[k].h * 3;
         int rw, rh, pw, ph;
         vt_status ignored = {0};
-        if (kimivl_rescale_size(in[k].w, in[k].h, pre, &rw, &rh, &pw, &ph, &ignored)) continue;
+        if (vt_kimivl_rescale_size(in[k].w, in[k].h, pre, &rw, &rh, &pw, &ph, &ignored)) continue;
         const double gh = floor(ph / P), gw = floor(pw / P), px = (double)pw * ph;
         N += gh * gw;
-        /* kimivl_rescale: resized [rh, rw, 3] and padded [ph, pw, 3] u8; normalized [3, ph, pw]; patches */
+        /* vt_kimivl_rescale: resized [rh, rw, 3] and padded [ph, pw, 3] u8; normalized [3, ph, pw]; patches */
         pre_temp = dmax(pre_temp, (double)rw * rh * 3 + px * 3 + 2 * px * 3 * F32);
-        /* kimivl_pos_emb_interpolated: the learned table permuted to [D, h0, w0], and one image's copy of it
+        /* vt_kimivl_pos_emb_interpolated: the learned table permuted to [D, h0, w0], and one image's copy of it
          * resized to [D, gh, gw] and permuted to [gh, gw, D] */
         pos_temp = dmax(pos_temp, Dm * ((double)c->init_pos_emb_height * c->init_pos_emb_width + 2 * gh * gw) * F32);
         resize = dmax(resize, (double)in[k].h * rw * 3 + 64 * ((double)rw + rh) * 8);

@@ -4,7 +4,7 @@
  *
  *     vt_mem_estimate e;
  *     VT_TRY(vt_mem_weights(&e, cfg, st));                       // float32 weights, from config.json alone
- *     vt_mem_qwen2(&e, &cfg->qwen2, &po, sizes, n, literal);     // + inputs, arena peak, other buffers
+ *     vt_mem_qwen2(&e, vision, qwen25, &po, sizes, n, literal);     // + inputs, arena peak, other buffers
  *     VT_TRY(vt_mem_check(&e, dir, "lower --max-pixels", st));              // VT_EINPUT over the limit, naming the parts
  *     vt_arena_init(&a, vt_mem_arena_limit());                   // VLMTRACE_MAX_ARENA_BYTES, 0 = none
  *
@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/config.h"
-#include "processor/qwen2_preprocess.h"
+#include "model/model.h"
+#include "processor/processor.h"
 #include "core/status.h"
 
 /* Bytes, as doubles: an absurd config must overflow nothing on its way to being refused. */
@@ -47,12 +47,12 @@ typedef struct vt_mem_input {
 /* Zeroes e, then e->weights from vt_config_weights (the tensors the loader will bind). */
 int vt_mem_weights(vt_mem_estimate *e, const vt_model_config *cfg, vt_status *st);
 
-/* Qwen2-VL / Qwen2.5-VL: preprocessing with po of every input, then the tower of c (c NULL: preprocessing
- * only, `vlmtrace preprocess`). Inputs smart_resize refuses count nothing: the preprocessing reports them. */
-void vt_mem_qwen2(vt_mem_estimate *e, const vt_qwen2_vision_config *c, const vt_qwen2_preproc_opts *po,
+/* Qwen2-VL / Qwen2.5-VL (qwen25 1): preprocessing with po of every input, then the tower of c (c NULL:
+ * preprocessing only, `vlmtrace preprocess`). Inputs smart_resize refuses count nothing: the preprocessing reports them. */
+void vt_mem_qwen2(vt_mem_estimate *e, const vt_vision_config *c, int qwen25, const vt_processor_opts *po,
                   const vt_mem_input *in, int n, int literal, int viz);
-/* Qwen-VL: n_images stacked at image_size x image_size (images are decoded one at a time). */
-void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, int n_images);
+/* Qwen-VL: the decoded images, then n_images stacked at image_size x image_size. */
+void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, const vt_mem_input *in, int n_images);
 /* Kimi-VL: KimiVLImageProcessor with pre, MoonViT and the projector. */
 void vt_mem_kimivl(vt_mem_estimate *e, const vt_kimivl_config *c, const vt_preproc_config *pre,
                    const vt_mem_input *in, int n, int literal, int viz);

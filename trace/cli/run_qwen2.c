@@ -1,6 +1,6 @@
 /*
  * run_qwen2.c -- `vlmtrace run` for Qwen2-VL and Qwen2.5-VL (run.h): decode the images (EXIF applied, as
- * HF's load_image does) and video frames, preprocess them (qwen2_preprocess.h), run the vision tower
+ * HF's load_image does) and video frames, preprocess them (processor.h), run the vision tower
  * (qwen2vl.h / qwen25vl.h), draw the --viz pictures, hand `visual` to --out.
  *
  * Preprocessing settings, one precedence: a flag (--min-pixels, --max-pixels) overrides
@@ -13,7 +13,7 @@
 
 #include "io/image.h"
 #include "qwen25vl/qwen25vl.h"
-#include "processor/qwen2_preprocess.h"
+#include "processor/processor.h"
 #include "qwen2vl/qwen2vl.h"
 #include "cli/run.h"
 #include "viz/viz_qwen2.h"
@@ -67,21 +67,22 @@ static void viz_progress(void *ctx, const char *what, int i, int n)
 
 /* ======================================== pictures ======================================== */
 
-static int draw_pictures(const vt_run_opts *o, const vt_qwen2_vision_config *c, vt_tracer *tr,
+static int draw_pictures(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr,
                          const viz_tap_ctx *v, const vt_tensor *grid_thw, vt_arena *a, vt_status *st)
 {
+    const vt_vision_config *c = vt_model_vision(cfg);
     vt_arena_pos mark = vt_arena_mark(a);
     vt_tensor cu;
-    VT_TRY(qwen2vl_cu_seqlens(&cu, grid_thw, a, st));
+    VT_TRY(vt_vision_cu_seqlens(&cu, grid_thw, a, st));
     const int64_t N = vt_i32(&cu)[cu.shape[0] - 1];
-    if (!c->qwen25) {
+    if (cfg->family == VT_FAMILY_QWEN2VL) {
         VT_TRY(vt_viz_qwen2_mask(tr, "visual.attention_mask.png", vt_i32(&cu), cu.shape[0] - 1, N, st));
     } else {
         /* the two distinct masks: windows (most blocks) and whole images (fullatt_block_indexes) */
-        const int ws = c->window_size / c->spatial_merge_size / c->patch_size;
+        const int ws = cfg->qwen25vl.window_size / c->spatial_merge_size / c->patch_size;
         vt_tensor wi, raw, cu_win;
-        VT_TRY(qwen25vl_get_window_index(&wi, &raw, grid_thw, ws, c->spatial_merge_size, a, st));
-        VT_TRY(qwen25vl_unique_consecutive(&cu_win, &raw, a, st));
+        VT_TRY(vt_qwen25vl_get_window_index(&wi, &raw, grid_thw, ws, c->spatial_merge_size, a, st));
+        VT_TRY(vt_qwen25vl_unique_consecutive(&cu_win, &raw, a, st));
         VT_TRY(vt_viz_qwen2_mask(tr, "visual.window_mask.png", vt_i32(&cu_win), cu_win.shape[0] - 1, N, st));
         VT_TRY(vt_viz_qwen2_mask(tr, "visual.full_mask.png", vt_i32(&cu), cu.shape[0] - 1, N, st));
         for (int k = 0; k < o->n_images + o->n_videos; k++) {
@@ -104,11 +105,11 @@ static int draw_pictures(const vt_run_opts *o, const vt_qwen2_vision_config *c, 
 typedef struct run_state {
     vt_image *images;     /* [n_images] */
     vt_image **frames;    /* [n_videos][n_frames] */
-    vt_qwen2_video *videos;
+    vt_processor_video *videos;
     vt_checkpoint ck;
     int ck_open;
-    qwen2vl_model m2;
-    qwen25vl_model m25;
+    vt_qwen2vl_model m2;
+    vt_qwen25vl_model m25;
     vt_arena a;
     viz_tap_ctx viz;
 } run_state;
@@ -123,8 +124,8 @@ static void run_state_free(run_state *s, const vt_run_opts *o)
     }
     free(s->frames);
     free(s->videos);
-    qwen2vl_free(&s->m2);
-    qwen25vl_free(&s->m25);
+    vt_qwen2vl_free(&s->m2);
+    vt_qwen25vl_free(&s->m25);
     if (s->ck_open) vt_checkpoint_close(&s->ck);
     vt_arena_free(&s->a);
     for (int k = 0; s->viz.resized && k < o->n_images + o->n_videos; k++) free(s->viz.resized[k]);
@@ -153,7 +154,7 @@ static int decode_inputs(run_state *s, const vt_run_opts *o, vt_status *st)
 /* The run's memory (run_limits.h) from the decoded sizes, refused over the limit before the weights, the
  * preprocessing or the tower allocate anything. */
 static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model_config *cfg,
-                        const vt_qwen2_preproc_opts *po, vt_mem_estimate *e, vt_status *st)
+                        const vt_processor_opts *po, vt_mem_estimate *e, vt_status *st)
 {
     const int n = o->n_images + o->n_videos;
     vt_mem_input *in = malloc((size_t)n * sizeof *in);
@@ -163,7 +164,7 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
         in[o->n_images + v] = (vt_mem_input){s->frames[v][0].w, s->frames[v][0].h, o->videos[v].n_frames};
     int rc = vt_mem_weights(e, cfg, st);
     if (rc == VT_OK) {
-        vt_mem_qwen2(e, &cfg->qwen2, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
+        vt_mem_qwen2(e, vt_model_vision(cfg), cfg->family == VT_FAMILY_QWEN25VL, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
         rc = vt_mem_check(e, o->model_dir, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
     }
     free(in);
@@ -172,16 +173,16 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
 
 int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
 {
-    const vt_qwen2_vision_config *c = &cfg->qwen2;
+    const int q25 = cfg->family == VT_FAMILY_QWEN25VL;
     run_state s;
     memset(&s, 0, sizeof s);
     vt_arena_init(&s.a, vt_mem_arena_limit());
     vt_tap tap = vt_run_tap(o, tr);
 
     /* preprocessing options: flag > preprocessor_config.json > published defaults */
-    vt_qwen2_preproc_opts po;
-    vt_qwen2_preproc_defaults(&po);
-    if (cfg->pre.present) vt_qwen2_preproc_from_config(&po, &cfg->pre);
+    vt_processor_opts po;
+    vt_processor_defaults(&po);
+    if (cfg->pre.present) vt_processor_from_config(&po, &cfg->pre);
     if (o->min_pixels > 0) po.min_pixels = o->min_pixels;
     if (o->max_pixels > 0) po.max_pixels = o->max_pixels;
     po.bugs = o->bugs; /* --inject: the preprocessing's switches */
@@ -194,7 +195,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     if (rc == VT_OK && o->mem) o->mem->est = est;
     if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
         s.ck_open = 1;
-        rc = c->qwen25 ? qwen25vl_load(&s.m25, c, &s.ck, st) : qwen2vl_load(&s.m2, c, &s.ck, st);
+        rc = q25 ? vt_qwen25vl_load(&s.m25, &cfg->qwen25vl, &s.ck, st) : vt_qwen2vl_load(&s.m2, &cfg->qwen2vl, &s.ck, st);
         s.m2.bugs = s.m25.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
     }
 
@@ -211,26 +212,15 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
         tap = wrapped;
     }
 
-    vt_qwen2_pixels px;
-    if (rc == VT_OK)
-        rc = vt_qwen2_preprocess(&px, s.images, o->n_images, s.videos, o->n_videos, &po, &s.a, &tap, st);
-
-    /* second_per_grid_ts = [temporal_patch_size / fps] per video (Python floats -> float32), for M-RoPE */
-    if (rc == VT_OK && o->n_videos > 0) {
-        vt_tensor ts;
-        if ((rc = vt_tensor_alloc(&ts, &s.a, VT_F32, VT_DIMS(o->n_videos), st)) == VT_OK) {
-            for (int v = 0; v < o->n_videos; v++) vt_f32(&ts)[v] = (float)((double)po.temporal_patch_size / o->fps[v]);
-            rc = vt_tap_emit(&tap, "second_per_grid_ts", &ts, st);
-        }
-    }
-
-    /* the tower on cat(pixel_values, pixel_values_videos) with cat(image_grid_thw, video_grid_thw) */
+    /* the processor, (Qwen2.5-VL) second_per_grid_ts, the tower on images then videos */
+    vt_processor_pixels px;
     vt_tensor visual;
-    qwen2vl_attn_mode attn = o->attn == VT_ATTN_LITERAL ? QWEN2VL_ATTN_LITERAL : QWEN2VL_ATTN_SEGMENTS;
     if (rc == VT_OK)
-        rc = c->qwen25 ? qwen25vl_forward(&s.m25, &px.all_pixel_values, &px.all_grid_thw, attn, &tap, &s.a, &visual, st)
-                       : qwen2vl_forward(&s.m2, &px.all_pixel_values, &px.all_grid_thw, attn, &tap, &s.a, &visual, st);
-    if (rc == VT_OK && o->viz && tr) rc = draw_pictures(o, c, tr, &s.viz, &px.all_grid_thw, &s.a, st);
+        rc = q25 ? vt_qwen25vl_pipeline(&visual, &px, &s.m25, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
+                                        o->attn, &tap, &s.a, st)
+                 : vt_qwen2vl_pipeline(&visual, &px, &s.m2, s.images, o->n_images, s.videos, o->n_videos, &po, o->attn,
+                                       &tap, &s.a, st);
+    if (rc == VT_OK && o->viz && tr) rc = draw_pictures(o, cfg, tr, &s.viz, &px.all_grid_thw, &s.a, st);
     if (rc == VT_OK) rc = vt_run_save_out(o, &visual, st);
     if (o->mem) o->mem->arena_peak = s.a.peak;
     run_state_free(&s, o);

@@ -2,9 +2,10 @@
  *
  * Mirrors VisionTransformer.encode(image_paths): every image is opened with Image.open(p).convert("RGB")
  * (no EXIF orientation), transformed to [3, S, S], and the images are stacked into one batch [B, 3, S, S]
- * for one forward. Videos are not part of Qwen-VL and are refused. --viz draws where the Resampler's
+ * for one forward (vt_qwenvl_pipeline). Videos are not part of Qwen-VL and are refused. --viz draws where the Resampler's
  * queries look (viz_qwenvl.c).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "qwenvl/qwenvl.h"
@@ -20,43 +21,44 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
         return vt_fail(st, VT_EINPUT, "--min-pixels/--max-pixels: Qwen-VL resizes every image to image_size = %d "
                        "(config.json: visual.image_size)", cfg->qwenvl.image_size);
 
-    /* the run's memory (run_limits.h), refused over the limit before the weights are loaded; the images
-     * are decoded one at a time, each within the decoder's own limits */
+    /* the images, as Image.open(p).convert("RGB") gives them (each within the decoder's own limits) */
+    int rc = VT_OK;
+    vt_image *imgs = calloc((size_t)o->n_images, sizeof *imgs);
+    vt_mem_input *sizes = calloc((size_t)o->n_images, sizeof *sizes);
+    if (!imgs || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    for (int k = 0; rc == VT_OK && k < o->n_images; k++) {
+        rc = vt_image_load(&imgs[k], o->images[k], VT_EXIF_IGNORE, st);
+        sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1};
+    }
+
+    /* the run's memory (run_limits.h), refused over the limit before the weights are loaded */
     vt_mem_estimate est;
-    VT_TRY(vt_mem_weights(&est, cfg, st));
-    vt_mem_qwenvl(&est, &cfg->qwenvl, o->n_images);
-    VT_TRY(vt_mem_check(&est, o->model_dir, "pass fewer images", st));
-    if (o->mem) o->mem->est = est;
+    if (rc == VT_OK) rc = vt_mem_weights(&est, cfg, st);
+    if (rc == VT_OK) {
+        vt_mem_qwenvl(&est, &cfg->qwenvl, sizes, o->n_images);
+        rc = vt_mem_check(&est, o->model_dir, "pass fewer images", st);
+    }
+    if (rc == VT_OK && o->mem) o->mem->est = est;
+    free(sizes);
 
-    vt_checkpoint ck;
-    VT_TRY(vt_checkpoint_open(&ck, o->model_dir, st));
     vt_qwenvl_model m;
-    int rc = vt_qwenvl_load(&m, &cfg->qwenvl, &ck, st);
-    vt_checkpoint_close(&ck);
-    if (rc) return rc;
-    m.bugs = o->bugs; /* --inject qkv-global-split (bugzoo.h) */
-
+    memset(&m, 0, sizeof m);
+    vt_checkpoint ck;
+    if (rc == VT_OK && (rc = vt_checkpoint_open(&ck, o->model_dir, st)) == VT_OK) {
+        rc = vt_qwenvl_load(&m, &cfg->qwenvl, &ck, st);
+        vt_checkpoint_close(&ck);
+    }
+    m.bugs = o->bugs; /* --inject qkv-global-split (core/bugzoo.h) */
     /* with --viz, a tap in front of the run's one keeps what the picture needs (viz_qwenvl.h) */
     vt_qwenvl_viz viz;
     vt_qwenvl_viz_init(&viz, vt_run_tap(o, tr));
     vt_tap tap = o->viz ? vt_qwenvl_viz_tap(&viz) : vt_run_tap(o, tr);
     vt_arena a;
     vt_arena_init(&a, vt_mem_arena_limit());
-    const int64_t B = o->n_images, S = m.c.image_size;
-    vt_tensor pixels, out;
-    rc = vt_tensor_alloc(&pixels, &a, VT_F32, VT_DIMS(B, 3, S, S), st);
-    for (int k = 0; rc == VT_OK && k < o->n_images; k++) {
-        vt_image img = {0};
-        rc = vt_image_load(&img, o->images[k], VT_EXIF_IGNORE, st);
-        if (rc) break;
-        vt_arena_pos mark = vt_arena_mark(&a);
-        vt_tensor px;
-        rc = vt_qwenvl_image_transform(&px, &img, k, (int)S, &a, &tap, st);
-        if (rc == VT_OK) memcpy(vt_f32(&pixels) + k * 3 * S * S, px.data, (size_t)(3 * S * S) * sizeof(float));
-        vt_arena_reset(&a, mark);
-        vt_image_free(&img);
-    }
-    if (rc == VT_OK) rc = vt_qwenvl_forward(&out, &m, &pixels, &a, &tap, st);
+    vt_tensor out;
+    if (rc == VT_OK) rc = vt_qwenvl_pipeline(&out, &m, imgs, o->n_images, &tap, &a, st);
+    for (int k = 0; imgs && k < o->n_images; k++) vt_image_free(&imgs[k]);
+    free(imgs);
     if (rc == VT_OK && o->viz && tr) rc = vt_qwenvl_viz_write(&viz, tr, st);
     if (rc == VT_OK) rc = vt_run_save_out(o, &out, st);
     vt_qwenvl_viz_free(&viz);

@@ -116,18 +116,18 @@ static void read_config(vt_locator *l, const vt_manifest *m)
     vt_status st = {0};
     if (c && vt_config_load(c, m->dir, &st) == VT_OK) {
         if (c->family == VT_FAMILY_QWEN25VL && l->fam == FAM_QWEN25) {
-            l->n_fullatt = c->qwen2.n_fullatt;
-            memcpy(l->fullatt, c->qwen2.fullatt_block_indexes, sizeof l->fullatt);
+            l->n_fullatt = c->qwen25vl.n_fullatt;
+            memcpy(l->fullatt, c->qwen25vl.fullatt_block_indexes, sizeof l->fullatt);
             l->have_fullatt = 1;
         }
         if (!l->heads && l->fam != FAM_ROPE && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL) &&
-            c->qwen2.num_heads > 0) {
-            l->heads = c->qwen2.num_heads;
-            l->head_dim = c->qwen2.embed_dim / c->qwen2.num_heads;
+            vt_model_vision(c)->num_heads > 0) {
+            l->heads = vt_model_vision(c)->num_heads;
+            l->head_dim = vt_model_vision(c)->embed_dim / vt_model_vision(c)->num_heads;
         }
-        if (!l->heads && l->fam == FAM_KIMI && c->family == VT_FAMILY_KIMIVL && c->kimi.num_attention_heads > 0) {
-            l->heads = c->kimi.num_attention_heads;
-            l->head_dim = c->kimi.hidden_size / c->kimi.num_attention_heads;
+        if (!l->heads && l->fam == FAM_KIMI && c->family == VT_FAMILY_KIMIVL && c->kimivl.num_attention_heads > 0) {
+            l->heads = c->kimivl.num_attention_heads;
+            l->head_dim = c->kimivl.hidden_size / c->kimivl.num_attention_heads;
         }
         if (l->fam == FAM_ROPE && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL)) {
             memcpy(l->mrope_section, c->text.mrope_section, sizeof l->mrope_section);

@@ -8,7 +8,7 @@
 #ifndef VT_LOCATE_IMPL_H
 #define VT_LOCATE_IMPL_H
 
-#include "model/config.h"
+#include "model/model.h"
 #include "diff/locate.h"
 
 /* More inputs than this in one trace: the rest are not located (a malformed grid tensor stays cheap). */
@@ -34,7 +34,7 @@ struct vt_locator {
     const char *cu_name;
     int64_t *cuw, n_cuw; /* Qwen2.5-VL cu_window_seqlens */
     int heads, head_dim;
-    int fullatt[VT_MAX_FULLATT], n_fullatt, have_fullatt;
+    int fullatt[VT_QWEN25VL_MAX_FULLATT], n_fullatt, have_fullatt;
     int qvl_g, qvl_qg, qvl_pool_hd; /* Qwen-VL: patch grid side, query grid side, resampler head width */
     int64_t *ids, ids_B, ids_L;     /* M-RoPE traces: input_ids [B, L] */
     int64_t tok_image, tok_video, tok_vstart, tok_vend; /* their special ids (config.json), -1 unknown */

@@ -4,7 +4,7 @@
  *     vt_tracer tr;
  *     VT_TRY(vt_tracer_open(&tr, "out/", "qwen2_vl", only_globs, n_only, st));  // mkdir -p, drops an old manifest
  *     vt_tap tap = vt_tracer_tap(&tr);
- *     rc = qwen2vl_forward(..., &tap, st);                 // each emit writes <name>.npy
+ *     rc = vt_qwen2vl_forward(..., &tap, st);                 // each emit writes <name>.npy
  *     if (rc == 0) rc = vt_tracer_finish(&tr, st);         // manifest.json, last and atomically
  *     vt_tracer_close(&tr);                                // frees; never writes a manifest itself
  *

@@ -148,9 +148,9 @@ static int depth_of(const vt_model_config *c)
 {
     switch (c->family) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: return c->qwen2.depth;
+    case VT_FAMILY_QWEN25VL: return vt_model_vision(c)->depth;
     case VT_FAMILY_QWENVL: return c->qwenvl.layers;
-    case VT_FAMILY_KIMIVL: return c->kimi.num_hidden_layers;
+    case VT_FAMILY_KIMIVL: return c->kimivl.num_hidden_layers;
     }
     return 0;
 }
@@ -183,9 +183,9 @@ int vt_synth_config(const char *json, size_t len, int layers, vt_st_dtype dtype,
         bad |= set_item(owner, key, cJSON_CreateNumber(layers));
         if (cfg.family == VT_FAMILY_QWEN25VL) { /* keep the full-attention blocks that remain */
             cJSON *list = cJSON_CreateArray();
-            for (int i = 0; list && i < cfg.qwen2.n_fullatt; i++)
-                if (cfg.qwen2.fullatt_block_indexes[i] < layers)
-                    bad |= !cJSON_AddItemToArray(list, cJSON_CreateNumber(cfg.qwen2.fullatt_block_indexes[i]));
+            for (int i = 0; list && i < cfg.qwen25vl.n_fullatt; i++)
+                if (cfg.qwen25vl.fullatt_block_indexes[i] < layers)
+                    bad |= !cJSON_AddItemToArray(list, cJSON_CreateNumber(cfg.qwen25vl.fullatt_block_indexes[i]));
             bad |= set_item(owner, "fullatt_block_indexes", list);
         }
     }
@@ -312,7 +312,7 @@ int vt_synth(const vt_synth_opts *o, vt_synth_result *res, vt_status *st)
             res->n_params += numel;
         }
         res->data_bytes = (uint64_t)res->n_params * vt_st_dtype_size(o->dtype);
-        VT_ASSERT(residual == 2 * res->depth); /* synth_init.c's table matches config_weights.c's blocks */
+        VT_ASSERT(residual == 2 * res->depth); /* synth_init.c's table matches the families' weight lists */
     }
 
     struct stat so_out, so_pre; /* never replace the files of the directory the preset came from */

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/config.h"
+#include "model/model.h"
 #include "io/safetensors.h"
 #include "core/status.h"
 

@@ -57,9 +57,9 @@ static int block_width(const vt_model_config *c)
 {
     switch (c->family) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: return c->qwen2.embed_dim;
+    case VT_FAMILY_QWEN25VL: return vt_model_vision(c)->embed_dim;
     case VT_FAMILY_QWENVL: return c->qwenvl.width;
-    case VT_FAMILY_KIMIVL: return c->kimi.hidden_size;
+    case VT_FAMILY_KIMIVL: return c->kimivl.hidden_size;
     }
     return 1;
 }

@@ -57,7 +57,7 @@ int vt_viz_qwen25_windows(vt_tracer *tr, const char *file, const uint8_t *rgb, i
     vt_arena_init(&a, 0);
     int64_t g[3] = {1, gh, gw};
     vt_tensor grid = vt_tensor_of(VT_I64, g, VT_DIMS(1, 3)), wi, raw;
-    int rc = qwen25vl_get_window_index(&wi, &raw, &grid, ws, merge, &a, st);
+    int rc = vt_qwen25vl_get_window_index(&wi, &raw, &grid, ws, merge, &a, st);
     int32_t *win = rc ? NULL : malloc((size_t)(lh * lw) * sizeof *win);
     if (!rc && !win) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     if (!rc) {

@@ -17,7 +17,7 @@
 
 typedef enum { TOK_TEXT, TOK_IMAGE, TOK_VIDEO, TOK_PAD } tok_kind;
 
-static tok_kind kind_of(int64_t id, int masked, const vt_qwen2_text_config *tc)
+static tok_kind kind_of(int64_t id, int masked, const vt_mrope_config *tc)
 {
     if (masked) return TOK_PAD;
     if (id == tc->image_token_id) return TOK_IMAGE;
@@ -31,7 +31,7 @@ static const vt_rgb shade[4] = {{255, 255, 255}, {190, 215, 245}, {250, 215, 170
 static int x_of(int64_t l, int64_t L, int plot_w) { return LEFT + (int)(l * plot_w / L); }
 
 int vt_viz_rope_positions(vt_tracer *tr, const char *file, const vt_tensor *input_ids, const vt_tensor *position_ids,
-                          const vt_tensor *attention_mask, const vt_tensor *rope_deltas, const vt_qwen2_text_config *tc,
+                          const vt_tensor *attention_mask, const vt_tensor *rope_deltas, const vt_mrope_config *tc,
                           const char *caption, vt_status *st)
 {
     const int64_t B = input_ids->shape[0], L = input_ids->shape[1];

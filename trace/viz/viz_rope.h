@@ -12,7 +12,7 @@
 #ifndef VT_VIZ_ROPE_H
 #define VT_VIZ_ROPE_H
 
-#include "model/config.h"
+#include "model/model.h"
 #include "core/tensor.h"
 #include "format/tracer.h"
 
@@ -21,7 +21,7 @@
 /* input_ids int64 [B, L], position_ids int64 [3, B, L], attention_mask int64 [B, L] or NULL, rope_deltas
  * int64 [B, 1] or NULL (given position ids); caption names the model (a short string). */
 int vt_viz_rope_positions(vt_tracer *tr, const char *file, const vt_tensor *input_ids, const vt_tensor *position_ids,
-                          const vt_tensor *attention_mask, const vt_tensor *rope_deltas, const vt_qwen2_text_config *tc,
+                          const vt_tensor *attention_mask, const vt_tensor *rope_deltas, const vt_mrope_config *tc,
                           const char *caption, vt_status *st);
 
 #endif

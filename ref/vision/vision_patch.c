@@ -1,5 +1,5 @@
 /*
- * qwen2vl_patch.c -- the two ends of the vision tower: PatchEmbed (pixels in) and PatchMerger (tokens
+ * vision_patch.c -- the two ends of the vision tower: PatchEmbed (pixels in) and PatchMerger (tokens
  * out), shared by Qwen2-VL and Qwen2.5-VL, and the checks on what comes in.
  *
  * Legend: N patches, K = 3 * 2 * 14 * 14 = 1176 values per patch, C embed_dim, U = 4 patches per merged
@@ -12,13 +12,14 @@
  * PatchMerger: the rows of a merged token are consecutive (rot_pos_emb and the preprocessing both order
  * patches by 2x2 merge block), so view(-1, 4C) puts the four patches of one block side by side.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/ops.h"
-#include "qwen2vl/qwen2vl.h"
+#include "vision/vision.h"
 
-int qwen2vl_check_inputs(const vt_qwen2_vision_config *c, const vt_tensor *pixel_values, const vt_tensor *grid_thw,
-                         int64_t *n_out, vt_status *st)
+int vt_vision_check_inputs(const vt_vision_config *c, const vt_tensor *pixel_values, const vt_tensor *grid_thw,
+                           int64_t *n_out, vt_status *st)
 {
     const int64_t K = (int64_t)c->in_channels * c->temporal_patch_size * c->patch_size * c->patch_size;
     const int m = c->spatial_merge_size;
@@ -45,13 +46,13 @@ int qwen2vl_check_inputs(const vt_qwen2_vision_config *c, const vt_tensor *pixel
     return VT_OK;
 }
 
-void qwen2vl_patch_embed(float *y, const float *x, const float *w, int64_t N, int64_t K, int64_t C)
+void vt_vision_patch_embed(float *y, const float *x, const float *w, int64_t N, int64_t K, int64_t C)
 {
     /* hidden_states.view(-1, 3, 2, 14, 14) -> proj (Conv3d, bias=False) -> .view(-1, C) */
     vt_linear(y, x, w, NULL, N, K, C);
 }
 
-int qwen2vl_patch_merger(vt_tensor *y, const float *x, const qwen2vl_merger_weights *w, int64_t N, int C, int U,
+int vt_vision_patch_merger(vt_tensor *y, const float *x, const vt_vision_merger_weights *w, int64_t N, int C, int U,
                          int O, const vt_tap *tap, vt_arena *a, vt_status *st)
 {
     const int64_t M = N / U;        /* merged tokens */
@@ -63,7 +64,7 @@ int qwen2vl_patch_merger(vt_tensor *y, const float *x, const qwen2vl_merger_weig
     /* ln_q(x): [N, C] */
     vt_tensor ln;
     VT_TRY(vt_tensor_alloc(&ln, a, VT_F32, VT_DIMS(N, C), st));
-    qwen2vl_norm_apply(vt_f32(&ln), x, &w->ln_q, N, C);
+    vt_vision_norm_apply(vt_f32(&ln), x, &w->ln_q, N, C);
     VT_TRY(vt_tap_emit(tap, "visual.merger.ln_q", &ln, st));
 
     /* .view(-1, hidden_size): [N, C] -> [N/U, U*C], the same bytes */
@@ -81,5 +82,18 @@ int qwen2vl_patch_merger(vt_tensor *y, const float *x, const qwen2vl_merger_weig
     VT_TRY(vt_tap_emit(tap, "visual.merger.mlp", y, st));
     VT_TRY(vt_tap_emit(tap, "visual.merger", y, st));
     vt_arena_reset(a, mark);
+    return VT_OK;
+}
+
+int vt_vision_check_no_extra_block(const vt_checkpoint *ck, int depth, vt_status *st)
+{
+    static const char *const probe[] = {"norm1.weight", "attn.qkv.weight", "attn.proj.weight"};
+    for (size_t j = 0; j < sizeof probe / sizeof probe[0]; j++) {
+        char name[VT_NAME_MAX];
+        snprintf(name, sizeof name, "visual.blocks.%d.%s", depth, probe[j]);
+        if (vt_checkpoint_find(ck, name))
+            return vt_fail(st, VT_EINPUT, "%s: holds %s, more blocks than config.json's depth %d",
+                           ck->path ? ck->path : "checkpoint", name, depth);
+    }
     return VT_OK;
 }

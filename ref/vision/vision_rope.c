@@ -1,5 +1,5 @@
 /*
- * qwen2vl_rope.c -- the vision tower's 2D rotary positions (Qwen2-VL and Qwen2.5-VL are identical here):
+ * vision_rope.c -- the vision tower's 2D rotary positions (Qwen2-VL and Qwen2.5-VL are identical here):
  * rot_pos_emb's (h, w) ids in merge-block order, VisionRotaryEmbedding's theta table, the cos/sin of the
  * forward and apply_rotary_pos_emb_vision.
  *
@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "qwen2vl/qwen2vl.h"
+#include "vision/vision.h"
 
 /* ---- rot_pos_emb, first half: position ids ---- */
 
@@ -36,7 +36,7 @@ static int merge_block_order(int64_t *out, int64_t h, int64_t w, int m, int colu
     return VT_OK;
 }
 
-int qwen2vl_rot_pos_ids(vt_tensor *pos_ids, const vt_tensor *grid_thw, int merge, vt_arena *a, vt_status *st)
+int vt_vision_rot_pos_ids(vt_tensor *pos_ids, const vt_tensor *grid_thw, int merge, vt_arena *a, vt_status *st)
 {
     int64_t n = grid_thw->shape[0], N = 0;
     const int64_t *g = vt_i64(grid_thw);
@@ -66,7 +66,7 @@ int qwen2vl_rot_pos_ids(vt_tensor *pos_ids, const vt_tensor *grid_thw, int merge
 
 /* ---- VisionRotaryEmbedding ---- */
 
-void qwen2vl_vision_rotary_embedding(float *freqs, int64_t seqlen, int D)
+void vt_vision_rotary_embedding(float *freqs, int64_t seqlen, int D)
 {
     const int dim = D / 2; /* VisionRotaryEmbedding(head_dim // 2) */
     const int nf = dim / 2;
@@ -84,7 +84,7 @@ void qwen2vl_vision_rotary_embedding(float *freqs, int64_t seqlen, int D)
 
 /* ---- rot_pos_emb, second half: the gather ---- */
 
-int qwen2vl_rot_pos_emb(vt_tensor *rot, const vt_tensor *pos_ids, const vt_tensor *grid_thw, int D, vt_arena *a,
+int vt_vision_rot_pos_emb(vt_tensor *rot, const vt_tensor *pos_ids, const vt_tensor *grid_thw, int D, vt_arena *a,
                         vt_status *st)
 {
     const int64_t N = pos_ids->shape[0];
@@ -98,7 +98,7 @@ int qwen2vl_rot_pos_emb(vt_tensor *rot, const vt_tensor *pos_ids, const vt_tenso
     vt_arena_pos mark = vt_arena_mark(a); /* the table below is temporary; rot stays */
     float *full = vt_arena_alloc(a, (size_t)(max_grid * nf) * sizeof(float), st);
     if (!full) return st->code;
-    qwen2vl_vision_rotary_embedding(full, max_grid, D);
+    vt_vision_rotary_embedding(full, max_grid, D);
     /* rotary_pos_emb_full[pos_ids].flatten(1): [N, 2, D/4] -> [N, D/2] */
     const int64_t *ids = vt_i64(pos_ids);
     for (int64_t n = 0; n < N; n++) {
@@ -112,7 +112,7 @@ int qwen2vl_rot_pos_emb(vt_tensor *rot, const vt_tensor *pos_ids, const vt_tenso
 
 /* ---- position_embeddings = (emb.cos(), emb.sin()) ---- */
 
-int qwen2vl_rotary_cos_sin(float **cos_out, float **sin_out, const float *rot, int64_t N, int D, vt_arena *a,
+int vt_vision_rotary_cos_sin(float **cos_out, float **sin_out, const float *rot, int64_t N, int D, vt_arena *a,
                            vt_status *st)
 {
     float *c = vt_arena_alloc(a, (size_t)(N * D) * sizeof(float), st);
@@ -132,7 +132,7 @@ int qwen2vl_rotary_cos_sin(float **cos_out, float **sin_out, const float *rot, i
 
 /* ---- apply_rotary_pos_emb_vision ---- */
 
-void qwen2vl_apply_rotary(float *y, const float *x, int64_t row_stride, const float *cos, const float *sin,
+void vt_vision_apply_rotary(float *y, const float *x, int64_t row_stride, const float *cos, const float *sin,
                           int64_t N, int H, int D)
 {
     const int half = D / 2;

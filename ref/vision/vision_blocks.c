@@ -1,5 +1,5 @@
 /*
- * qwen2vl_blocks.c -- Qwen2VLVisionBlock and what it is made of: the norms, the activations, cu_seqlens
+ * vision_blocks.c -- Qwen2VLVisionBlock and what it is made of: the norms, the activations, cu_seqlens
  * and its mask, VisionAttention (shared with Qwen2.5-VL, whose attention is the same module), the MLP.
  *
  * Legend: N patches, C embed_dim, H heads, D = C/H head_dim, F MLP hidden, S segments.
@@ -18,37 +18,21 @@
 #include <string.h>
 
 #include "core/ops.h"
-#include "qwen2vl/qwen2vl.h"
+#include "vision/vision.h"
 
-#define QWEN2VL_NORM_EPS 1e-6f /* nn.LayerNorm(eps=1e-6) and Qwen2RMSNorm(eps=1e-6) alike */
+#define VT_VISION_NORM_EPS 1e-6f /* nn.LayerNorm(eps=1e-6) and Qwen2RMSNorm(eps=1e-6) alike */
 
 /* ======================================== small stages ======================================== */
 
-void qwen2vl_norm_apply(float *y, const float *x, const qwen2vl_norm *n, int64_t N, int64_t C)
+void vt_vision_norm_apply(float *y, const float *x, const vt_vision_norm *n, int64_t N, int64_t C)
 {
-    if (n->rms) vt_rmsnorm(y, x, n->w, N, C, QWEN2VL_NORM_EPS);
-    else vt_layernorm(y, x, n->w, n->b, N, C, QWEN2VL_NORM_EPS);
-}
-
-int qwen2vl_activation_known(const char *name)
-{
-    return !strcmp(name, "quick_gelu") || !strcmp(name, "silu") || !strcmp(name, "gelu") ||
-           !strcmp(name, "gelu_pytorch_tanh");
-}
-
-int qwen2vl_activation(float *y, const float *x, int64_t n, const char *name, vt_status *st)
-{
-    if (!strcmp(name, "quick_gelu")) vt_quick_gelu(y, x, n); /* x * sigmoid(1.702 x): Qwen2-VL */
-    else if (!strcmp(name, "silu")) vt_silu(y, x, n);        /* Qwen2.5-VL's gate */
-    else if (!strcmp(name, "gelu")) vt_gelu_erf(y, x, n);
-    else if (!strcmp(name, "gelu_pytorch_tanh")) vt_gelu_tanh(y, x, n);
-    else return vt_fail(st, VT_EINPUT, "config.json: hidden_act '%s' is not supported", name);
-    return VT_OK;
+    if (n->rms) vt_rmsnorm(y, x, n->w, N, C, VT_VISION_NORM_EPS);
+    else vt_layernorm(y, x, n->w, n->b, N, C, VT_VISION_NORM_EPS);
 }
 
 /* ======================================== segments ======================================== */
 
-int qwen2vl_cu_seqlens(vt_tensor *cu, const vt_tensor *grid_thw, vt_arena *a, vt_status *st)
+int vt_vision_cu_seqlens(vt_tensor *cu, const vt_tensor *grid_thw, vt_arena *a, vt_status *st)
 {
     const int64_t n = grid_thw->shape[0];
     const int64_t *g = vt_i64(grid_thw);
@@ -69,7 +53,7 @@ int qwen2vl_cu_seqlens(vt_tensor *cu, const vt_tensor *grid_thw, vt_arena *a, vt
     return VT_OK;
 }
 
-int qwen2vl_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64_t N, vt_arena *a, vt_status *st)
+int vt_vision_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64_t N, vt_arena *a, vt_status *st)
 {
     if (N > 0 && (uint64_t)N > SIZE_MAX / sizeof(float) / (uint64_t)N)
         return vt_fail(st, VT_EINPUT, "an N x N mask for N = %lld does not fit in memory", (long long)N);
@@ -85,7 +69,7 @@ int qwen2vl_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64_t
     return VT_OK;
 }
 
-int qwen2vl_one_segment(vt_tensor *cu, int64_t N, vt_arena *a, vt_status *st)
+int vt_vision_one_segment(vt_tensor *cu, int64_t N, vt_arena *a, vt_status *st)
 {
     if (N > INT32_MAX) return vt_fail(st, VT_EINPUT, "%lld patches overflow int32 cu_seqlens", (long long)N);
     VT_TRY(vt_tensor_alloc(cu, a, VT_I32, VT_DIMS(2), st));
@@ -96,10 +80,8 @@ int qwen2vl_one_segment(vt_tensor *cu, int64_t N, vt_arena *a, vt_status *st)
 
 /* ======================================== attention ======================================== */
 
-static vt_tensor view2(const float *p, int64_t a, int64_t b) { return vt_tensor_of(VT_F32, (void *)p, VT_DIMS(a, b)); }
-
-int qwen2vl_vision_attention(float *y, const float *x, const qwen2vl_attn_weights *w, const qwen2vl_segments *seg,
-                             int block, const qwen2vl_ctx *cx)
+int vt_vision_attention(float *y, const float *x, const vt_vision_attn_weights *w, const vt_vision_segments *seg,
+                             int block, const vt_vision_ctx *cx)
 {
     const int64_t N = cx->N;
     const int C = cx->C, H = cx->H, D = cx->D;
@@ -111,7 +93,7 @@ int qwen2vl_vision_attention(float *y, const float *x, const qwen2vl_attn_weight
     float *qkv = vt_arena_alloc(a, (size_t)(N * 3 * C) * sizeof(float), st);
     if (!qkv) return st->code;
     vt_linear(qkv, x, w->qkv_w, w->qkv_b, N, C, 3 * C);
-    vt_tensor t = view2(qkv, N, 3 * C);
+    vt_tensor t = vt_view2(qkv, N, 3 * C);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.qkv", block));
 
     /* .reshape(N, 3, H, D).permute(1, 0, 2, 3).unbind(0): q, k, v are columns [0, C), [C, 2C), [2C, 3C)
@@ -122,8 +104,8 @@ int qwen2vl_vision_attention(float *y, const float *x, const qwen2vl_attn_weight
     float *q_rope = vt_arena_alloc(a, (size_t)(N * C) * sizeof(float), st);
     float *k_rope = q_rope ? vt_arena_alloc(a, (size_t)(N * C) * sizeof(float), st) : NULL;
     if (!k_rope) return st->code;
-    qwen2vl_apply_rotary(q_rope, q, 3 * C, cx->cos, cx->sin, N, H, D);
-    qwen2vl_apply_rotary(k_rope, k, 3 * C, cx->cos, cx->sin, N, H, D);
+    vt_vision_apply_rotary(q_rope, q, 3 * C, cx->cos, cx->sin, N, H, D);
+    vt_vision_apply_rotary(k_rope, k, 3 * C, cx->cos, cx->sin, N, H, D);
     t = vt_tensor_of(VT_F32, q_rope, VT_DIMS(N, H, D));
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.q_rope", block));
     t = vt_tensor_of(VT_F32, k_rope, VT_DIMS(N, H, D));
@@ -136,19 +118,19 @@ int qwen2vl_vision_attention(float *y, const float *x, const qwen2vl_attn_weight
     vt_heads qh = {q_rope, (int64_t)H * D, D}, kh = {k_rope, (int64_t)H * D, D}, vh = {v, 3 * (int64_t)C, D};
     const float scale = (float)(1.0 / sqrt((double)D)); /* the reference divides by math.sqrt(head_dim) */
     int rc;
-    if (cx->attn == QWEN2VL_ATTN_LITERAL) {
+    if (cx->attn == VT_ATTN_LITERAL) {
         VT_ASSERT(seg->mask != NULL);
         rc = vt_attention_masked(out, qh, kh, vh, N, N, H, D, seg->mask, scale);
     } else {
         rc = vt_attention_segments(out, qh, kh, vh, N, H, D, seg->cu, seg->S, scale);
     }
     if (rc) return vt_fail(st, rc, "visual.blocks.%d.attn: out of memory for attention scores", block);
-    t = view2(out, N, C);
+    t = vt_view2(out, N, C);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.out", block));
 
     /* proj(out): [N, C] -> [N, C] */
     vt_linear(y, out, w->proj_w, w->proj_b, N, C, C);
-    t = view2(y, N, C);
+    t = vt_view2(y, N, C);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.proj", block));
     vt_arena_reset(a, mark);
     return VT_OK;
@@ -161,8 +143,8 @@ static void add_into(float *x, const float *y, int64_t n)
     for (int64_t i = 0; i < n; i++) x[i] = x[i] + y[i];
 }
 
-int qwen2vl_vision_block(float *x, const qwen2vl_block_weights *w, const char *hidden_act, int F,
-                         const qwen2vl_segments *seg, int block, const qwen2vl_ctx *cx)
+int vt_vision_block(float *x, const vt_vision_block_weights *w, const char *hidden_act, int F,
+                         const vt_vision_segments *seg, int block, const vt_vision_ctx *cx)
 {
     const int64_t N = cx->N;
     const int C = cx->C;
@@ -176,32 +158,32 @@ int qwen2vl_vision_block(float *x, const qwen2vl_block_weights *w, const char *h
     float *h = vt_arena_alloc(a, (size_t)(N * C) * sizeof(float), st);
     float *y = h ? vt_arena_alloc(a, (size_t)(N * C) * sizeof(float), st) : NULL;
     if (!y) return st->code;
-    qwen2vl_norm_apply(h, x, &w->norm1, N, C);
-    t = view2(h, N, C);
+    vt_vision_norm_apply(h, x, &w->norm1, N, C);
+    t = vt_view2(h, N, C);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.norm1", block));
-    VT_TRY(qwen2vl_vision_attention(y, h, &w->attn, seg, block, cx));
-    t = view2(y, N, C);
+    VT_TRY(vt_vision_attention(y, h, &w->attn, seg, block, cx));
+    t = vt_view2(y, N, C);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.attn", block));
     add_into(x, y, N * C);
 
     /* x = x + mlp(norm2(x)), mlp = fc2(act(fc1(.))) */
-    qwen2vl_norm_apply(h, x, &w->norm2, N, C);
-    t = view2(h, N, C);
+    vt_vision_norm_apply(h, x, &w->norm2, N, C);
+    t = vt_view2(h, N, C);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.norm2", block));
     float *f = vt_arena_alloc(a, (size_t)(N * F) * sizeof(float), st);
     if (!f) return st->code;
     vt_linear(f, h, w->fc1_w, w->fc1_b, N, C, F);
-    t = view2(f, N, F);
+    t = vt_view2(f, N, F);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.fc1", block));
-    VT_TRY(qwen2vl_activation(f, f, N * F, hidden_act, st));
+    VT_TRY(vt_activation(f, f, N * F, hidden_act, st));
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.act", block));
     vt_linear(y, f, w->fc2_w, w->fc2_b, N, F, C);
-    t = view2(y, N, C);
+    t = vt_view2(y, N, C);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.fc2", block));
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp", block));
     add_into(x, y, N * C);
 
-    t = view2(x, N, C);
+    t = vt_view2(x, N, C);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d", block));
     vt_arena_reset(a, mark);
     return VT_OK;

@@ -1,6 +1,6 @@
 /*
- * qwen2_preprocess.c -- Qwen2VLImageProcessor (slow, PIL) of transformers 4.51.3, stage by stage
- * (see qwen2_preprocess.h for the API and the names traced).
+ * processor.c -- Qwen2VLImageProcessor (slow, PIL) of transformers 4.51.3, stage by stage
+ * (see processor.h for the API and the names traced).
  *
  * Dimensions: H x W an input's decoded size; h x w its resized size (multiples of P*M); F frames of
  * an input (1 for an image); T temporal_patch_size (2); Fp = gt * T frames after padding; C channels (3);
@@ -12,7 +12,7 @@
  * [2, 2, 3, 2, 2, 14, 3, 2, 14] -> permuted [2, 2, 3, 2, 2, 3, 2, 14, 14] -> patches [48, 1176],
  * grid_thw (2, 4, 6).
  */
-#include "processor/qwen2_preprocess.h"
+#include "processor/processor.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@
 
 /* ======================================== config ======================================== */
 
-void vt_qwen2_preproc_defaults(vt_qwen2_preproc_opts *o)
+void vt_processor_defaults(vt_processor_opts *o)
 {
     static const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
     static const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
@@ -38,7 +38,7 @@ void vt_qwen2_preproc_defaults(vt_qwen2_preproc_opts *o)
     memcpy(o->image_std, clip_std, sizeof clip_std);
 }
 
-void vt_qwen2_preproc_from_config(vt_qwen2_preproc_opts *o, const vt_preproc_config *p)
+void vt_processor_from_config(vt_processor_opts *o, const vt_preproc_config *p)
 {
     o->min_pixels = p->min_pixels;
     o->max_pixels = p->max_pixels;
@@ -110,7 +110,7 @@ static int qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, in
     return VT_OK;
 }
 
-int vt_qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
+int vt_processor_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, int64_t width, int64_t factor,
                           int64_t min_pixels, int64_t max_pixels, vt_status *st)
 {
     return qwen2_smart_resize(out_h, out_w, height, width, factor, min_pixels, max_pixels, 0, st);
@@ -159,7 +159,7 @@ static int qwen2_patchify(vt_tensor *out, vt_tensor frames, int T, int M, int P,
 
 /* ======================================== forward ======================================== */
 
-int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_qwen2_preproc_opts *o,
+int vt_processor_resized_size(int64_t *out_h, int64_t *out_w, int width, int height, const vt_processor_opts *o,
                           vt_status *st)
 {
     const int64_t factor = (int64_t)o->patch_size * o->merge_size;
@@ -172,13 +172,13 @@ int vt_qwen2_resized_size(int64_t *out_h, int64_t *out_w, int width, int height,
                        "%dx%d input: height and width must be > 0 (smart_resize gives %lldx%lld with min_pixels %lld, "
                        "max_pixels %lld)",
                        width, height, (long long)w, (long long)h, (long long)o->min_pixels, (long long)o->max_pixels);
-    if (h > VT_QWEN2_MAX_RESIZED_PIXELS / w) {
+    if (h > VT_PROCESSOR_MAX_RESIZED_PIXELS / w) {
         /* what preprocessing it would need: resized u8 [h, w, 3], then T float32 frames [3, h, w], their 9-D
          * permutation and its rows of pixel_values, each as large (in double: h * w may not fit in int64) */
         double px = (double)h * (double)w, bytes = px * (3.0 + 3 * 12.0 * o->temporal_patch_size);
         return vt_fail(st, VT_EINPUT, "%dx%d input: resized size %lldx%lld = %.0f pixels (about %.0f bytes to "
                        "preprocess) is over the limit of %lld pixels; refused before allocating", width, height,
-                       (long long)w, (long long)h, px, bytes, (long long)VT_QWEN2_MAX_RESIZED_PIXELS);
+                       (long long)w, (long long)h, px, bytes, (long long)VT_PROCESSOR_MAX_RESIZED_PIXELS);
     }
     *out_h = h;
     *out_w = w;
@@ -197,7 +197,7 @@ typedef struct qwen2_plan {
 } qwen2_plan;
 
 static int qwen2_plan_input(qwen2_plan *p, const char *kind, int k, const vt_image *frames, int n_frames,
-                            const vt_qwen2_preproc_opts *o, vt_status *st)
+                            const vt_processor_opts *o, vt_status *st)
 {
     memset(p, 0, sizeof *p);
     p->kind = kind;
@@ -209,7 +209,7 @@ static int qwen2_plan_input(qwen2_plan *p, const char *kind, int k, const vt_ima
         if (frames[f].w <= 0 || frames[f].h <= 0 || !frames[f].rgb)
             return vt_fail(st, VT_EINPUT, "%s.%d: frame %d is empty (%dx%d)", kind, k, f, frames[f].w, frames[f].h);
     /* every frame takes the size computed from the first (get_image_size(images[0])) */
-    if (vt_qwen2_resized_size(&p->h, &p->w, frames[0].w, frames[0].h, o, st)) return vt_wrap(st, "%s.%d: ", kind, k);
+    if (vt_processor_resized_size(&p->h, &p->w, frames[0].w, frames[0].h, o, st)) return vt_wrap(st, "%s.%d: ", kind, k);
     p->gt = (n_frames + o->temporal_patch_size - 1) / o->temporal_patch_size;
     p->gh = p->h / o->patch_size;
     p->gw = p->w / o->patch_size;
@@ -244,7 +244,7 @@ static int qwen2_emit_rgb(const qwen2_plan *p, vt_arena *a, const vt_tap *tap, v
 
 /* mirrors _preprocess for one image or one video: resize, rescale, normalize, temporal padding,
  * patchify. Writes its rows into all->[row0, row0 + gt*gh*gw) and emits its tensors. */
-static int qwen2_preprocess_input(const qwen2_plan *p, vt_tensor *all, const vt_qwen2_preproc_opts *o, vt_arena *a,
+static int qwen2_preprocess_input(const qwen2_plan *p, vt_tensor *all, const vt_processor_opts *o, vt_arena *a,
                                   const vt_tap *tap, vt_status *st)
 {
     const int T = o->temporal_patch_size, F = p->n_frames, image = !strcmp(p->kind, "image");
@@ -292,7 +292,7 @@ static int qwen2_preprocess_input(const qwen2_plan *p, vt_tensor *all, const vt_
     return VT_OK;
 }
 
-static int qwen2_check_opts(const vt_qwen2_preproc_opts *o, vt_status *st)
+static int qwen2_check_opts(const vt_processor_opts *o, vt_status *st)
 {
     if (o->patch_size < 1 || o->patch_size > 1024 || o->merge_size < 1 || o->merge_size > 64 ||
         o->temporal_patch_size < 1 || o->temporal_patch_size > 64)
@@ -308,9 +308,9 @@ static int qwen2_check_opts(const vt_qwen2_preproc_opts *o, vt_status *st)
     return VT_OK;
 }
 
-/* mirrors Qwen2VLImageProcessor.preprocess(images, videos). See qwen2_preprocess.h. */
-int vt_qwen2_preprocess(vt_qwen2_pixels *out, const vt_image *images, int n_images, const vt_qwen2_video *videos,
-                        int n_videos, const vt_qwen2_preproc_opts *o, vt_arena *arena, const vt_tap *tap,
+/* mirrors Qwen2VLImageProcessor.preprocess(images, videos). See processor.h. */
+int vt_processor_preprocess(vt_processor_pixels *out, const vt_image *images, int n_images, const vt_processor_video *videos,
+                        int n_videos, const vt_processor_opts *o, const vt_tap *tap, vt_arena *arena,
                         vt_status *st)
 {
     memset(out, 0, sizeof *out);

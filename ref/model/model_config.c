@@ -1,0 +1,109 @@
+/*
+ * model_config.c -- config.json and preprocessor_config.json into vt_model_config (model.h): model_type
+ * picks the family, whose parser reads the rest.
+ *
+ * Where each family keeps its vision settings (the parsers in the family folders say more):
+ *   qwen2_vl    vision_config, and the text fields M-RoPE needs (top level in 4.51.3, text_config later)
+ *   qwen2_5_vl  vision_config (other key names: hidden_size is the width) and the text fields as above
+ *   qwen        (Qwen-VL) the `visual` dict: the keyword arguments of VisionTransformer(**visual)
+ *   kimi_vl     vision_config (MoonViT) and text_config.hidden_size (the projector's output)
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/fileio.h"
+#include "io/json.h"
+#include "model/model.h"
+
+static const char *const known_types = "qwen2_vl, qwen2_5_vl, qwen (Qwen-VL), kimi_vl";
+
+void vt_model_preproc_defaults(vt_preproc_config *p, const vt_model_config *c)
+{
+    switch (c->family) {
+    case VT_FAMILY_QWEN2VL: vt_qwen2vl_preproc_defaults(p, &c->qwen2vl); break;
+    case VT_FAMILY_QWEN25VL: vt_qwen25vl_preproc_defaults(p, &c->qwen25vl); break;
+    case VT_FAMILY_QWENVL: vt_qwenvl_preproc_defaults(p, &c->qwenvl); break;
+    case VT_FAMILY_KIMIVL: vt_kimivl_preproc_defaults(p, &c->kimivl); break;
+    }
+}
+
+static int parse_root(vt_model_config *c, const cJSON *root, vt_status *st)
+{
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (!cJSON_IsObject(root)) return vt_fail(st, VT_EINPUT, "not a JSON object");
+    if (!cJSON_IsString(mt)) return vt_fail(st, VT_EINPUT, "model_type is %s", mt ? "not a string" : "missing");
+    if (strlen(mt->valuestring) >= sizeof c->model_type)
+        return vt_fail(st, VT_EINPUT, "model_type \"%.40s...\" is not one of %s", mt->valuestring, known_types);
+    strcpy(c->model_type, mt->valuestring);
+    if (!strcmp(c->model_type, "qwen2_vl")) {
+        c->family = VT_FAMILY_QWEN2VL;
+        return vt_qwen2vl_config_parse(&c->qwen2vl, &c->text, root, st);
+    }
+    if (!strcmp(c->model_type, "qwen2_5_vl")) {
+        c->family = VT_FAMILY_QWEN25VL;
+        return vt_qwen25vl_config_parse(&c->qwen25vl, &c->text, root, st);
+    }
+    if (!strcmp(c->model_type, "qwen")) {
+        c->family = VT_FAMILY_QWENVL;
+        return vt_qwenvl_config_parse(&c->qwenvl, root, st);
+    }
+    if (!strcmp(c->model_type, "kimi_vl")) {
+        c->family = VT_FAMILY_KIMIVL;
+        return vt_kimivl_config_parse(&c->kimivl, root, st);
+    }
+    return vt_fail(st, VT_EINPUT, "model_type \"%s\" is not one of %s", c->model_type, known_types);
+}
+
+int vt_config_parse(vt_model_config *c, const char *json, size_t len, vt_status *st)
+{
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) return vt_fail(st, VT_EINPUT, "not valid JSON");
+    int rc = parse_root(c, root, st);
+    cJSON_Delete(root);
+    /* without preprocessor_config.json, the family's defaults with the model's patch and merge sizes */
+    if (rc == VT_OK) vt_model_preproc_defaults(&c->pre, c);
+    return rc;
+}
+
+/* The preprocessing sizes must be the model's: patch, merge and temporal sizes, and Kimi's kernel. */
+static int check_preproc_against_model(const vt_model_config *c, vt_status *st)
+{
+    vt_preproc_config d;
+    if (c->family == VT_FAMILY_QWENVL) return VT_OK; /* its transform has no patch settings */
+    vt_model_preproc_defaults(&d, c);
+    /* Kimi's processor has no temporal axis: whatever the file says stands */
+    int temporal = c->family == VT_FAMILY_KIMIVL ? c->pre.temporal_patch_size : d.temporal_patch_size;
+    return vt_preproc_check_sizes(&c->pre, d.patch_size, d.merge_size, temporal, st);
+}
+
+int vt_config_load_file(vt_model_config *c, const char *config_path, vt_status *st)
+{
+    void *buf;
+    size_t len;
+    memset(c, 0, sizeof *c);
+    VT_TRY(vt_read_file(config_path, &buf, &len, VT_JSON_MAX_FILE, st));
+    int rc = vt_config_parse(c, buf, len, st);
+    free(buf);
+    if (rc) return vt_wrap(st, "%s: ", config_path);
+    return VT_OK;
+}
+
+int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st)
+{
+    char path[4096];
+    VT_TRY(vt_path_join(path, sizeof path, model_dir, "config.json", st));
+    VT_TRY(vt_config_load_file(c, path, st));
+    VT_TRY(vt_path_join(path, sizeof path, model_dir, "preprocessor_config.json", st));
+    struct stat sb;
+    if (stat(path, &sb) != 0) return VT_OK; /* optional: the defaults stay */
+    void *buf;
+    size_t len;
+    VT_TRY(vt_read_file(path, &buf, &len, VT_JSON_MAX_FILE, st));
+    int rc = vt_preproc_parse(&c->pre, buf, len, st);
+    free(buf);
+    if (rc == VT_OK) rc = check_preproc_against_model(c, st);
+    if (rc) return vt_wrap(st, "%s: ", path);
+    return VT_OK;
+}

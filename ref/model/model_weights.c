@@ -1,0 +1,43 @@
+/* model_weights.c -- the family's tensor list and name, by family (model.h). */
+#include <stdlib.h>
+
+#include "model/model.h"
+
+const char *vt_family_name(vt_family family)
+{
+    switch (family) {
+    case VT_FAMILY_QWEN2VL: return "Qwen2-VL";
+    case VT_FAMILY_QWEN25VL: return "Qwen2.5-VL";
+    case VT_FAMILY_QWENVL: return "Qwen-VL";
+    case VT_FAMILY_KIMIVL: return "Kimi-VL";
+    }
+    return "?";
+}
+
+const vt_vision_config *vt_model_vision(const vt_model_config *c)
+{
+    switch (c->family) {
+    case VT_FAMILY_QWEN2VL: return &c->qwen2vl.vision;
+    case VT_FAMILY_QWEN25VL: return &c->qwen25vl.vision;
+    default: return NULL;
+    }
+}
+
+int vt_config_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt_status *st)
+{
+    vt_weight_list l = {0};
+    int rc = VT_OK;
+    switch (c->family) {
+    case VT_FAMILY_QWEN2VL: rc = vt_qwen2vl_weight_specs(&c->qwen2vl, &l, st); break;
+    case VT_FAMILY_QWEN25VL: rc = vt_qwen25vl_weight_specs(&c->qwen25vl, &l, st); break;
+    case VT_FAMILY_QWENVL: rc = vt_qwenvl_weight_specs(&c->qwenvl, &l, st); break;
+    case VT_FAMILY_KIMIVL: rc = vt_kimivl_weight_specs(&c->kimivl, &l, st); break;
+    }
+    if (rc) {
+        free(l.v);
+        return rc;
+    }
+    *out = l.v;
+    *n = l.n;
+    return VT_OK;
+}
