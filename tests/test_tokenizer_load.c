@@ -485,7 +485,8 @@ static void test_tokenizer_huge_inputs(void **state)
         for (size_t k = 0, v = i; k < 4; k++, v /= 26) w[2 + k] = (char)('a' + v % 26);
     }
     huge(tok, "200,000 distinct words", s, 1200000);
-    assert_true(tok->cache_used <= VT_TOK_CACHE_SLOTS / 2);
+    assert_true(tok->cache_used <= VT_TOK_CACHE_SLOTS / 2 && tok->cache_slots == VT_TOK_CACHE_SLOTS);
+    assert_true(tok->cache_keys_cap <= VT_TOK_CACHE_POOL && tok->cache_ids_cap <= VT_TOK_CACHE_POOL);
     free(s);
     vt_tokenizer_free(tok);
 }

@@ -355,11 +355,13 @@ void vt_tok_cache_free(vt_tokenizer *tok)
     tok->cache = NULL;
     tok->cache_keys = NULL;
     tok->cache_ids = NULL;
+    tok->cache_slots = tok->cache_used = 0;
+    tok->cache_keys_n = tok->cache_ids_n = tok->cache_keys_cap = tok->cache_ids_cap = 0;
 }
 
 void vt_tokenizer_cache_clear(vt_tokenizer *tok)
 {
-    if (tok->cache) memset(tok->cache, 0, VT_TOK_CACHE_SLOTS * sizeof *tok->cache);
+    if (tok->cache) memset(tok->cache, 0, tok->cache_slots * sizeof *tok->cache);
     tok->cache_used = 0;
     tok->cache_keys_n = tok->cache_ids_n = 0;
 }
@@ -367,7 +369,8 @@ void vt_tokenizer_cache_clear(vt_tokenizer *tok)
 /* the cached ids of piece w [n], or NULL (n < VT_TOK_CACHE_MAX_WORD) */
 const int32_t *vt_tok_cache_get(const vt_tokenizer *tok, const unsigned char *w, size_t n, uint64_t h, size_t *m)
 {
-    uint32_t i = (uint32_t)h & (VT_TOK_CACHE_SLOTS - 1);
+    if (!tok->cache) return NULL;
+    uint32_t mask = tok->cache_slots - 1, i = (uint32_t)h & mask;
     for (;;) {
         const vt_tok_cache_slot *s = &tok->cache[i];
         if (!s->hash) return NULL;
@@ -375,30 +378,65 @@ const int32_t *vt_tok_cache_get(const vt_tokenizer *tok, const unsigned char *w,
             *m = s->n_ids;
             return tok->cache_ids + s->ids_off;
         }
-        i = (i + 1) & (VT_TOK_CACHE_SLOTS - 1);
+        i = (i + 1) & mask;
     }
 }
 
-/* remember piece w [n] -> ids [m]; clears the cache when it is half full or its pools are (never fails: a
- * failed allocation just leaves the piece out) */
+/* a table of `slots` holding the entries of the current one */
+static int cache_resize(vt_tokenizer *tok, uint32_t slots)
+{
+    vt_tok_cache_slot *t = calloc(slots, sizeof *t);
+    if (!t) return -1;
+    for (uint32_t j = 0; j < tok->cache_slots; j++) {
+        if (!tok->cache[j].hash) continue;
+        uint32_t i = (uint32_t)tok->cache[j].hash & (slots - 1);
+        while (t[i].hash) i = (i + 1) & (slots - 1);
+        t[i] = tok->cache[j];
+    }
+    free(tok->cache);
+    tok->cache = t;
+    tok->cache_slots = slots;
+    return 0;
+}
+
+/* room for `extra` more bytes in a pool of `cap` (doubling from 16 kB); 0 if it would pass the limit */
+static int pool_room(void **pool, size_t *cap, size_t used, size_t extra)
+{
+    if (used + extra <= *cap) return 1;
+    size_t c = *cap ? *cap : 16384;
+    while (c < used + extra) c *= 2;
+    if (c > VT_TOK_CACHE_POOL) return 0;
+    void *p = realloc(*pool, c);
+    if (!p) return 0;
+    *pool = p;
+    *cap = c;
+    return 1;
+}
+
+/* remember piece w [n] -> ids [m]. Never fails: when the table is at its largest and half full, or a pool
+ * would pass its limit, everything is forgotten first; a failed allocation just leaves the piece out. */
 void vt_tok_cache_put(vt_tokenizer *tok, const unsigned char *w, size_t n, uint64_t h, const int32_t *ids, size_t m)
 {
-    if (tok->cache_used >= VT_TOK_CACHE_SLOTS / 2 || tok->cache_keys_n + n > VT_TOK_CACHE_POOL ||
-        (tok->cache_ids_n + m) * sizeof *ids > VT_TOK_CACHE_POOL)
-        vt_tokenizer_cache_clear(tok);
-    if (!tok->cache_keys) {
-        tok->cache_keys = malloc(VT_TOK_CACHE_POOL);
-        tok->cache_ids = malloc(VT_TOK_CACHE_POOL);
-        if (!tok->cache_keys || !tok->cache_ids) {
-            free(tok->cache_keys);
-            free(tok->cache_ids);
-            tok->cache_keys = NULL;
-            tok->cache_ids = NULL;
-            return;
+    if (!tok->cache && cache_resize(tok, 1024)) return;
+    if (2 * (tok->cache_used + 1) > tok->cache_slots) {
+        if (tok->cache_slots < VT_TOK_CACHE_SLOTS) {
+            if (cache_resize(tok, tok->cache_slots * 2)) return;
+        } else {
+            vt_tokenizer_cache_clear(tok);
         }
     }
-    uint32_t i = (uint32_t)h & (VT_TOK_CACHE_SLOTS - 1);
-    while (tok->cache[i].hash) i = (i + 1) & (VT_TOK_CACHE_SLOTS - 1);
+    for (int tries = 0; tries < 2; tries++) {
+        void *k = tok->cache_keys, *d = tok->cache_ids;
+        int ok = pool_room(&k, &tok->cache_keys_cap, tok->cache_keys_n, n);
+        tok->cache_keys = k;
+        ok = ok && pool_room(&d, &tok->cache_ids_cap, tok->cache_ids_n * sizeof *ids, m * sizeof *ids);
+        tok->cache_ids = d;
+        if (ok) break;
+        if (tries) return;
+        vt_tokenizer_cache_clear(tok);
+    }
+    uint32_t mask = tok->cache_slots - 1, i = (uint32_t)h & mask;
+    while (tok->cache[i].hash) i = (i + 1) & mask;
     memcpy(tok->cache_keys + tok->cache_keys_n, w, n);
     memcpy(tok->cache_ids + tok->cache_ids_n, ids, m * sizeof *ids);
     tok->cache[i] = (vt_tok_cache_slot){h, (uint32_t)tok->cache_keys_n, (uint32_t)tok->cache_ids_n, (uint16_t)n,

@@ -36,10 +36,12 @@ typedef struct vt_tok_trie {
     unsigned char byte;
 } vt_tok_trie;
 
-/* the BPE word cache: piece bytes -> ids, for pieces shorter than VT_TOK_CACHE_MAX_WORD bytes */
+/* the BPE word cache: piece bytes -> ids, for pieces shorter than VT_TOK_CACHE_MAX_WORD bytes. Open addressing,
+ * the table doubling from 1,024 slots up to VT_TOK_CACHE_SLOTS; at that size, half full, it is emptied (as are
+ * the pools of keys and ids when one would pass VT_TOK_CACHE_POOL bytes). */
 #define VT_TOK_CACHE_MAX_WORD 256
-#define VT_TOK_CACHE_SLOTS (1u << 15)      /* open addressing; cleared when half full */
-#define VT_TOK_CACHE_POOL ((size_t)1 << 22) /* bytes of keys, and of ids, kept before clearing */
+#define VT_TOK_CACHE_SLOTS (1u << 15)
+#define VT_TOK_CACHE_POOL ((size_t)1 << 22)
 typedef struct vt_tok_cache_slot {
     uint64_t hash;      /* 0: empty */
     uint32_t key_off;   /* into cache_keys */
@@ -87,11 +89,11 @@ struct vt_tokenizer {
     int jit;                   /* 1 if the JIT compiled it */
 
     /* ---- the word cache ---- */
-    vt_tok_cache_slot *cache;  /* [VT_TOK_CACHE_SLOTS] */
-    uint32_t cache_used;
-    unsigned char *cache_keys;
-    int32_t *cache_ids;
-    size_t cache_keys_n, cache_ids_n;
+    vt_tok_cache_slot *cache;  /* [cache_slots], NULL until the first piece is cached */
+    uint32_t cache_slots, cache_used;
+    unsigned char *cache_keys; /* [cache_keys_cap] */
+    int32_t *cache_ids;        /* [cache_ids_cap] */
+    size_t cache_keys_n, cache_ids_n, cache_keys_cap, cache_ids_cap;
     size_t cache_hits, cache_misses;
 
     /* ---- scratch for encode (grown as needed, kept between calls) ---- */

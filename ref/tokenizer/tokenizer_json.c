@@ -290,8 +290,6 @@ static int parse_root(vt_tokenizer *tok, const cJSON *root, vt_status *st)
     VT_TRY(vt_tok_build_merges(tok, merges, st));
     VT_TRY(vt_tok_build_added(tok, added, st));
     VT_TRY(vt_tok_compile_regex(tok, pattern, st));
-    tok->cache = calloc(VT_TOK_CACHE_SLOTS, sizeof *tok->cache);
-    if (!tok->cache) return vt_fail(st, VT_ERESOURCE, "out of memory (word cache)");
     return VT_OK;
 }
 
