@@ -172,6 +172,31 @@ static void test_tokenizer_small_and_added_tokens(void **state)
     free(json);
 }
 
+/* ---- GPT-2's bytes_to_unicode, written out as in encoder.py, against the C map ---- */
+
+static void test_tokenizer_byte_map(void **state)
+{
+    (void)state;
+    uint32_t cs[256];
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+        cs[b] = printable ? (uint32_t)b : 0;
+    }
+    for (int b = 0; b < 256; b++)
+        if (!cs[b] && !((b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae))) cs[b] = 256 + (uint32_t)n++;
+    assert_int_equal(n, 68);
+    for (int b = 0; b < 256; b++) {
+        assert_int_equal(vt_tok_byte_to_unicode((unsigned char)b), cs[b]);
+        assert_int_equal(vt_tok_unicode_to_byte(cs[b]), b);
+    }
+    int inverse = 0;
+    for (uint32_t cp = 0; cp < 0x400; cp++) inverse += vt_tok_unicode_to_byte(cp) >= 0;
+    assert_int_equal(inverse, 256);
+    assert_int_equal(vt_tok_byte_to_unicode(' '), 0x120);  /* G-dot */
+    assert_int_equal(vt_tok_byte_to_unicode('\n'), 0x10a); /* C-dot */
+}
+
 /* ---- every refusal: one line, exit code 2, naming the field ---- */
 
 static void test_tokenizer_bad_json_refused(void **state)
@@ -495,6 +520,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenizer_small_and_added_tokens),
+        cmocka_unit_test(test_tokenizer_byte_map),
         cmocka_unit_test(test_tokenizer_bad_json_refused),
         cmocka_unit_test(test_tokenizer_load_paths),
         cmocka_unit_test(test_tokenizer_string_merges_same_ids),

@@ -16,27 +16,24 @@
 
 /* mirrors bytes_to_unicode (GPT-2 encoder.py; ByteLevel in HF tokenizers): the printable bytes '!'..'~',
  * U+00A1..U+00AC and U+00AE..U+00FF stand for themselves; the other 68 bytes, in increasing order, get
- * U+0100, U+0101, ... (so a space is U+0120 'Ġ', a newline U+010A 'Ċ'). byte -> code point */
+ * U+0100, U+0101, ...: 0x00..0x20 -> U+0100..U+0120 (a space is U+0120 'G-dot', a newline U+010A),
+ * 0x7F..0xA0 -> U+0121..U+0142, 0xAD -> U+0143. byte -> code point */
 uint32_t vt_tok_byte_to_unicode(unsigned char b)
 {
-    if ((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae)) return b;
-    uint32_t n = 0; /* how many non-printable bytes come before b */
-    for (unsigned c = 0; c < b; c++)
-        if (!((c >= 0x21 && c <= 0x7e) || (c >= 0xa1 && c <= 0xac) || (c >= 0xae))) n++;
-    return 256 + n;
+    if (b <= 0x20) return 0x100 + b;
+    if (b >= 0x7f && b <= 0xa0) return 0x121 + (uint32_t)(b - 0x7f);
+    if (b == 0xad) return 0x143;
+    return b;
 }
 
 /* the inverse: code point -> byte, -1 for a code point outside the 256-character alphabet */
 int vt_tok_unicode_to_byte(uint32_t cp)
 {
-    static int table[256 + 68];
-    static int ready; /* filled once; every writer writes the same values */
-    if (!ready) {
-        for (int i = 0; i < 256 + 68; i++) table[i] = -1;
-        for (int b = 0; b < 256; b++) table[vt_tok_byte_to_unicode((unsigned char)b)] = b;
-        ready = 1;
-    }
-    return cp < 256 + 68 ? table[cp] : -1;
+    if ((cp >= 0x21 && cp <= 0x7e) || (cp >= 0xa1 && cp <= 0xac) || (cp >= 0xae && cp <= 0xff)) return (int)cp;
+    if (cp >= 0x100 && cp <= 0x120) return (int)(cp - 0x100);
+    if (cp >= 0x121 && cp <= 0x142) return (int)(cp - 0x121 + 0x7f);
+    if (cp == 0x143) return 0xad;
+    return -1;
 }
 
 /* ---------------------------------------------------------------- hashing */
