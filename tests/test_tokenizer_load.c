@@ -153,6 +153,16 @@ static void test_tokenizer_small_and_added_tokens(void **state)
     free(ids);
     assert_true(tok->monotone);
     vt_tokenizer_free(tok);
+    /* a regex that matches empty strings: every character still encoded once, in order */
+    char *empty = replace1(json, "\"Regex\":\"", "\"Regex\":\"x*|");
+    assert_int_equal(vt_tokenizer_parse(&tok, empty, strlen(empty), &st), VT_OK);
+    ids = encode(tok, "abxxc the", &n);
+    assert_int_equal(vt_tokenizer_decode(tok, ids, n, 0, &text, &len, &st), VT_OK);
+    assert_string_equal(text, "abxxc the");
+    free(text);
+    free(ids);
+    vt_tokenizer_free(tok);
+    free(empty);
     /* merges not in training order ("abc" made twice, by (ab, c) and then by (a, bc)): still exact, by the
      * heap path; a 150-byte piece "abcabc..." becomes 50 x "abc" */
     char *mut = replace1(json, "\"merges\":[", "\"merges\":[[\"b\",\"c\"],[\"a\",\"bc\"],");

@@ -183,15 +183,15 @@ static int split_pre_tokens(vt_tokenizer *tok, const unsigned char *s, size_t n,
         int r = regex_next(tok, s, n, from, &a, &b, st);
         if (r < 0) return st->code;
         if (r == 0) break;
-        if (a > last) VT_TRY(bpe_piece(tok, s + last, a - last, v, st));
+        if (a > last) VT_TRY(bpe_piece(tok, s + last, a - last, v, st)); /* the stretch before the match */
+        last = a;
         if (b > a) {
             VT_TRY(bpe_piece(tok, s + a, b - a, v, st));
             last = from = b;
-        } else { /* empty match: step over one character */
+        } else { /* empty match: step over one character, which joins the next stretch */
             if (a >= n) break;
             from = a + 1;
             while (from < n && (s[from] & 0xc0) == 0x80) from++;
-            last = a > last ? a : last;
         }
     }
     if (n > last) VT_TRY(bpe_piece(tok, s + last, n - last, v, st));

@@ -444,15 +444,19 @@ static int fuzz_tok_roundtrip(vt_tokenizer *tok, const char *text, size_t len, v
 
 #if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_tok_json)
 /* tokenizer.json in memory (what vt_tokenizer_load reads); a tokenizer that loads encodes a text with
- * letters, digits, spaces, CJK, an emoji, a combining accent and an added token's text, and decodes it. */
+ * letters, digits, spaces, CJK, an emoji, a combining accent and an added token's text, and one that NFC
+ * cannot change, and decodes them. */
 int vt_fuzz_tok_json(const uint8_t *data, size_t size, vt_status *st)
 {
-    static const char sample[] = "Hello world, it's 2026!\r\n  \t\xe8\xa7\x86\xe8\xa7\x89 <|im_start|>user\n"
-                                 "cafe\xcc\x81 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd   ";
+    static const char mixed[] = "Hello world, it's 2026!\r\n  \t\xe8\xa7\x86\xe8\xa7\x89 <|im_start|>user\n"
+                                "cafe\xcc\x81 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd   ";
+    /* below U+0300 only: NFC leaves it alone, so it must come back byte for byte */
+    static const char latin[] = "I'M caf\xc3\xa9 d\xc3\xa9j\xc3\xa0,\t 1,000\xc2\xa0km <|im_end|>\r\n\n  x  ";
     vt_tokenizer *tok;
     int rc = vt_tokenizer_parse(&tok, data, size, st);
     if (rc) return rc;
-    rc = fuzz_tok_roundtrip(tok, sample, sizeof sample - 1, st);
+    rc = fuzz_tok_roundtrip(tok, mixed, sizeof mixed - 1, st);
+    if (rc == VT_OK) rc = fuzz_tok_roundtrip(tok, latin, sizeof latin - 1, st);
     vt_tokenizer_free(tok);
     return rc;
 }
