@@ -7,29 +7,30 @@
 # measures the peak RSS of each run.
 
 DEBS_BENCH := $(DEBS_BUILD) libopenblas-dev time
-BENCH_OBJ  := build/opt/tests/bench/bench_gemm.o build/opt/ref/core/gemm.o build/opt/ref/core/attention.o build/opt/ref/core/ops.o
+BENCH_OBJ  := $(addprefix $(BUILD)opt/,tests/bench/bench_gemm.o ref/core/gemm.o ref/core/attention.o ref/core/ops.o)
 
-TOK_BENCH_OBJ := build/opt/tests/bench/bench_tokenizer.o $(patsubst %.c,build/opt/%.o,$(wildcard ref/tokenizer/*.c)) \
-                 build/opt/ref/core/status.o build/opt/ref/io/fileio.o
+TOK_BENCH_OBJ := $(addprefix $(BUILD)opt/,tests/bench/bench_tokenizer.o $(patsubst %.c,%.o,$(wildcard ref/tokenizer/*.c)) \
+                 ref/core/status.o ref/io/fileio.o)
 
 .PHONY: bench deps-bench bench-tokenizer
 
 deps-bench:
 	$(call ensure_debs,$(DEBS_BENCH))
 
-bin/bench_gemm: $(BENCH_OBJ)
+$(BIN)bench_gemm: $(BENCH_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT_FLAGS) -fopenmp $^ -o $@ -lopenblas -lm
+	$(CC) $(OPT_FLAGS) $^ -o $@ $(EXTRA_LDFLAGS) $(OPENMP_LIBS) -lopenblas -lm
 
-bin/bench_tokenizer: $(TOK_BENCH_OBJ)
+$(BIN)bench_tokenizer: $(TOK_BENCH_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT_FLAGS) $^ -o $@ -lcjson -lpcre2-8 -lutf8proc -lm
+	$(CC) $(OPT_FLAGS) $^ -o $@ $(EXTRA_LDFLAGS) -lcjson -lpcre2-8 -lutf8proc -lm
 
+# (make bench CC=clang: the clang build's kernels, bin/clang/)
 bench: deps-bench
-	@$(MAKE) --no-print-directory bin/vlmtrace bin/bench_gemm bin/bench_tokenizer
-	@sh tests/bench/bench.sh
+	@$(MAKE) --no-print-directory $(BIN)vlmtrace $(BIN)bench_gemm $(BIN)bench_tokenizer
+	@BENCH_BIN=$(BIN:/=) sh tests/bench/bench.sh
 
 bench-tokenizer: deps-build
-	@$(MAKE) --no-print-directory bin/bench_tokenizer
+	@$(MAKE) --no-print-directory $(BIN)bench_tokenizer
 	@echo "== tokenizer: $$(date -u '+%Y-%m-%d %H:%M UTC'); $$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load average $$(cut -d' ' -f1-3 /proc/loadavg)"
-	@bin/bench_tokenizer
+	@$(BIN)bench_tokenizer
