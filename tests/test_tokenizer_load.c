@@ -253,7 +253,7 @@ static void test_tokenizer_bad_json_refused(void **state)
         {"\"content\":\"<|ab|>\"", "\"content\":\"\\u00ff\\udc00\"", "not valid JSON"},
         {"\"special\":true", "\"special\":1", "\"special\" is not a boolean"},
         {"\"a\":97", "\"a\":98", "model.vocab: id 98 is given to two tokens"},
-        {"\"a\":97", "\"a\":16777216", "model.vocab[\"a\"]: the id is not an integer"},
+        {"\"a\":97", "\"a\":2097152", "model.vocab[\"a\"]: the id is not an integer"},
         {"\"a\":97", "\"\\u0100a\":97", "model.vocab has no token for the byte 0x61 (\"a\")"},
         {"\"a\":97", "\"a \":97", "model.vocab[\"a \"] (id 97): U+0020 is not in the byte-level alphabet"},
         {"\"b\":98", "\"a\":98", "model.vocab: \"a\" appears twice"},

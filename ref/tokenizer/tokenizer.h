@@ -61,8 +61,9 @@ typedef struct vt_tokenizer vt_tokenizer;
 
 /* tokenizer.json files larger than this are refused before reading (the Qwen one is 11 MB). */
 #define VT_TOKENIZER_MAX_FILE ((size_t)256 << 20)
-/* Ids at or above this are refused in tokenizer.json (Qwen's largest is 151668). */
-#define VT_TOKENIZER_MAX_ID (1 << 24)
+/* Ids at or above this are refused in tokenizer.json (Qwen's largest is 151668; the tables take 13 bytes per
+ * id up to the largest, so a file cannot make them large with one huge id). */
+#define VT_TOKENIZER_MAX_ID (1 << 21)
 
 /* Read `path`: a tokenizer.json, or a directory holding one (a model directory). VT_EINPUT names the file
  * and what in it is malformed or not supported; *tok is NULL on failure. */
