@@ -207,6 +207,70 @@ static void test_tokenizer_byte_map(void **state)
     assert_int_equal(vt_tok_byte_to_unicode('\n'), 0x10a); /* C-dot */
 }
 
+/* ---- more merges than tokens (each three-letter token made by two merges): the merge table grows ---- */
+
+static void test_tokenizer_merge_table_grows(void **state)
+{
+    (void)state;
+    char *json = small_tokenizer_json();
+    cJSON *root = cJSON_Parse(json);
+    free(json);
+    cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    cJSON *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
+    for (int b = 0; b < 256; b++) {
+        char c[4];
+        byte_char((unsigned char)b, c);
+        cJSON_AddNumberToObject(vocab, c, b);
+    }
+    int id = 256;
+    char t[4] = {0};
+    for (int x = 0; x < 26; x++) /* every two-letter token, one merge each */
+        for (int y = 0; y < 26; y++) {
+            t[0] = (char)('a' + x), t[1] = (char)('a' + y), t[2] = 0;
+            cJSON_AddNumberToObject(vocab, t, id++);
+            char a[2] = {t[0], 0}, b[2] = {t[1], 0};
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateString(a));
+            cJSON_AddItemToArray(pair, cJSON_CreateString(b));
+            cJSON_AddItemToArray(merges, pair);
+        }
+    int first3 = id;
+    for (int k = 0; k < 900; k++) { /* 900 three-letter tokens, each made by (xy, z) and by (x, yz) */
+        t[0] = (char)('a' + k % 26), t[1] = (char)('a' + k / 26 % 26), t[2] = (char)('a' + k / 676), t[3] = 0;
+        cJSON_AddNumberToObject(vocab, t, id++);
+        char xy[3] = {t[0], t[1], 0}, z[2] = {t[2], 0}, x[2] = {t[0], 0}, yz[3] = {t[1], t[2], 0};
+        const char *parts[2][2] = {{xy, z}, {x, yz}};
+        for (int j = 0; j < 2; j++) {
+            cJSON *pair = cJSON_CreateArray();
+            cJSON_AddItemToArray(pair, cJSON_CreateString(parts[j][0]));
+            cJSON_AddItemToArray(pair, cJSON_CreateString(parts[j][1]));
+            cJSON_AddItemToArray(merges, pair);
+        }
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(model, "vocab", vocab);
+    cJSON_ReplaceItemInObjectCaseSensitive(model, "merges", merges);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "added_tokens");
+    cJSON_AddItemToObject(root, "added_tokens", cJSON_CreateArray());
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    vt_tokenizer *tok;
+    vt_status st = {0};
+    if (vt_tokenizer_parse(&tok, text, strlen(text), &st)) fail_msg("%s", st.msg);
+    free(text);
+    assert_int_equal(tok->n_merges, 676 + 1800);
+    assert_true(tok->merge_mask + 1 >= 2 * (uint32_t)tok->n_merges); /* grown past its first size */
+    assert_false(tok->monotone);                                      /* tokens made twice */
+    for (int k = 0; k < 900; k += 7) {
+        t[0] = (char)('a' + k % 26), t[1] = (char)('a' + k / 26 % 26), t[2] = (char)('a' + k / 676), t[3] = 0;
+        size_t n;
+        int32_t *ids = encode(tok, t, &n);
+        assert_int_equal(n, 1);
+        assert_int_equal(ids[0], first3 + k);
+        free(ids);
+    }
+    vt_tokenizer_free(tok);
+}
+
 /* ---- every refusal: one line, exit code 2, naming the field ---- */
 
 static void test_tokenizer_bad_json_refused(void **state)
@@ -531,6 +595,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenizer_small_and_added_tokens),
         cmocka_unit_test(test_tokenizer_byte_map),
+        cmocka_unit_test(test_tokenizer_merge_table_grows),
         cmocka_unit_test(test_tokenizer_bad_json_refused),
         cmocka_unit_test(test_tokenizer_load_paths),
         cmocka_unit_test(test_tokenizer_string_merges_same_ids),

@@ -60,10 +60,11 @@ struct vt_tokenizer {
     int32_t byte_id[256];    /* the vocabulary id of each single byte */
 
     /* ---- vocabulary: bytes -> id (open addressing; id -1 empty; tag = the hash's high half, checked before the
-     * bytes are) ---- */
+     * bytes are; the token's place in `bytes` kept in the slot, so a lookup touches the slot and the bytes) ---- */
     struct vt_tok_vocab_slot {
         uint32_t tag;
         int32_t id;
+        uint32_t off, len;
     } *vocab_slot;
     uint32_t vocab_mask;
 
@@ -129,7 +130,7 @@ int vt_tok_unicode_to_byte(uint32_t cp);
 
 /* ---- tokenizer_json.c -> tokenizer_vocab.c: the tables, built from the parsed file ---- */
 struct cJSON;
-int vt_tok_build_vocab(vt_tokenizer *tok, const struct cJSON *vocab, vt_status *st);
+int vt_tok_build_vocab(vt_tokenizer *tok, const struct cJSON *vocab, int n, vt_status *st);
 int vt_tok_build_merges(vt_tokenizer *tok, const struct cJSON *merges, vt_status *st);
 int vt_tok_build_added(vt_tokenizer *tok, const struct cJSON *added, vt_status *st);
 int vt_tok_compile_regex(vt_tokenizer *tok, const char *pattern, vt_status *st);

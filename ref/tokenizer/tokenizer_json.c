@@ -240,11 +240,13 @@ int vt_tok_compile_regex(vt_tokenizer *tok, const char *pattern, vt_status *st)
 
 /* ---------------------------------------------------------------- the whole file */
 
-/* the largest id in the vocabulary and the added tokens (before either is checked: the builders report) */
-static int32_t max_id(const cJSON *vocab, const cJSON *added)
+/* the largest id in the vocabulary and the added tokens (before either is checked: the builders report), and
+ * the vocabulary's size */
+static int32_t max_id(const cJSON *vocab, const cJSON *added, int *n_vocab)
 {
     int32_t m = -1;
-    for (const cJSON *e = vocab->child; e; e = e->next)
+    *n_vocab = 0;
+    for (const cJSON *e = vocab->child; e; e = e->next, ++*n_vocab)
         if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < VT_TOKENIZER_MAX_ID && e->valuedouble > m)
             m = (int32_t)e->valuedouble;
     for (const cJSON *e = added->child; e; e = e->next) {
@@ -279,14 +281,15 @@ static int parse_root(vt_tokenizer *tok, const cJSON *root, vt_status *st)
     if (!cJSON_IsArray(added)) return vt_fail(st, VT_EINPUT, "added_tokens is missing or not an array");
 
     /* the id tables, then the vocabulary, the merges, the added tokens, the regex */
-    tok->n_ids = max_id(vocab, added) + 1;
+    int n_vocab;
+    tok->n_ids = max_id(vocab, added, &n_vocab) + 1;
     size_t ni = (size_t)tok->n_ids + 1;
     tok->kind = calloc(ni, 1);
     tok->off = calloc(ni, sizeof *tok->off);
     tok->len = calloc(ni, sizeof *tok->len);
     if (!tok->kind || !tok->off || !tok->len) return vt_fail(st, VT_ERESOURCE, "out of memory (%d ids)", tok->n_ids);
     for (int b = 0; b < 256; b++) tok->byte_id[b] = -1;
-    VT_TRY(vt_tok_build_vocab(tok, vocab, st));
+    VT_TRY(vt_tok_build_vocab(tok, vocab, n_vocab, st));
     VT_TRY(vt_tok_build_merges(tok, merges, st));
     VT_TRY(vt_tok_build_added(tok, added, st));
     VT_TRY(vt_tok_compile_regex(tok, pattern, st));

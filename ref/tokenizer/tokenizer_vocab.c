@@ -58,10 +58,9 @@ int32_t vt_tok_vocab_find(const vt_tokenizer *tok, const unsigned char *s, size_
     uint64_t h = vt_tok_hash(s, n);
     uint32_t i = (uint32_t)h & tok->vocab_mask, tag = (uint32_t)(h >> 32);
     for (;;) {
-        int32_t id = tok->vocab_slot[i].id;
-        if (id < 0) return -1;
-        if (tok->vocab_slot[i].tag == tag && tok->len[id] == n && memcmp(tok->bytes + tok->off[id], s, n) == 0)
-            return id;
+        const struct vt_tok_vocab_slot *v = &tok->vocab_slot[i];
+        if (v->id < 0) return -1;
+        if (v->tag == tag && v->len == n && memcmp(tok->bytes + v->off, s, n) == 0) return v->id;
         i = (i + 1) & tok->vocab_mask;
     }
 }
@@ -154,10 +153,9 @@ static int json_id(const cJSON *v, int32_t *id)
 /* mirrors BPE's vocab (model.vocab): {"token": id, ...} -> the id table and the bytes -> id map. Every id an
  * integer below I (tok->n_ids, fixed by the caller), every string in the byte-level alphabet, no string or
  * id twice, and the 256 single bytes present (a byte-level BPE must be able to spell every byte). */
-int vt_tok_build_vocab(vt_tokenizer *tok, const cJSON *vocab, vt_status *st)
+int vt_tok_build_vocab(vt_tokenizer *tok, const cJSON *vocab, int n, vt_status *st)
 {
-    int n = cJSON_GetArraySize(vocab);
-    uint32_t slots = pow2_at_least((size_t)n * 2 + 1);
+    uint32_t slots = pow2_at_least((size_t)n + (size_t)n / 2 + 1); /* load <= 2/3 */
     tok->vocab_slot = malloc(slots * sizeof *tok->vocab_slot);
     unsigned char *buf = NULL;
     size_t buf_cap = 0, cap = 0;
@@ -206,15 +204,16 @@ int vt_tok_build_vocab(vt_tokenizer *tok, const cJSON *vocab, vt_status *st)
         uint64_t h = vt_tok_hash(buf, (size_t)bl);
         uint32_t i = (uint32_t)h & tok->vocab_mask, tag = (uint32_t)(h >> 32);
         int dup = 0;
-        for (int32_t o; !dup && (o = tok->vocab_slot[i].id) >= 0; i = (i + 1) & tok->vocab_mask)
-            dup = tok->vocab_slot[i].tag == tag && tok->len[o] == (size_t)bl && !memcmp(tok->bytes + tok->off[o], buf, (size_t)bl);
+        for (; !dup && tok->vocab_slot[i].id >= 0; i = (i + 1) & tok->vocab_mask) {
+            const struct vt_tok_vocab_slot *v = &tok->vocab_slot[i];
+            dup = v->tag == tag && v->len == (size_t)bl && !memcmp(tok->bytes + v->off, buf, (size_t)bl);
+        }
         if (dup) {
             rc = vt_fail(st, VT_EINPUT, "model.vocab: \"%s\" appears twice", e->string);
             break;
         }
         if ((rc = store_token(tok, id, buf, (size_t)bl, VT_TOK_VOCAB, &cap, st)) != VT_OK) break;
-        tok->vocab_slot[i].tag = tag;
-        tok->vocab_slot[i].id = id;
+        tok->vocab_slot[i] = (struct vt_tok_vocab_slot){tag, id, tok->off[id], tok->len[id]};
         if (bl == 1) tok->byte_id[buf[0]] = id;
     }
     free(buf);
@@ -292,20 +291,36 @@ static int check_monotone(vt_tokenizer *tok, vt_status *st)
     return VT_OK;
 }
 
+/* the merge table with `slots` slots (a power of two), holding the merges of the current one */
+static int merge_table(vt_tokenizer *tok, uint32_t slots, vt_status *st)
+{
+    vt_tok_merge *t = malloc(slots * sizeof *t);
+    if (!t) return vt_fail(st, VT_ERESOURCE, "out of memory (%u merge slots)", slots);
+    for (uint32_t i = 0; i < slots; i++) t[i].key = UINT64_MAX;
+    int bits = 0;
+    while ((1u << bits) < slots) bits++;
+    vt_tok_merge *old = tok->merge_slot;
+    uint32_t old_slots = old ? tok->merge_mask + 1 : 0;
+    tok->merge_slot = t;
+    tok->merge_mask = slots - 1;
+    tok->merge_shift = 64 - bits;
+    for (uint32_t j = 0; j < old_slots; j++) {
+        if (old[j].key == UINT64_MAX) continue;
+        uint32_t i = (uint32_t)((old[j].key * 0x9E3779B97F4A7C15ull) >> tok->merge_shift);
+        while (t[i].key != UINT64_MAX) i = (i + 1) & tok->merge_mask;
+        t[i] = old[j];
+    }
+    free(old);
+    return VT_OK;
+}
+
 /* mirrors BPE's merges (model.merges): entry k = the pair (a, b) of rank k, whose concatenation a+b is the
  * token it makes. Both parts and the result must be in the vocabulary (HF tokenizers refuses a merge whose
  * result is missing, MergeTokenOutOfVocabulary); a pair listed twice is refused. -> the pair table */
 int vt_tok_build_merges(vt_tokenizer *tok, const cJSON *merges, vt_status *st)
 {
-    int n = cJSON_GetArraySize(merges);
-    uint32_t slots = pow2_at_least((size_t)n * 2 + 1);
-    int bits = 0;
-    while ((1u << bits) < slots) bits++;
-    tok->merge_slot = malloc(slots * sizeof *tok->merge_slot);
-    if (!tok->merge_slot) return vt_fail(st, VT_ERESOURCE, "out of memory (%d merges)", n);
-    for (uint32_t i = 0; i < slots; i++) tok->merge_slot[i].key = UINT64_MAX;
-    tok->merge_mask = slots - 1;
-    tok->merge_shift = 64 - bits;
+    /* sized for as many merges as tokens (BPE training makes one token per merge), grown if there are more */
+    VT_TRY(merge_table(tok, pow2_at_least((size_t)tok->n_vocab * 2 + 1), st));
     unsigned char *buf = NULL;
     char *split = NULL;
     size_t buf_cap = 0;
@@ -341,6 +356,8 @@ int vt_tok_build_merges(vt_tokenizer *tok, const cJSON *merges, vt_status *st)
                          "vocabulary", k, s[0], s[1], s[0], s[1]);
             break;
         }
+        if (2 * ((size_t)k + 1) > (size_t)tok->merge_mask + 1 && (rc = merge_table(tok, 2 * (tok->merge_mask + 1), st)))
+            break;
         uint64_t key = (uint64_t)(uint32_t)id[0] << 32 | (uint32_t)id[1];
         uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> tok->merge_shift);
         while (tok->merge_slot[i].key != UINT64_MAX && tok->merge_slot[i].key != key) i = (i + 1) & tok->merge_mask;
@@ -353,7 +370,7 @@ int vt_tok_build_merges(vt_tokenizer *tok, const cJSON *merges, vt_status *st)
     }
     free(buf);
     free(split);
-    if (rc == VT_OK) tok->n_merges = n;
+    if (rc == VT_OK) tok->n_merges = k;
     return rc == VT_OK ? check_monotone(tok, st) : rc;
 }
 
