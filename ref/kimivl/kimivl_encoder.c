@@ -30,7 +30,6 @@
 #include "io/resize.h"
 
 #define VT_KIMIVL_LN_EPS 1e-5f
-#define VT_KIMIVL_LITERAL_MAX_N 32768 /* a 4 GiB mask */
 
 /* ================================ stages ================================= */
 
@@ -162,9 +161,9 @@ static int vt_kimivl_sdpa_attention(float *out, const float *q, const float *k, 
         n = 1;
     }
     if (bugs & VT_BUG_CROSS_IMAGE_LEAK) { /* bug zoo: eager_attention, the mask added as +1 / +0 */
-        if (N > VT_KIMIVL_LITERAL_MAX_N)
+        if (N > VT_ATTN_LITERAL_MAX_N)
             return vt_fail(st, VT_EINPUT, "attention: an eager %lld x %lld mask is too large (at most %d patches)",
-                           (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
+                           (long long)N, (long long)N, VT_ATTN_LITERAL_MAX_N);
         vt_arena_pos mark = vt_arena_mark(a);
         float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
         if (!mask) return st->code;
@@ -175,9 +174,9 @@ static int vt_kimivl_sdpa_attention(float *out, const float *q, const float *k, 
         return VT_OK;
     }
     if (opts && opts->literal_mask) {
-        if (N > VT_KIMIVL_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
+        if (N > VT_ATTN_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
             return vt_fail(st, VT_EINPUT, "attention: a literal %lld x %lld mask is too large (at most %d patches; "
-                           "the segment path has no such limit)", (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
+                           "the segment path has no such limit)", (long long)N, (long long)N, VT_ATTN_LITERAL_MAX_N);
         vt_arena_pos mark = vt_arena_mark(a);
         float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
         if (!mask) return st->code;

@@ -8,8 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
-#define VLMTRACE_VERSION "0.1.0"
+#include "format/version.h"
 
 static const vt_cli_cmd *const commands[] = {
     &vt_cmd_run,
