@@ -60,13 +60,6 @@ static void progress_only(void *ctx, const char *what, int i, int n)
     fflush(stderr);
 }
 
-void vt_run_stage(const char *what)
-{
-    if (!isatty(STDERR_FILENO)) return;
-    fprintf(stderr, "\r%s ...\033[K", what);
-    fflush(stderr);
-}
-
 int vt_run_check_literal(const vt_run_opts *o, int64_t N, vt_status *st)
 {
     if (o->attn != VT_ATTN_LITERAL || N <= VT_ATTN_LITERAL_MAX_N) return VT_OK;

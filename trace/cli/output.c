@@ -6,12 +6,24 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int stage_open; /* a stage line is on the terminal, not ended by a newline */
+
+void vt_output_stage(const char *what)
+{
+    if (!isatty(STDERR_FILENO)) return;
+    if (what) fprintf(stderr, "\r%s ...\033[K", what);
+    else if (stage_open) fprintf(stderr, "\r\033[K");
+    stage_open = what != NULL;
+    fflush(stderr);
 }
 
 void vt_output_start(vt_output *o) { o->t0 = now(); }
@@ -29,6 +41,7 @@ static void human_bytes(char *b, size_t n, int64_t x)
 void vt_output_done(const vt_output *o, const char *cmd, const vt_written *w, int n)
 {
     double sec = vt_output_seconds(o);
+    vt_output_stage(NULL);
     if (o->json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "command", cmd);

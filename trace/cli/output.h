@@ -55,6 +55,10 @@ vt_written vt_written_file(const char *what, const char *path);
  * was kept. */
 int vt_output_check_only(const char *cmd, const vt_tracer *tr, vt_status *st);
 
+/* A stage on a terminal ("decoding the inputs", "loading the weights", ...): one line on stderr,
+ * overwritten by the next and by the per-block progress; nothing when stderr is not a terminal. */
+void vt_output_stage(const char *what);   /* NULL: clear the stage line (before a message) */
+
 void vt_output_start(vt_output *o);
 double vt_output_seconds(const vt_output *o);
 void vt_output_done(const vt_output *o, const char *cmd, const vt_written *w, int n);

@@ -83,10 +83,6 @@ vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr);
  * N > VT_ATTN_LITERAL_MAX_N. */
 int vt_run_check_literal(const vt_run_opts *o, int64_t N, vt_status *st);
 
-/* A stage of the run on a terminal ("decoding inputs", "loading weights", ...): one line on stderr,
- * overwritten by the next (nothing when stderr is not a terminal). */
-void vt_run_stage(const char *what);
-
 /* Write t to o->out_path as .npy when --out was given (nothing otherwise). Exit-code split of outfile.h. */
 int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st);
 

@@ -16,6 +16,7 @@
 #include "processor/processor.h"
 #include "qwen2vl/qwen2vl.h"
 #include "cli/run.h"
+#include "cli/output.h"
 #include "viz/viz_qwen2.h"
 
 /* ======================================== --viz capture ======================================== */
@@ -191,11 +192,11 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     /* the inputs' sizes decide the memory, which is checked before the weights are loaded; a checkpoint
      * that disagrees with config.json then fails before anything is preprocessed */
     vt_mem_estimate est;
-    vt_run_stage("decoding the inputs");
+    vt_output_stage("decoding the inputs");
     int rc = decode_inputs(&s, o, st);
     if (rc == VT_OK) rc = check_memory(&s, o, cfg, &po, &est, st);
     if (rc == VT_OK && o->mem) o->mem->est = est;
-    if (rc == VT_OK) vt_run_stage("loading the weights");
+    if (rc == VT_OK) vt_output_stage("loading the weights");
     if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
         s.ck_open = 1;
         rc = q25 ? vt_qwen25vl_load(&s.m25, &cfg->qwen25vl, &s.ck, st) : vt_qwen2vl_load(&s.m2, &cfg->qwen2vl, &s.ck, st);
@@ -218,7 +219,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     /* the processor, (Qwen2.5-VL) second_per_grid_ts, the tower on images then videos */
     vt_processor_pixels px;
     vt_tensor visual;
-    if (rc == VT_OK) vt_run_stage("preprocessing (the image processor)");
+    if (rc == VT_OK) vt_output_stage("preprocessing (the image processor)");
     if (rc == VT_OK)
         rc = q25 ? vt_qwen25vl_pipeline(&visual, &px, &s.m25, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
                                         o->attn, &tap, &s.a, st)

@@ -36,6 +36,8 @@ typedef struct vt_manifest {
     char *model;       /* model_type, or "preprocess" / "rope"; never compared by diff */
     char *producer;    /* who wrote it: "vlmtrace <version>" for ours (VT_PRODUCER), "hf_trace.py" for the
                           PyTorch side; NULL when absent (the golden traces), which counts as another producer */
+    char *preprocessor;/* where the processor's options came from: a preprocessor_config.json, or "the published
+                          defaults (...)" (preprocess and run of Qwen2-VL / Qwen2.5-VL); NULL when not said */
     char *inject;      /* the bug switched on by --inject, NULL for a clean run */
     char **only;       /* --only globs recorded by the run that wrote it */
     int n_only;
@@ -44,6 +46,12 @@ typedef struct vt_manifest {
     vt_manifest_entry *t;
     int n, cap;
 } vt_manifest;
+
+/* The model a trace's "model" label names, as config.json's model_type ("qwen2_vl", "qwen2_5_vl", "qwen",
+ * "kimi_vl", ...): the golden traces' own labels are mapped ("qwen-vl-visual" -> "qwen", "kimi-vl-vision"
+ * -> "kimi_vl"); NULL for a label that names no model ("preprocess", "rope", none), which diff never
+ * warns about. */
+const char *vt_manifest_model_type(const char *label);
 
 /* Did vlmtrace write this trace? (its producer begins with "vlmtrace "; guard.h) */
 int vt_manifest_is_ours(const vt_manifest *m);

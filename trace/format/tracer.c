@@ -160,6 +160,13 @@ int vt_tracer_set_inject(vt_tracer *tr, const char *bug, vt_status *st)
     return VT_OK;
 }
 
+int vt_tracer_set_preprocessor(vt_tracer *tr, const char *note, vt_status *st)
+{
+    free(tr->m.preprocessor);
+    if (!(tr->m.preprocessor = dupstr(note))) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    return VT_OK;
+}
+
 int vt_tracer_finish(vt_tracer *tr, vt_status *st) { return vt_manifest_write(&tr->m, tr->dir, st); }
 
 void vt_tracer_close(vt_tracer *tr)

@@ -32,6 +32,8 @@ vt_tap vt_tracer_tap(vt_tracer *tr);
 int vt_tracer_add_picture(vt_tracer *tr, const char *file, vt_status *st);
 /* Label the trace with the injected bug (bug zoo). */
 int vt_tracer_set_inject(vt_tracer *tr, const char *bug, vt_status *st);
+/* Record where the processor's options came from (manifest key "preprocessor_config"). */
+int vt_tracer_set_preprocessor(vt_tracer *tr, const char *note, vt_status *st);
 int vt_tracer_finish(vt_tracer *tr, vt_status *st);
 void vt_tracer_close(vt_tracer *tr);
 
