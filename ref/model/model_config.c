@@ -98,8 +98,6 @@ int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st)
     if (stat(model_dir, &sd) == 0 && !S_ISDIR(sd.st_mode))
         return vt_fail(st, VT_EINPUT, "%s is a file, not a model directory (the directory holding config.json and the "
                        "safetensors)", model_dir);
-    if (stat(model_dir, &sd) != 0)
-        return vt_fail(st, VT_EINPUT, "%s: no such model directory", model_dir);
     VT_TRY(vt_path_join(path, sizeof path, model_dir, "config.json", st));
     VT_TRY(vt_config_load_file(c, path, st));
     VT_TRY(vt_path_join(path, sizeof path, model_dir, "preprocessor_config.json", st));

@@ -111,10 +111,7 @@ int vt_output_guard(const char *path, vt_out_kind kind, const char *flag, int fo
         if (kind != VT_OUT_FILE || force) return VT_OK;
         sb.st_mode = S_IFREG; /* a new file: its directory is still checked (no new files in a reference) */
     }
-    if (kind != VT_OUT_FILE && !S_ISDIR(sb.st_mode))
-        return vt_fail(st, VT_EINPUT, "%s %s: exists and is not a directory", flag, path);
-    if (kind == VT_OUT_FILE && S_ISDIR(sb.st_mode))
-        return vt_fail(st, VT_EINPUT, "%s %s: is a directory (a file name is wanted)", flag, path);
+    if ((kind != VT_OUT_FILE) != !!S_ISDIR(sb.st_mode)) return VT_OK; /* the wrong kind: the writer's own message */
     if (force) return VT_OK;
     switch (kind) {
     case VT_OUT_DIR: return check_dir(path, flag, path, st);

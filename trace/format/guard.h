@@ -17,7 +17,7 @@
  *                      file, new or not, in a directory VT_OUT_DIR would refuse (a golden trace, a model)
  *   VT_OUT_CHECKPOINT  a directory holding a trace (manifest.json), or a checkpoint or config that synth did
  *                      not write (its config.json lacks the "vlmtrace_synth" key synth adds)
- * Always refused, force or not: a path that exists but is the wrong kind (a file given as a directory).
+ * A path of the wrong kind (a file given as a directory) passes: the writer then refuses it in its own words.
  * A directory that does not exist yet passes. Nothing is read beyond directory listings and a manifest's or
  * config's producer key.
  */
