@@ -291,6 +291,11 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         !r.out.quiet)
         fprintf(stderr, "vlmtrace preprocess: note: min/max pixels, patch sizes, mean and std are %s\n", r.config_note);
     const int say = !r.out.json; /* --json: stdout holds the JSON document alone */
+    /* the per-input lines are printed only once everything succeeded: a failure prints its one line alone */
+    char *said = NULL;
+    size_t said_len = 0;
+    FILE *lines = open_memstream(&said, &said_len);
+    if (rc == VT_OK && !lines) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     if (rc == VT_OK) {
         images = calloc((size_t)r.images.n + 1, sizeof *images);
         videos = calloc((size_t)r.n_videos + 1, sizeof *videos);
@@ -302,8 +307,8 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     for (int k = 0; rc == VT_OK && k < r.images.n; k++) {
         snprintf(what, sizeof what, "image.%d", k);
         rc = load_input(&images[k], r.images.v[k], what, &po, 1, &h, &w, st);
-        if (rc == VT_OK && say)
-            printf("%s  %s  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", what, r.images.v[k], images[k].w,
+        if (rc == VT_OK)
+            fprintf(lines, "%s  %s  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", what, r.images.v[k], images[k].w,
                    images[k].h, (long long)w, (long long)h, 1, (long long)(h / po.patch_size), (long long)(w / po.patch_size));
     }
     for (int k = 0; rc == VT_OK && k < r.n_videos; k++) {
@@ -313,8 +318,8 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
             rc = load_input(&v->frames[f], v->files[f], what, &po, f == 0, &h, &w, st);
         }
         videos[k] = (vt_processor_video){v->frames, v->n};
-        if (rc == VT_OK && say)
-            printf("video.%d  %d frames  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", k, v->n, v->frames[0].w,
+        if (rc == VT_OK)
+            fprintf(lines, "video.%d  %d frames  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", k, v->n, v->frames[0].w,
                    v->frames[0].h, (long long)w, (long long)h,
                    (v->n + po.temporal_patch_size - 1) / po.temporal_patch_size, (long long)(h / po.patch_size),
                    (long long)(w / po.patch_size));
@@ -334,11 +339,14 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         rc = vt_processor_preprocess(&px, images, r.images.n, videos, r.n_videos, &po, &tap, &arena, st);
         if (rc == VT_OK) rc = vt_output_check_only("preprocess", &tr, st);
         if (rc == VT_OK) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
-        if (rc == VT_OK && say)
-            printf("pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s\n",
+        if (rc == VT_OK)
+            fprintf(lines, "pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s\n",
                    (long long)px.pixel_values.shape[0], (long long)px.pixel_values.shape[1],
                    (long long)px.pixel_values_videos.shape[0], (long long)px.pixel_values_videos.shape[1], r.trace_dir);
     }
+    if (lines) fclose(lines);
+    if (rc == VT_OK && say && said) fputs(said, stdout);
+    free(said);
     if (rc == VT_OK) {
         vt_written w = vt_written_trace(&tr);
         vt_output_done(&r.out, "preprocess", &w, 1);

@@ -65,7 +65,7 @@ void vt_output_done(const vt_output *o, const char *cmd, const vt_written *w, in
     }
     if (o->quiet) return;
     if (n == 0) {
-        fprintf(stderr, "vlmtrace %s: done in %.2f s; nothing written (no --trace or --out given)\n", cmd, sec);
+        fprintf(stderr, "vlmtrace %s: nothing written (no --trace or --out given); done in %.2f s\n", cmd, sec);
         return;
     }
     fprintf(stderr, "vlmtrace %s: wrote", cmd);
