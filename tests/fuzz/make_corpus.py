@@ -18,6 +18,7 @@ what the fuzzers added in earlier runs stays). Sources:
              in the formats the golden set lacks (16-bit grey and palette PNG, PNG with eXIf, BMP,
              GIF, PNM)
   layout     tests/fuzz/seeds/layout/
+  args       tests/fuzz/seeds/args/ (argv lists, one argument a line)
 Only the standard library is used.
 """
 import hashlib
@@ -171,6 +172,7 @@ def main():
     copy_seeds(out, "image")
 
     copy_seeds(out, "layout")
+    copy_seeds(out, "args")
     for t in sorted(os.listdir(out)):
         print("%-10s %4d seeds in %s" % (t, len(os.listdir(os.path.join(out, t))), os.path.join(out, t)))
 
