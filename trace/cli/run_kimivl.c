@@ -53,7 +53,7 @@ static int draw_pictures(vt_tracer *tr, const vt_image *in, int n, const vt_prep
     if (!cu) return st->code;
     cu[0] = 0;
     for (int k = 0; k < n; k++) cu[k + 1] = cu[k] + (int32_t)(grid[2 * k] * grid[2 * k + 1]);
-    return vt_viz_qwen2_mask(tr, "vision_tower.encoder.attn_mask.png", cu, n, N, st);
+    return vt_viz_qwen2_mask(tr, "vision_tower.encoder.attn_mask.png", cu, n, N, "one image (cu_seqlens)", st);
 }
 
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
