@@ -5,7 +5,8 @@
    `<img src="target">`) in README.md and docs/**/*.md, outside code, must resolve: a relative target names
    a file or directory inside the repository, and a `#anchor` names a heading of the target page (GitHub's
    anchor rules: lower case, punctuation dropped, spaces to hyphens, -1, -2, ... for repeats). http(s) and
-   mailto links are not fetched.
+   mailto links are not fetched. Every embedded PNG (`![alt](x.png)`, `<img src>`) is decoded and must show
+   more than one colour (a blank picture fails).
 
 2. Commands. In fenced code blocks, every command line that starts with `bin/vlmtrace` or `make` (bare, or
    after a `$ ` prompt) is run from the repository root and must exit 0, or N when the line ends with a
@@ -147,6 +148,64 @@ def check_link(page, lineno, target):
                 problem(page, lineno, f"link '{target}': {dest.relative_to(ROOT)} has {n} lines")
 
 
+def png_pixels(path):
+    """Decode a non-interlaced 8-bit PNG (grey, RGB, palette, with or without alpha) with the standard library
+    alone: -> (width, height, set of the RGB colours it shows)."""
+    import struct
+    import zlib
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, plte = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+        elif kind == b"PLTE":
+            plte = [tuple(body[i:i + 3]) for i in range(0, len(body), 3)]
+        elif kind == b"IDAT":
+            idat += body
+    if depth != 8 or interlace:
+        raise ValueError(f"bit depth {depth}, interlace {interlace}: not read here")
+    ch = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ctype]
+    raw, stride, prev, colours = zlib.decompress(idat), w * ch, bytearray(w * ch), set()
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - ch] if i >= ch else 0
+            b, c = prev[i], prev[i - ch] if i >= ch else 0
+            if f == 1: line[i] = (line[i] + a) & 255
+            elif f == 2: line[i] = (line[i] + b) & 255
+            elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        for x in range(0, stride, ch):
+            px = line[x:x + ch]
+            colours.add(plte[px[0]] if ctype == 3 else tuple(px[:3]) if ch >= 3 else (px[0],) * 3)
+        prev = line
+        if len(colours) > 1 and y > 0 and y % 64 == 0 and len(colours) > 8:
+            break
+    return w, h, colours
+
+
+def check_picture(page, lineno, target):
+    """An embedded picture must show something: more than one colour."""
+    path = (page.parent / target.partition("#")[0]).resolve()
+    if path.suffix.lower() != ".png" or not path.exists():
+        return
+    try:
+        w, h, colours = png_pixels(path)
+    except (ValueError, KeyError, OSError) as e:
+        problem(page, lineno, f"picture '{target}': cannot be rendered ({e})")
+        return
+    if len(colours) < 2:
+        problem(page, lineno, f"picture '{target}': {w}x{h} of a single colour {sorted(colours)[0]} (blank)")
+
+
 def check_links(page):
     prose, _ = split_page(page.read_text(encoding="utf-8"))
     n = 0
@@ -154,8 +213,11 @@ def check_links(page):
         text = re.sub(r"(`+)(?:(?!\1).)+\1", "", line)     # no links inside inline code
         for m in LINK.finditer(text):
             check_link(page, lineno, m.group(1)); n += 1
+            if m.group(0).startswith("!"):
+                check_picture(page, lineno, m.group(1))
         for m in IMG.finditer(text):
             check_link(page, lineno, m.group(1)); n += 1
+            check_picture(page, lineno, m.group(1))
         m = REFDEF.match(text)
         if m:
             check_link(page, lineno, m.group(1)); n += 1
