@@ -23,6 +23,8 @@
    mirrors the repository root (symlinks), so files a command creates next to the repository's top level
    (`port/`, `ours-tiny/`) land in the scratch directory and later blocks of the same page still see them.
    `make T` for a target T that .ci/run itself runs (test, notebooks, ...) is not run again here.
+   Whatever a page's commands create at the top of the clone must be ignored by git (build/, or a name
+   .gitignore lists): following the docs never litters the clone.
 
 3. Notebooks. docs/notebooks/*.ipynb are committed with their outputs cleared (the repository stays light;
    `make notebooks` writes executed copies to build/notebooks/).
@@ -334,6 +336,19 @@ def sh_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+def check_litter(page, scratch):
+    """Following a page must not litter the clone: whatever its commands created at the top level (the
+    scratch entries that are not the repository's own symlinks) is ignored by git."""
+    for entry in sorted(scratch.iterdir()):
+        if entry.is_symlink():
+            continue
+        name = entry.name + ("/" if entry.is_dir() else "")
+        r = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", name])
+        if r.returncode != 0:
+            problem(page, 1, f"following this page creates {name} at the top of the clone, which git does not "
+                             "ignore: write it under build/, or list it in .gitignore")
+
+
 def check_commands(page, skip_targets, log):
     _, blocks = split_page(page.read_text(encoding="utf-8"))
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="check_docs."))
@@ -362,6 +377,7 @@ def check_commands(page, skip_targets, log):
                     keep.append((lineno, c, v))
             if keep:
                 run_block(page, block, keep, scratch, log)
+        check_litter(page, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
