@@ -279,6 +279,69 @@ def block_commands(block):
     return cmds
 
 
+def shown_outputs(block):
+    """In a `$ ` block: {lineno of a command: [(lineno, shown output line)]}, the lines printed under it."""
+    out, cur, cont = {}, None, False
+    for lineno, l in block["lines"]:
+        if l.startswith("$ "):
+            cur, cont = lineno, l.rstrip().endswith("\\")
+            out[cur] = []
+        elif cont:
+            cont = l.rstrip().endswith("\\")
+        elif cur is not None and l.strip():
+            out[cur].append((lineno, l))
+    return out
+
+
+NUM = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def same_at_printed_precision(shown, actual):
+    """The shown number and the printed one agree to the digits shown: |a - s| <= half a unit of the shown
+    number's last digit."""
+    try:
+        s, a = float(shown), float(actual)
+    except ValueError:
+        return shown == actual
+    mant, _, exp = shown.lower().partition("e")
+    decimals = len(mant.split(".")[1]) if "." in mant else 0
+    unit = 10.0 ** (-decimals + (int(exp) if exp else 0))
+    return abs(a - s) <= 0.5 * unit * (1 + 1e-9) + 1e-300
+
+
+def line_matches(shown, actual):
+    """A shown output line against a printed one: the text alike (blanks collapsed), numbers to their shown
+    precision; a shown line ending in "..." stands for a prefix of the printed one."""
+    shown, actual = " ".join(shown.split()), " ".join(actual.split())
+    prefix = shown.endswith("...") and not actual.endswith("...")
+    if prefix:
+        shown = shown[:-3].rstrip()
+    ts, ns, ta, na = NUM.split(shown), NUM.findall(shown), NUM.split(actual), NUM.findall(actual)
+    if len(na) < len(ns) or (len(na) != len(ns) and not prefix):
+        return False
+    for k in range(len(ns)):
+        if ts[k] != ta[k] or not same_at_printed_precision(ns[k], na[k]):
+            return False
+    tail = ta[len(ns)] if len(ns) < len(ta) else ""
+    return tail.startswith(ts[len(ns)]) if prefix else tail == ts[len(ns)]
+
+
+def check_shown(page, lineno, shown, printed):
+    """Every shown line, in order, is a printed line (lines may be left out between them; "..." marks that)."""
+    printed = [l for l in printed.split("\n") if l.strip()]
+    k = 0
+    for sl, s in shown:
+        if s.strip() == "...":
+            continue
+        while k < len(printed) and not line_matches(s, printed[k]):
+            k += 1
+        if k == len(printed):
+            problem(page, sl, f"the page shows `{s.strip()[:100]}` under the command of line {lineno}, which no "
+                              "longer prints it (regenerate the excerpt)")
+            return
+        k += 1
+
+
 def expected_exit(cmd, verdict):
     """`# exits N` on the command; else 1 when the shown output ends in FAIL:, else 0"""
     m = re.search(r"#\s*exits?\s+(\d+)\s*$", cmd.split("\n")[0] if "<<" in cmd else cmd)
@@ -296,7 +359,7 @@ def is_assignment(cmd):
 
 
 def run_block(page, block, cmds, scratch, log):
-    script = ["cd " + sh_quote(str(scratch))]
+    script = ["cd " + sh_quote(str(scratch)), "exec 2>&1"]
     for lineno, cmd, verdict in cmds:
         exp = expected_exit(cmd, verdict)
         script.append(f'echo "__BEGIN {lineno}"')
@@ -325,6 +388,9 @@ def run_block(page, block, cmds, scratch, log):
     for lineno, cmd, verdict in cmds:
         if lineno == failed_at or lineno not in outputs:
             break
+        shown = shown_outputs(block).get(lineno)
+        if shown and "measured" not in " ".join(block["markers"]):
+            check_shown(page, lineno, shown, outputs[lineno])
         if verdict and verdict not in [l.strip() for l in outputs[lineno].split("\n")]:
             got = [l.strip() for l in outputs.get(lineno, "").split("\n") if VERDICT.match(l.strip())]
             problem(page, lineno, f"the page shows `{verdict}` but the command printed "
