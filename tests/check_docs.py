@@ -234,7 +234,7 @@ def ci_targets():
     ci = ROOT / ".ci" / "run"
     if ci.exists():
         for line in ci.read_text().split("\n"):
-            m = re.match(r"^\s*(?:sudo\s+)?make\s+(.*)$", line.split("#")[0])
+            m = re.match(r"^\s*(?:sudo\s+|step\s+)?make\s+(.*)$", line.split("#")[0])  # step: .ci/run's timer
             if m:
                 out.update(w for w in m.group(1).split() if not w.startswith("-") and "=" not in w)
     return out
