@@ -9,6 +9,7 @@
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
 #   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
+#   make measure-checkpoints   regenerate docs/checkpoints.md's measured table (dated, on this machine)
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
 #   make bench    full-size speed: GEMM vs OpenBLAS, towers on 448x448, tracing cost, RSS (docs/performance.md)
@@ -89,7 +90,7 @@ DEBS_ARM64 := gcc-aarch64-linux-gnu qemu-user-static libgomp1:arm64 \
 DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
 
 .PHONY: all demo test test-clang test-arm64 debug help clean deps-build deps-test deps-arm64 tests-build tests-build-plain
-.PHONY: notebooks notebooks-data docs-check deps-notebooks
+.PHONY: notebooks notebooks-data docs-check deps-notebooks measure-checkpoints
 all: bin/vlmtrace
 
 # ---- variants: $(BUILD)<v>/... objects, binaries under $(BIN) (opt), $(BIN)san/, $(BIN)debug/ ----
@@ -218,6 +219,11 @@ docs-check:
 	$(call ensure_debs,$(DEBS_BUILD) python3)
 	@$(MAKE) --no-print-directory bin/vlmtrace
 	@/usr/bin/python3 tests/check_docs.py
+
+# the measured table of docs/checkpoints.md, regenerated on this machine (dated; never compared by docs-check)
+measure-checkpoints: deps-build
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@sh tests/measure_checkpoints.sh --write
 
 help:
 	@sed -n '2,/^#$$/p' Makefile | sed 's/^# \{0,1\}//'

@@ -208,10 +208,15 @@ def check_picture(page, lineno, target):
         problem(page, lineno, f"picture '{target}': {w}x{h} of a single colour {sorted(colours)[0]} (blank)")
 
 
+MEASURED = re.compile(r"<!--\s*measured:\s*(.+?),\s*(\d{4}-\d{2}-\d{2}),\s*(\S.*?)\s*-->")
+
+
 def check_links(page):
     prose, _ = split_page(page.read_text(encoding="utf-8"))
     n = 0
     for lineno, line in prose:
+        if "<!-- measured" in line and not MEASURED.search(line):
+            problem(page, lineno, "a measured-numbers marker must say `<!-- measured: COMMAND, YYYY-MM-DD, MACHINE -->`")
         text = re.sub(r"(`+)(?:(?!\1).)+\1", "", line)     # no links inside inline code
         for m in LINK.finditer(text):
             check_link(page, lineno, m.group(1)); n += 1

@@ -14,6 +14,7 @@ q run --model $R/qwen2vl-multi --image $R/qwen2vl-multi/image.0.png --image $R/q
     --video $R/qwen2vl-multi/video.0.frame.0.png,$R/qwen2vl-multi/video.0.frame.1.png,$R/qwen2vl-multi/video.0.frame.2.png,$R/qwen2vl-multi/video.0.frame.3.png \
     --max-pixels 8000 --trace $O/mask --viz
 q run --model $R/qwen25vl-image --image $CAT --max-pixels 64000 --trace $O/windows --viz
+q run --model $R/qwen2vl-image --image $CAT --min-pixels 3136 --max-pixels 64000 --trace $O/demo --viz
 q run --model $R/qwenvl-image --image $R/qwenvl-image/image0.png --trace $O/resampler --viz
 q run --model $R/kimivl-multi --image $R/kimivl-multi/image0.png --image $R/kimivl-multi/image1.png \
     --trace $O/kimi --viz
@@ -27,7 +28,7 @@ import numpy as np
 import matplotlib.image as mpimg
 from PIL import Image                                   # Pillow: python3-matplotlib depends on python3-pil
 O = sys.argv[1]
-pictures = [("grid/image.0.grid.png", "qwen2-grid.png", 320),
+pictures = [("grid/image.0.grid.png", "qwen2-grid.png", 320), ("demo/image.0.grid.png", "demo-grid.png", 560),
             ("mask/visual.attention_mask.png", "qwen2-attention-mask.png", 240),
             ("windows/image.0.windows.png", "qwen25-windows.png", 240),
             ("windows/visual.window_mask.png", "qwen25-window-mask.png", 240),
