@@ -141,7 +141,7 @@ static void test_viz_numbers_are_distinct(void **state)
             vt_canvas c;
             vt_status st = {0};
             assert_int_equal(vt_canvas_init(&c, W, H, VT_RGB(255, 255, 255), &st), 0);
-            char s[8];
+            char s[16];
             snprintf(s, sizeof s, "%d", n);
             vt_canvas_text(&c, 1, 1, s, VT_RGB(0, 0, 0), scale);
             for (int i = 0; i < W * H; i++) bits[n][i] = c.px[3 * i] < 128;
