@@ -8,7 +8,8 @@
 #   make debug    bin/debug/vlmtrace with -O0 -g -fsanitize=address,undefined
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
-#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs
+#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs; every cited path exists
+#   make house-check      (part of make test) the include rules, docs/trace-spec.md against the goldens, docs/design.md's C program
 #   make measure-checkpoints   regenerate docs/checkpoints.md's measured table (dated, on this machine)
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
@@ -168,6 +169,7 @@ demo: deps-build
 
 test: deps-test
 	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory house-check
 	@sh tests/run.sh $(BIN:/=)
 	@sh tests/run.sh $(BIN)san
 	@sh tests/run_py.sh $(BIN:/=)
@@ -224,6 +226,24 @@ docs-check:
 measure-checkpoints: deps-build
 	@$(MAKE) --no-print-directory bin/vlmtrace
 	@sh tests/measure_checkpoints.sh --write
+
+# ---- the house (docs/design.md): the dependency rules over every #include, the trace spec's name lists
+# against the golden manifests, and the page's C program compiled against ref/ alone (no trace/) and run ----
+.PHONY: house-check
+DOC_EXAMPLE := $(BUILD)docs/design_example
+
+$(DOC_EXAMPLE).c: docs/design.md tests/doc_example.py
+	@/usr/bin/python3 tests/doc_example.py extract docs/design.md $@
+
+$(DOC_EXAMPLE): $(DOC_EXAMPLE).c $(patsubst %.c,$(BUILD)opt/%.o,$(REF_SRC) $(STB_SRC))
+	@echo "cc $@ (docs/design.md's program, against ref/ only)"
+	@$(CC) $(WARN) -Werror -ffp-contract=off -D_DEFAULT_SOURCE $(OPENMP_CFLAGS) -Iref $(STB_CFLAGS) $(EXTRA_CFLAGS) \
+	    $(OPT_FLAGS) $^ -o $@ $(LDLIBS)
+
+house-check: $(DOC_EXAMPLE)
+	@/usr/bin/python3 tests/check_layers.py
+	@/usr/bin/python3 tests/check_trace_spec.py
+	@/usr/bin/python3 tests/doc_example.py run docs/design.md $(DOC_EXAMPLE)
 
 help:
 	@sed -n '2,/^#$$/p' Makefile | sed 's/^# \{0,1\}//'

@@ -36,7 +36,7 @@ static int64_t json_int(const cJSON *o, const char *key)
 }
 
 /* Our trace's image.0.* against the golden image.{k}.*: every golden tensor of that image present and
- * matching (uint8 and int64 exactly, floats by the DESIGN.md rule). */
+ * matching (uint8 and int64 exactly, floats by the comparison rule of docs/design.md). */
 static void check_trace_image(const char *ours, const char *case_dir, int k)
 {
     vt_manifest mo, mr;
