@@ -200,6 +200,10 @@ static void test_safety_other_commands_never_overwrite_a_reference(void **state)
     char p[512];
     snprintf(p, sizeof p, "%s/config.json", x);
     assert_non_null(strstr(read_text(p), "\"vlmtrace_synth\""));
+    /* an older synth's checkpoint (no mark in config.json) is known by its safetensors header */
+    sh("sed -i '/vlmtrace_synth/d' %s/config.json", x);
+    rc = vt_test_cli(out, sizeof out, "synth --preset tiny-qwen2-vl --out %s --quiet", x);
+    if (rc != 0) fail_msg("synth over an older synth's checkpoint: exit %d\n%s", rc, out);
     vt_test_rmtree(tmp);
 }
 

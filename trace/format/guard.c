@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,50 @@ static int synth_config(const char *dir)
     return mine;
 }
 
+/* A safetensors file whose header says synth wrote it ("__metadata__": {"generator": "vlmtrace synth"}):
+ * a checkpoint of an older synth, from before config.json carried the mark. */
+static int synth_safetensors(const char *dir, const char *name)
+{
+    char path[4200];
+    vt_status ignore = {0};
+    if (vt_path_join(path, sizeof path, dir, name, &ignore)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char len8[8];
+    int mine = 0;
+    if (fread(len8, 1, 8, f) == 8) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
+        char *h = n > 0 && n < (1u << 24) ? malloc((size_t)n) : NULL;
+        if (h && fread(h, 1, (size_t)n, f) == n) {
+            cJSON *root = cJSON_ParseWithLength(h, (size_t)n);
+            cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+            cJSON *gen = cJSON_GetObjectItemCaseSensitive(meta, "generator");
+            mine = cJSON_IsString(gen) && !strcmp(gen->valuestring, "vlmtrace synth");
+            cJSON_Delete(root);
+        }
+        free(h);
+    }
+    fclose(f);
+    return mine;
+}
+
+/* Every *.safetensors in dir written by synth (and at least one). */
+static int synth_checkpoint(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int n = 0, all = 1;
+    while ((e = readdir(d)) != NULL)
+        if (ends_with(e->d_name, ".safetensors")) {
+            n++;
+            all &= synth_safetensors(dir, e->d_name);
+        }
+    closedir(d);
+    return n > 0 && all;
+}
+
 static int refuse(vt_status *st, const char *flag, const char *path, const char *what)
 {
     return vt_fail(st, VT_EINPUT, "%s %s: %s; nothing was written (choose another path, or --force to overwrite)",
@@ -139,7 +184,7 @@ int vt_output_guard(const char *path, vt_out_kind kind, const char *flag, int fo
         char name[256], who[200], what[600];
         if (manifest_producer(path, who, sizeof who))
             return refuse(st, flag, path, "holds a trace (manifest.json), not a checkpoint");
-        if (find_model_file(path, name, sizeof name) && !synth_config(path)) {
+        if (find_model_file(path, name, sizeof name) && !synth_config(path) && !synth_checkpoint(path)) {
             snprintf(what, sizeof what, "holds a checkpoint or config (%s) that vlmtrace synth did not write", name);
             return refuse(st, flag, path, what);
         }

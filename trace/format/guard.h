@@ -16,7 +16,9 @@
  *   VT_OUT_FILE        an existing file that is a checkpoint or config (*.safetensors, config.json, ...), or any
  *                      file, new or not, in a directory VT_OUT_DIR would refuse (a golden trace, a model)
  *   VT_OUT_CHECKPOINT  a directory holding a trace (manifest.json), or a checkpoint or config that synth did
- *                      not write (its config.json lacks the "vlmtrace_synth" key synth adds)
+ *                      not write: its config.json lacks the "vlmtrace_synth" key synth adds, and not every
+ *                      *.safetensors there says "generator": "vlmtrace synth" in its header (the mark of
+ *                      an older synth, or of one interrupted before config.json was written back)
  * A path of the wrong kind (a file given as a directory) passes: the writer then refuses it in its own words.
  * A directory that does not exist yet passes. Nothing is read beyond directory listings and a manifest's or
  * config's producer key.
