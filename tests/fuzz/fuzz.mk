@@ -12,7 +12,7 @@
 # A run stops at the first crash, leak, sanitizer report or timeout, prints the input's path and fails.
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tok_json tok_encode
+FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tokens args tok_json tok_encode
 FUZZ_CC      ?= clang
 FUZZ_RSS_MB  ?= 2560
 DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev libpcre2-dev libutf8proc-dev
@@ -32,6 +32,8 @@ FUZZ_MAXLEN_config    := 16384
 FUZZ_MAXLEN_preproc   := 8192
 FUZZ_MAXLEN_image     := 65536
 FUZZ_MAXLEN_layout    := 4096
+FUZZ_MAXLEN_tokens    := 512
+FUZZ_MAXLEN_args      := 2048
 FUZZ_MAXLEN_tok_json  := 65536
 FUZZ_MAXLEN_tok_encode := 4096
 FUZZ_DICT_st_header := safetensors
@@ -42,6 +44,8 @@ FUZZ_DICT_config    := json
 FUZZ_DICT_preproc   := json
 FUZZ_DICT_image     := image
 FUZZ_DICT_layout    := layout
+FUZZ_DICT_tokens    := tokens
+FUZZ_DICT_args      := args
 FUZZ_DICT_tok_json  := tokenizer
 FUZZ_DICT_tok_encode := tokenizer
 
@@ -97,6 +101,8 @@ fuzz: fuzz-build fuzz-corpus
 	    config) len=$(FUZZ_MAXLEN_config); dict=$(FUZZ_DICT_config);; \
 	    preproc) len=$(FUZZ_MAXLEN_preproc); dict=$(FUZZ_DICT_preproc);; \
 	    image) len=$(FUZZ_MAXLEN_image); dict=$(FUZZ_DICT_image);; \
+	    tokens) len=$(FUZZ_MAXLEN_tokens); dict=$(FUZZ_DICT_tokens);; \
+	    args) len=$(FUZZ_MAXLEN_args); dict=$(FUZZ_DICT_args);; \
 	    tok_json) len=$(FUZZ_MAXLEN_tok_json); dict=$(FUZZ_DICT_tok_json);; \
 	    tok_encode) len=$(FUZZ_MAXLEN_tok_encode); dict=$(FUZZ_DICT_tok_encode);; \
 	    *) len=$(FUZZ_MAXLEN_layout); dict=$(FUZZ_DICT_layout);; \

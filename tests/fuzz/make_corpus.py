@@ -18,6 +18,8 @@ what the fuzzers added in earlier runs stays). Sources:
              in the formats the golden set lacks (16-bit grey and palette PNG, PNG with eXIf, BMP,
              GIF, PNM)
   layout     tests/fuzz/seeds/layout/
+  tokens     tests/fuzz/seeds/tokens/ (the diff's locator on M-RoPE token traces)
+  args       tests/fuzz/seeds/args/ (argv lists, one argument a line)
   tok_json   tests/fuzz/seeds/tok_json/ (qwen-small.json: the golden tokenizer.json cut down to its 256 byte
              tokens, its first 400 merges and its 26 added tokens, with the real normalizer, pre-tokenizer
              and decoder; `make_corpus.py --small-tokenizer FILE` writes it), and that file with its merges
@@ -204,6 +206,8 @@ def main():
     copy_seeds(out, "image")
 
     copy_seeds(out, "layout")
+    copy_seeds(out, "tokens")
+    copy_seeds(out, "args")
 
     copy_seeds(out, "tok_json")
     t = small_tokenizer()
