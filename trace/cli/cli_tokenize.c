@@ -210,31 +210,15 @@ static int tokenize_run(int argc, char **argv, vt_status *st)
 {
     const char *tok_file = NULL, *model = NULL, *text = NULL, *file = NULL, *ids = NULL;
     int json = 0;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *v;
-        int m;
-        if ((m = vt_arg_value(&a, "--tokenizer", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            tok_file = v;
-        } else if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            model = v;
-        } else if ((m = vt_arg_value(&a, "--text", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            text = v;
-        } else if ((m = vt_arg_value(&a, "--file", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            file = v;
-        } else if ((m = vt_arg_value(&a, "--ids", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            ids = v;
-        } else if (vt_arg_flag(&a, "--json")) {
-            json = 1;
-        } else {
-            return vt_fail(st, VT_EINPUT, "unexpected argument %s (see vlmtrace tokenize --help)", argv[a.i]);
-        }
-    }
+    const vt_opt opts[] = {
+        {"--tokenizer", VT_OPT_STRING, 0, &tok_file, "FILE", 0, 0, NULL},
+        {"--model", VT_OPT_STRING, 0, &model, "DIR", 0, 0, NULL},
+        {"--text", VT_OPT_STRING, 0, &text, "S", 0, 0, NULL},
+        {"--file", VT_OPT_STRING, 0, &file, "F", 0, 0, NULL},
+        {"--ids", VT_OPT_STRING, 0, &ids, "\"1 2 3\"", 0, 0, NULL},
+        {"--json", VT_OPT_FLAG, 0, &json, NULL, 0, 0, NULL},
+    };
+    VT_TRY(vt_opts_parse("tokenize", opts, VT_N_OPTS(opts), argc, argv, NULL, st));
     if (!!tok_file + !!model != 1)
         return vt_fail(st, VT_EINPUT, "give one of --tokenizer FILE or --model DIR (see vlmtrace tokenize --help)");
     if (!!text + !!file + !!ids != 1)
