@@ -302,7 +302,10 @@ static void test_fast_cli_run(void **state)
     assert_int_equal(vt_test_cli(out, sizeof out, "run --model %s --image %s/image.7.png", model, FAST), 2);
     assert_non_null(strstr(out, "must be larger than factor:28"));
     assert_int_equal(vt_test_cli(out, sizeof out, "run --model %s --image %s/image.0.png --processor fast --processor=slow "
-                                 "--trace %s/slow", model, FAST, tmp), 0);
+                                 "--trace %s/slow", model, FAST, tmp), 2); /* one argument parser: once */
+    assert_non_null(strstr(out, "--processor given twice ('fast', then 'slow')"));
+    assert_int_equal(vt_test_cli(out, sizeof out, "run --model %s --image %s/image.0.png --processor=slow --trace %s/slow",
+                                 model, FAST, tmp), 0);
     snprintf(dir, sizeof dir, "%s/slow", tmp);
     assert_int_equal(vt_manifest_read(&m, dir, &st), 0);
     assert_string_equal(m.processor_mode, "slow");
