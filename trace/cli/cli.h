@@ -85,7 +85,7 @@ int vt_opts_parse(const char *cmd, const vt_opt *opts, int n_opts, int argc, cha
                   vt_status *st);
 
 /* The flag-at-a-time helpers the table replaced; kept only until the subcommands written in parallel
- * (tokenize, generate) move to vt_opts_parse at integration. New code: vt_opts_parse. */
+ * (generate) moves to vt_opts_parse at integration. New code: vt_opts_parse. */
 typedef struct vt_args {
     int argc;
     char **argv;
