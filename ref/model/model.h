@@ -27,6 +27,7 @@
 #include "mrope/mrope.h"
 #include "qwen25vl/qwen25vl.h"
 #include "qwen2vl/qwen2vl.h"
+#include "qwen3vl/qwen3vl.h"
 #include "qwenvl/qwenvl.h"
 #include "vision/vision.h"
 
@@ -35,6 +36,7 @@ typedef enum vt_family {
     VT_FAMILY_QWEN25VL, /* model_type qwen2_5_vl */
     VT_FAMILY_QWENVL,   /* model_type qwen (Qwen-VL v1, config has a "visual" dict) */
     VT_FAMILY_KIMIVL,   /* model_type kimi_vl */
+    VT_FAMILY_QWEN3VL,  /* model_type qwen3_vl */
 } vt_family;
 
 typedef struct vt_model_config {
@@ -44,7 +46,8 @@ typedef struct vt_model_config {
     vt_qwen25vl_config qwen25vl; /* QWEN25VL */
     vt_qwenvl_config qwenvl;     /* QWENVL */
     vt_kimivl_config kimivl;     /* KIMIVL */
-    vt_mrope_config text;        /* QWEN2VL, QWEN25VL: the text-side fields M-RoPE needs */
+    vt_qwen3vl_config qwen3vl;   /* QWEN3VL */
+    vt_mrope_config text;        /* QWEN2VL, QWEN25VL, QWEN3VL: the text-side fields M-RoPE needs */
     vt_preproc_config pre;       /* preprocessor_config.json over the family's published defaults */
 } vt_model_config;
 
@@ -58,10 +61,11 @@ int vt_config_parse(vt_model_config *c, const char *json, size_t len, vt_status 
 /* The published processor defaults of c's family (what is used when preprocessor_config.json is absent). */
 void vt_model_preproc_defaults(vt_preproc_config *p, const vt_model_config *c);
 
-/* "Qwen2-VL", "Qwen2.5-VL", "Qwen-VL", "Kimi-VL". */
+/* "Qwen2-VL", "Qwen2.5-VL", "Qwen-VL", "Kimi-VL", "Qwen3-VL". */
 const char *vt_family_name(vt_family family);
 
-/* The Qwen2-style vision_config (vision.h) of a Qwen2-VL or Qwen2.5-VL config; NULL for another family. */
+/* The Qwen2-style vision_config (vision.h) of a Qwen2-VL, Qwen2.5-VL or Qwen3-VL config; NULL for another
+ * family. */
 const vt_vision_config *vt_model_vision(const vt_model_config *c);
 
 /* Every tensor of the family's reference model for this config, in module order (the family's
