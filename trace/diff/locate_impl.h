@@ -39,6 +39,7 @@ struct vt_locator {
     int64_t *ids, ids_B, ids_L;     /* M-RoPE traces: input_ids [B, L] */
     int64_t tok_image, tok_video, tok_vstart, tok_vend; /* their special ids (config.json), -1 unknown */
     int mrope_section[3], have_section;                 /* config.json's text side */
+    int interleaved;                                    /* Qwen3-VL: the interleaved M-RoPE layout */
     char summary[256];
 };
 
