@@ -20,9 +20,11 @@ static const char rope_usage[] =
     "                     [--position-ids F.npy] [--q F.npy --k F.npy] --trace DIR [--viz] [--quiet]\n"
     "                     [--inject BUG]\n"
     "\n"
-    "M-RoPE of Qwen2-VL / Qwen2.5-VL (model_type qwen2_vl / qwen2_5_vl; only config.json is read, no\n"
-    "weights). Computes position_ids [3, B, L] (t, h, w) and rope_deltas [B, 1] as get_rope_index does,\n"
-    "and writes them with the inputs into the trace directory DIR under the reference's names.\n"
+    "M-RoPE of Qwen2-VL / Qwen2.5-VL / Qwen3-VL (model_type qwen2_vl / qwen2_5_vl / qwen3_vl; only\n"
+    "config.json is read, no weights). Computes position_ids [3, B, L] (t, h, w) and rope_deltas [B, 1] as\n"
+    "get_rope_index does, and writes them with the inputs into the trace directory DIR under the\n"
+    "reference's names. Qwen3-VL: video_grid_thw has one row per video; each of its temporal patches is\n"
+    "its own vision block in input_ids (after a text timestamp), and the rotary is interleaved.\n"
     "\n"
     "  --input-ids F.npy           int64 [B, L] (int32 is widened)\n"
     "  --attention-mask F.npy      int64 [B, L] of 0/1 (left padding); padded positions get 1\n"
@@ -34,9 +36,16 @@ static const char rope_usage[] =
     "                              text:N is N text tokens; image:TxHxW / video:TxHxW the grid in patches\n"
     "                              (vision_start, T*H*W/merge^2 pad tokens and vision_end are inserted);\n"
     "                              @S is that video's second_per_grid_ts (Qwen2.5-VL)\n"
+    "                              Qwen3-VL: stamp:N gives the text tokens of each timestamp (this build\n"
+    "                              has no tokenizer, so the count is yours to give: 6 for \"<1.5 seconds>\"\n"
+    "                              with Qwen's tokenizer); each video after it becomes T blocks of N\n"
+    "                              timestamp tokens, vision_start, H*W/merge^2 pads, vision_end:\n"
+    "                                \"text:5 image:1x4x6 text:2 stamp:6 video:3x4x8 text:4\"\n"
     "  --q F.npy --k F.npy         float32 [B, heads, L, head_dim] and [B, kv_heads, L, head_dim]: also\n"
     "                              write mrope.inv_freq, mrope.cos, mrope.sin, mrope.q_embed, mrope.k_embed\n"
-    "  --position-ids F.npy        int64 [3, B, L] used instead of computing them (with --q/--k only)\n"
+    "                              (Qwen3-VL also mrope.axis, mrope.freqs_thw, mrope.freqs; cos/sin [B, L, hd])\n"
+    "  --position-ids F.npy        int64 [3, B, L] used instead of computing them (with --q/--k only;\n"
+    "                              Qwen3-VL also takes --attention-mask with it, recorded, not used)\n"
     "  --trace DIR                 the output directory (created)\n"
     "  --viz                       also draw the three position rows along the sequence (DIR/rope.positions.png)\n"
     "  --inject BUG                switch on a real porting mistake and label the trace (docs/bug-zoo.md):\n"
@@ -44,6 +53,8 @@ static const char rope_usage[] =
     "                                                      (needs computed positions: no --position-ids)\n"
     "                                no-mrope-sections     the rotary without the mrope_section split:\n"
     "                                                      every channel turns by t (needs --q and --k)\n"
+    "                                sectioned-mrope       Qwen3-VL's rotary with Qwen2-VL's t | h | w chunks\n"
+    "                                                      instead of interleaved (needs --q and --k)\n"
     "  --quiet                     no table: by default rows of up to 96 tokens are printed as\n"
     "                                tok  T  T  vs I  I  ve T   (T text, vs/ve vision start/end, I image, V video,\n"
     "                                t    0  1  2  3  3  5  6    . padding)\n"
@@ -179,15 +190,23 @@ static int rope_run(int argc, char **argv, vt_status *st)
         VT_TRY(vt_inject_lookup(inject, VT_INJECT_ROPE, &bugs, st));
         if ((bugs & VT_BUG_SEQUENTIAL_POSITIONS) && paths[F_POS])
             return vt_fail(st, VT_EINPUT, "--inject %s acts in get_rope_index, which --position-ids replaces", inject);
-        if ((bugs & VT_BUG_NO_MROPE_SECTIONS) && !paths[F_Q])
+        if ((bugs & (VT_BUG_NO_MROPE_SECTIONS | VT_BUG_SECTIONED_MROPE)) && !paths[F_Q])
             return vt_fail(st, VT_EINPUT, "--inject %s acts in the rotary: give --q and --k", inject);
     }
 
     vt_model_config cfg;
     VT_TRY(model ? vt_config_load(&cfg, model, st) : vt_config_load_file(&cfg, config, st));
-    if (cfg.family != VT_FAMILY_QWEN2VL && cfg.family != VT_FAMILY_QWEN25VL)
-        return vt_fail(st, VT_EINPUT, "%s: model_type %s has no M-RoPE (qwen2_vl or qwen2_5_vl)", model ? model : config,
-                       cfg.model_type);
+    if (cfg.family != VT_FAMILY_QWEN2VL && cfg.family != VT_FAMILY_QWEN25VL && cfg.family != VT_FAMILY_QWEN3VL)
+        return vt_fail(st, VT_EINPUT, "%s: model_type %s has no M-RoPE (qwen2_vl, qwen2_5_vl or qwen3_vl)",
+                       model ? model : config, cfg.model_type);
+    if (inject) { /* the rotary bugs belong to one layout each */
+        if ((bugs & VT_BUG_SECTIONED_MROPE) && !cfg.text.interleaved)
+            return vt_fail(st, VT_EINPUT, "--inject %s: a Qwen3-VL mistake (its interleaved rotary); this is %s", inject,
+                           cfg.model_type);
+        if ((bugs & VT_BUG_NO_MROPE_SECTIONS) && cfg.text.interleaved)
+            return vt_fail(st, VT_EINPUT, "--inject %s: a Qwen2-VL / Qwen2.5-VL mistake (the mrope_section split); "
+                           "Qwen3-VL interleaves (try sectioned-mrope)", inject);
+    }
 
     rope_file f[F_N];
     memset(f, 0, sizeof f);

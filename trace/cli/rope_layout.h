@@ -8,6 +8,14 @@
  * config's vision_start token, T*H*W/merge^2 image (or video) tokens and the vision_end token. `@S` after a
  * video is its second_per_grid_ts (Qwen2.5-VL; the reference uses 1.0 for a video without one).
  *
+ * Qwen3-VL writes each temporal patch of a video as its own block, preceded by a text timestamp
+ * ("<1.5 seconds>"): `video:TxHxW` then becomes T blocks of `stamp` text tokens, vision_start,
+ * H*W/merge^2 video tokens, vision_end. How many tokens a timestamp is depends on the tokenizer, so the
+ * layout says it: `stamp:N` (N text tokens per timestamp, 6 for "<1.5 seconds>" with Qwen's tokenizer)
+ * applies to the videos after it, and a Qwen3-VL video needs one before it.
+ *
+ *     text:5 image:1x4x6 text:2 stamp:6 video:3x4x8 text:4          (Qwen3-VL)
+ *
  *     vt_rope_layout lay;
  *     VT_TRY(vt_rope_layout_parse(&lay, "text:3 image:1x4x4 text:2", st));   // syntax and ranges only
  *     vt_rope_layout_inputs li;
@@ -28,11 +36,11 @@
 
 #define VT_LAYOUT_MAX_ITEMS 4096
 
-typedef enum vt_layout_kind { VT_LAYOUT_TEXT, VT_LAYOUT_IMAGE, VT_LAYOUT_VIDEO } vt_layout_kind;
+typedef enum vt_layout_kind { VT_LAYOUT_TEXT, VT_LAYOUT_IMAGE, VT_LAYOUT_VIDEO, VT_LAYOUT_STAMP } vt_layout_kind;
 
 typedef struct vt_layout_item {
     vt_layout_kind kind;
-    int64_t n;          /* text: the number of tokens */
+    int64_t n;          /* text: the number of tokens; stamp: tokens per timestamp */
     int64_t thw[3];     /* image / video: the grid in patches */
     int has_seconds;    /* video: 1 when `@S` was given */
     double seconds;     /* video: S, the second_per_grid_ts */
@@ -57,8 +65,9 @@ typedef struct vt_rope_layout_inputs {
 int vt_rope_layout_parse(vt_rope_layout *lay, const char *s, vt_status *st);
 void vt_rope_layout_free(vt_rope_layout *lay);
 
-/* The sequence: h and w must be multiples of spatial_merge_size, `@S` needs a Qwen2.5-VL config, and
- * the whole sequence must stay within VT_MROPE_MAX_LEN tokens. */
+/* The sequence: h and w must be multiples of spatial_merge_size, `@S` needs a Qwen2.5-VL config, `stamp:N`
+ * a Qwen3-VL config (tc->frame_blocks), which needs it before every video, and the whole sequence must
+ * stay within VT_MROPE_MAX_LEN tokens. */
 int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_mrope_config *tc, vt_arena *a,
                          vt_status *st);
 
