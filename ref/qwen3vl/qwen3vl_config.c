@@ -30,16 +30,14 @@ int vt_qwen3vl_config_parse(vt_qwen3vl_config *c, vt_mrope_config *text, const c
     memset(c, 0, sizeof *c);
     const cJSON *vc = vt_json_object(root, "vision_config", 1, st, &rc);
     VT_TRY(rc);
-    /* defaults: Qwen3VLVisionConfig */
+    /* the keys every Qwen2-style vision_config shares, then Qwen3VLVisionConfig's own defaults where they
+     * differ from the shared ones (depth 27, patch 16) */
+    VT_TRY(vt_vision_config_parse_sizes(q, vc, st));
     VT_TRY(vt_json_int(vc, s, "depth", 27, 1, VT_CFG_MAX_DEPTH, &q->depth, st));
+    VT_TRY(vt_json_int(vc, s, "patch_size", 16, 1, VT_CFG_MAX_PATCH, &q->patch_size, st));
     VT_TRY(vt_json_int(vc, s, "hidden_size", 1152, 1, VT_CFG_MAX_WIDTH, &q->embed_dim, st));
     VT_TRY(vt_json_int(vc, s, "intermediate_size", 4304, 1, VT_CFG_MAX_MLP, &q->mlp_hidden, st));
-    VT_TRY(vt_json_int(vc, s, "num_heads", 16, 1, VT_CFG_MAX_HEADS, &q->num_heads, st));
     VT_TRY(vt_json_int(vc, s, "out_hidden_size", 3584, 1, VT_CFG_MAX_WIDTH, &q->out_hidden, st));
-    VT_TRY(vt_json_int(vc, s, "in_channels", 3, 1, 64, &q->in_channels, st));
-    VT_TRY(vt_json_int(vc, s, "patch_size", 16, 1, VT_CFG_MAX_PATCH, &q->patch_size, st));
-    VT_TRY(vt_json_int(vc, s, "temporal_patch_size", 2, 1, VT_CFG_MAX_MERGE, &q->temporal_patch_size, st));
-    VT_TRY(vt_json_int(vc, s, "spatial_merge_size", 2, 1, VT_CFG_MAX_MERGE, &q->spatial_merge_size, st));
     VT_TRY(vt_json_string(vc, s, "hidden_act", "gelu_pytorch_tanh", q->hidden_act, sizeof q->hidden_act, st));
     if (!vt_activation_known(q->hidden_act))
         return vt_fail(st, VT_EINPUT, "%shidden_act '%s' is not one of quick_gelu, silu, gelu, gelu_pytorch_tanh", s,
@@ -105,20 +103,17 @@ static void merger_specs(vt_weight_list *l, const char *prefix, int64_t norm_wid
 int vt_qwen3vl_weight_specs(const vt_qwen3vl_config *c, vt_weight_list *l, vt_status *st)
 {
     const vt_vision_config *q = &c->vision;
-    const int64_t C = q->embed_dim, F = q->mlp_hidden, O = q->out_hidden, P = q->patch_size;
-    const int64_t T = q->temporal_patch_size, U = (int64_t)q->spatial_merge_size * q->spatial_merge_size;
-    vt_weight_list_add(l, VT_DIMS(C, q->in_channels, T, P, P), "visual.patch_embed.proj.weight");
-    vt_weight_list_add(l, VT_DIMS(C), "visual.patch_embed.proj.bias");
+    const int64_t C = q->embed_dim, F = q->mlp_hidden, O = q->out_hidden;
+    const int64_t U = (int64_t)q->spatial_merge_size * q->spatial_merge_size;
+    vt_vision_patch_embed_specs(l, q);
+    vt_weight_list_add(l, VT_DIMS(C), "visual.patch_embed.proj.bias"); /* Qwen3-VL's Conv3d has one */
     vt_weight_list_add(l, VT_DIMS(c->num_position_embeddings, C), "visual.pos_embed.weight");
     for (int i = 0; i < q->depth; i++) {
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.norm1.weight", i);
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.norm1.bias", i);
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.norm2.weight", i);
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.norm2.bias", i);
-        vt_weight_list_add(l, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
-        vt_weight_list_add(l, VT_DIMS(3 * C), "visual.blocks.%d.attn.qkv.bias", i);
-        vt_weight_list_add(l, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
-        vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.attn.proj.bias", i);
+        vt_vision_attn_specs(l, i, C);
         vt_weight_list_add(l, VT_DIMS(F, C), "visual.blocks.%d.mlp.linear_fc1.weight", i);
         vt_weight_list_add(l, VT_DIMS(F), "visual.blocks.%d.mlp.linear_fc1.bias", i);
         vt_weight_list_add(l, VT_DIMS(C, F), "visual.blocks.%d.mlp.linear_fc2.weight", i);
