@@ -291,7 +291,7 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
         const int is_freq = !strcmp(name, "mrope.freqs") || !strcmp(name, "mrope.freqs_thw") || !strcmp(name, "mrope.axis");
         const int64_t half = is_freq ? ref->shape[ref->ndim - 1] : ref->shape[ref->ndim - 1] / 2;
         const int64_t j = ch % (half ? half : 1);
-        RAPPEND("; channel %lld = frequency %lld", (long long)ch, (long long)j);
+        RAPPEND("%schannel %lld = frequency %lld", len ? "; " : "", (long long)ch, (long long)j);
         const int *sec = l->mrope_section;
         if (l->have_section && l->interleaved && sec[0] + sec[1] + sec[2] == half) {
             int ax = (j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0;
