@@ -379,7 +379,8 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
         vt_arena a;
         vt_arena_init(&a, (size_t)32 << 20);
         vt_rope_layout_inputs li;
-        rc = vt_rope_layout_build(&li, &lay, &c.text, &a, st);
+        vt_status kst = {0}; /* this config's answer; the first one that counts goes to *st */
+        rc = vt_rope_layout_build(&li, &lay, &c.text, &a, &kst);
         if (rc == VT_OK) {
             vt_mrope_inputs in = {0};
             in.input_ids = &li.input_ids;
@@ -387,13 +388,16 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
             in.video_grid_thw = li.has_videos ? &li.video_grid_thw : NULL;
             in.second_per_grid_ts = li.has_seconds ? &li.second_per_grid_ts : NULL;
             vt_tensor pos, deltas;
-            rc = vt_mrope_get_rope_index(&pos, &deltas, &in, &c.text, &a, st);
+            rc = vt_mrope_get_rope_index(&pos, &deltas, &in, &c.text, &a, &kst);
             /* a layout that builds is a sequence get_rope_index accepts */
             VT_ASSERT(rc == VT_OK || rc == VT_ERESOURCE);
         }
         vt_arena_free(&a);
         /* the Qwen2.5-VL config takes every layout item but stamp:N; the others may refuse what is not theirs */
-        if (first == VT_OK && (k == 0 || rc != VT_EINPUT)) first = rc;
+        if (first == VT_OK && (k == 0 || rc != VT_EINPUT)) {
+            first = rc;
+            if (rc) *st = kst;
+        }
     }
     vt_rope_layout_free(&lay);
     return first;
