@@ -17,7 +17,7 @@ FUZZ_CC      ?= clang
 FUZZ_RSS_MB  ?= 2560
 DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev
 
-FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -D_DEFAULT_SOURCE -Iref -Itrace
+FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -ffp-contract=off -D_DEFAULT_SOURCE -Iref -Itrace
 FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_SRC := $(filter-out trace/cli/cli_%.c,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
@@ -59,7 +59,7 @@ build/fuzz/%.o: %.c
 # not ours to change; docs/robustness.md#what-was-found-and-fixed)
 build/fuzz/stb_image.o: tests/fuzz/stb_image.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined \
+	$(FUZZ_CC) -std=c11 -ffp-contract=off -D_DEFAULT_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined \
 	  -fno-sanitize=pointer-overflow,nonnull-attribute -w -c $< -o $@
 
 build/fuzz/libvt.a: $(FUZZ_LIB_OBJ)

@@ -13,7 +13,7 @@
  * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
  * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
  * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
- * the contract of DESIGN.md ("never a crash"), and the regression test checks the same.
+ * the contract of docs/design.md ("Exit codes": never a crash), and the regression test checks the same.
  *
  * The sharded-index target is the one that needs files: the index is written beside two small shards
  * in a private temporary directory (made on first use, removed at exit) and opened with

@@ -1,6 +1,6 @@
 /*
  * diff.h -- `vlmtrace diff OURS REF`: walk REF's manifest in order and compare each tensor with ours by
- * the DESIGN.md rule (compare.h), reporting the first divergence and the last tensor that passed before it,
+ * the comparison rule of docs/design.md (compare.h), reporting the first divergence and the last tensor that passed before it,
  * and where in the model the worst element of a failing tensor sits (locate.h: input, patch (t, h, w),
  * head, attention segment or window).
  *
