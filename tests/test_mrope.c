@@ -304,7 +304,7 @@ static const struct {
 } bad_layouts[] = {
     {"", "layout: empty"},
     {"   ", "layout: empty"},
-    {"text", "expected text:N, image:TxHxW or video:TxHxW[@S]"},
+    {"text", "expected text:N, image:TxHxW, video:TxHxW[@S] or stamp:N"},
     {"text:", "expected text:N"},
     {"text:0", "N must be in [1,"},
     {"text:-3", "expected text:N"},
