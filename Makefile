@@ -8,7 +8,10 @@
 #   make debug    bin/debug/vlmtrace with -O0 -g -fsanitize=address,undefined
 #   make notebooks-data   regenerate notebooks-data/traces/ with bin/vlmtrace
 #   make notebooks        execute every docs/notebooks/*.ipynb headless (outputs in build/notebooks/)
-#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs; every cited path exists
+#   make docs-check       every link in docs/*.md and README.md resolves; every doc command runs; every cited path
+#                         exists; the bug zoo's report pictures are current; two report.html pages checked in
+#                         headless Chromium
+#   make report-pictures  redraw the bug zoo's `diff --report` pictures the docs show (docs/img/report/)
 #   make house-check      (part of make test) the include rules, docs/trace-spec.md against the goldens, docs/design.md's C program
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
@@ -88,9 +91,11 @@ DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pi
 DEBS_ARM64 := gcc-aarch64-linux-gnu qemu-user-static libgomp1:arm64 \
               $(addsuffix :arm64,$(filter lib%-dev,$(DEBS_BUILD)) libcmocka-dev)
 DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert
+# the browser check of diff --report's report.html (docs-check)
+DEBS_BROWSER := chromium chromium-driver python3-selenium python3-pil poppler-utils
 
 .PHONY: all demo test test-clang test-arm64 debug help clean deps-build deps-test deps-arm64 tests-build tests-build-plain
-.PHONY: notebooks notebooks-data docs-check deps-notebooks
+.PHONY: notebooks notebooks-data docs-check deps-notebooks report-pictures
 all: bin/vlmtrace
 
 # ---- variants: $(BUILD)<v>/... objects, binaries under $(BIN) (opt), $(BIN)san/, $(BIN)debug/ ----
@@ -217,9 +222,17 @@ notebooks: deps-notebooks notebooks-data
 	@echo "all $(words $(NOTEBOOKS)) notebooks executed; outputs in build/notebooks/"
 
 docs-check:
-	$(call ensure_debs,$(DEBS_BUILD) python3)
+	$(call ensure_debs,$(DEBS_BUILD) python3 $(DEBS_BROWSER))
 	@$(MAKE) --no-print-directory bin/vlmtrace
 	@/usr/bin/python3 tests/check_docs.py
+	@/usr/bin/python3 tests/report_pictures.py --check --keep build/report-check/reports
+	@/usr/bin/python3 tests/report_browser.py --shots build/report-check \
+	    build/report-check/reports/no-segment-mask build/report-check/reports/no-mrope-sections
+
+# ---- diff --report: the bug zoo's pictures that docs/bug-zoo.md and docs/diff-your-port.md show ----
+report-pictures: deps-build
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@/usr/bin/python3 tests/report_pictures.py
 
 # ---- the house (docs/design.md): the dependency rules over every #include, the trace spec's name lists
 # against the golden manifests, and the page's C program compiled against ref/ alone (no trace/) and run ----
