@@ -137,6 +137,24 @@ check err-qwen3vl-layout-stamp 2 rope --config $R/rope-index-qwen3vl/qwen3vl-ima
     --layout "text:2 video:2x4x4" --trace "$tmp/e15"
 check err-synth-preset 2 synth --preset no-such-preset --out "$tmp/e11"
 check err-synth-write 3 VLMTRACE_FAIL_WRITE_AFTER=20000 synth --preset tiny-kimi-vl --out "$tmp/e12"
+# ---- issue 21: refusals (on copies of the references), --only matching nothing, --json, the family check,
+# the literal limit ----
+cp -r $R/qwen2vl-image "$tmp/gold" && cp -r $R/preprocess-sizes "$tmp/gold-pp" && chmod -R u+w "$tmp/gold" "$tmp/gold-pp"
+check err-guard-run-trace 2 run --model "$tmp/gold" --image $R/qwen2vl-image/image.0.png --trace "$tmp/gold"
+check err-guard-run-out 2 run --model "$tmp/gold" --image $R/qwen2vl-image/image.0.png --out "$tmp/gold/visual.npy"
+check err-guard-preprocess 2 preprocess --family qwen2-vl --image $R/qwen2vl-image/image.0.png --trace "$tmp/gold-pp"
+check err-guard-rope 2 rope --model "$tmp/gold" --layout "text:3" --trace "$tmp/gold-pp"
+check err-guard-synth 2 synth --preset tiny-qwen2-vl --out "$tmp/gold"
+check err-only-nothing 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --max-pixels 20000 \
+    --trace "$tmp/e13" --only 'vision.*'
+check only-one-glob-nothing 0 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --max-pixels 20000 \
+    --trace "$tmp/e14" --only 'vision.*' --only 'visual.merger*' --json
+check err-preprocess-family 2 preprocess --family qwen2-vl --model $R/kimivl-image --image $R/kimivl-image/image0.png \
+    --trace "$tmp/e15"
+check err-literal-limit 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --min-pixels 12845056 \
+    --max-pixels 12845056 --attn literal
+check err-args-twice 2 run --model a --model b
+check diff-two-models 1 diff $R/kimivl-image $R/qwen2vl-image --json
 
 end=$(date +%s)
 n=$((pass + $(echo $fail | wc -w)))

@@ -12,7 +12,7 @@
 # A run stops at the first crash, leak, sanitizer report or timeout, prints the input's path and fails.
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tokens
+FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tokens args
 FUZZ_CC      ?= clang
 FUZZ_RSS_MB  ?= 2560
 DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev
@@ -33,6 +33,7 @@ FUZZ_MAXLEN_preproc   := 8192
 FUZZ_MAXLEN_image     := 65536
 FUZZ_MAXLEN_layout    := 4096
 FUZZ_MAXLEN_tokens    := 512
+FUZZ_MAXLEN_args      := 2048
 FUZZ_DICT_st_header := safetensors
 FUZZ_DICT_st_index  := json
 FUZZ_DICT_npy       := npy
@@ -42,6 +43,7 @@ FUZZ_DICT_preproc   := json
 FUZZ_DICT_image     := image
 FUZZ_DICT_layout    := layout
 FUZZ_DICT_tokens    := tokens
+FUZZ_DICT_args      := args
 
 FUZZ_ENV := TMPDIR=$(CURDIR)/build/fuzz/tmp ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:halt_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -96,6 +98,7 @@ fuzz: fuzz-build fuzz-corpus
 	    preproc) len=$(FUZZ_MAXLEN_preproc); dict=$(FUZZ_DICT_preproc);; \
 	    image) len=$(FUZZ_MAXLEN_image); dict=$(FUZZ_DICT_image);; \
 	    tokens) len=$(FUZZ_MAXLEN_tokens); dict=$(FUZZ_DICT_tokens);; \
+	    args) len=$(FUZZ_MAXLEN_args); dict=$(FUZZ_DICT_args);; \
 	    *) len=$(FUZZ_MAXLEN_layout); dict=$(FUZZ_DICT_layout);; \
 	  esac; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: build/fuzz/log/$$t.log)"; \

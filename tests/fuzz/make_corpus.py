@@ -19,6 +19,7 @@ what the fuzzers added in earlier runs stays). Sources:
              GIF, PNM)
   layout     tests/fuzz/seeds/layout/
   tokens     tests/fuzz/seeds/tokens/ (the diff's locator on M-RoPE token traces)
+  args       tests/fuzz/seeds/args/ (argv lists, one argument a line)
 Only the standard library is used.
 """
 import hashlib
@@ -173,6 +174,7 @@ def main():
 
     copy_seeds(out, "layout")
     copy_seeds(out, "tokens")
+    copy_seeds(out, "args")
     for t in sorted(os.listdir(out)):
         print("%-10s %4d seeds in %s" % (t, len(os.listdir(os.path.join(out, t))), os.path.join(out, t)))
 

@@ -9,7 +9,8 @@
  *
  * One function per target, each calling the same in-memory entry point the command line's file
  * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse,
- * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build, vt_locator_build), then using what it got the way
+ * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build, vt_locator_build, vt_opts_parse), then
+ * using what it got the way
  * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
  * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
  * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
@@ -31,6 +32,7 @@
 #include "format/manifest.h"
 #include "mrope/mrope.h"
 #include "format/npy.h"
+#include "cli/cli.h"
 #include "cli/rope_layout.h"
 #include "io/safetensors.h"
 #include "core/status.h"
@@ -537,6 +539,67 @@ int vt_fuzz_tokens(const uint8_t *data, size_t size, vt_status *st)
 
 /* ================================ the table ================================ */
 
+/* ================================ the command line's arguments ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_args)
+/* The bytes as an argv (split at NUL and newline bytes, at most 64 arguments), parsed by vt_opts_parse
+ * against a table holding every kind of flag, then every --video value split as run and preprocess do. */
+int vt_fuzz_args(const uint8_t *data, size_t size, vt_status *st)
+{
+    char *s = vt_fuzz_text(data, size);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    char *argv[65];
+    int argc = 0;
+    argv[argc++] = "fuzz";
+    for (char *p = s; argc < 65 && p <= s + size;) {
+        size_t n = strcspn(p, "\n");
+        argv[argc++] = p;
+        if (p + n >= s + size) break;
+        p[n] = 0;
+        p += n + 1;
+    }
+    const char *model = NULL, *out = NULL;
+    vt_strlist images = {0}, videos = {0}, pos = {0};
+    vt_numlist fps = {0};
+    int64_t threads = 0;
+    double rtol = 0;
+    int mode = 0, viz = 0;
+    static const char *const modes[] = {"segments", "literal", NULL};
+    const vt_opt opts[] = {
+        {"--model", VT_OPT_STRING, 0, &model, "DIR", 0, 0, NULL},
+        {"--out", VT_OPT_STRING, 0, &out, "FILE", 0, 0, NULL},
+        {"--image", VT_OPT_STRING, 1, &images, "FILE", 0, 0, NULL},
+        {"--video", VT_OPT_STRING, 1, &videos, "F1,F2,...", 0, 0, NULL},
+        {"--fps", VT_OPT_DOUBLE, 1, &fps, "F", 1e-3, 1e6, NULL},
+        {"--threads", VT_OPT_INT, 0, &threads, "N", 1, 1024, NULL},
+        {"--rtol", VT_OPT_DOUBLE, 0, &rtol, "R", 0, 1e6, NULL},
+        {"--attn", VT_OPT_CHOICE, 0, &mode, "MODE", 0, 0, modes},
+        {"--viz", VT_OPT_FLAG, 0, &viz, NULL, 0, 0, NULL},
+    };
+    int rc = vt_opts_parse("fuzz", opts, VT_N_OPTS(opts), argc, argv, (size & 1) ? &pos : NULL, st);
+    for (int v = 0; rc == VT_OK && v < videos.n; v++) {
+        char *buf, **items;
+        int n;
+        rc = vt_split_list("--video", videos.v[v], &buf, &items, &n, st);
+        if (rc == VT_OK) {
+            for (int k = 0; k < n; k++) rc |= items[k][0] == 0; /* never an empty item */
+            free(buf);
+            free(items);
+            if (rc) abort();
+        }
+    }
+    if (rc == VT_OK && mode != 0 && mode != 1) abort();
+    for (int k = 0; rc == VT_OK && k < fps.n; k++)
+        if (!(fps.v[k] >= 1e-3 && fps.v[k] <= 1e6)) abort();
+    vt_strlist_free(&images);
+    vt_strlist_free(&videos);
+    vt_strlist_free(&pos);
+    vt_numlist_free(&fps);
+    free(s);
+    return rc;
+}
+#endif
+
 #ifndef VT_FUZZ_TARGET
 typedef struct vt_fuzz_target {
     const char *name;
@@ -547,6 +610,7 @@ static const vt_fuzz_target vt_fuzz_targets[] = {
     {"st_header", vt_fuzz_st_header}, {"st_index", vt_fuzz_st_index}, {"npy", vt_fuzz_npy},
     {"manifest", vt_fuzz_manifest},   {"config", vt_fuzz_config},     {"preproc", vt_fuzz_preproc},
     {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},     {"tokens", vt_fuzz_tokens},
+    {"args", vt_fuzz_args},
 };
 #define VT_FUZZ_N_TARGETS ((int)(sizeof vt_fuzz_targets / sizeof vt_fuzz_targets[0]))
 
