@@ -74,7 +74,7 @@ STB_LIB   :=
 else
 STB_LIB   := -lstb
 endif
-LDLIBS    := $(EXTRA_LDFLAGS) $(OPENMP_LIBS) -lcjson $(STB_LIB) -ljpeg -lexif -lm
+LDLIBS    := $(EXTRA_LDFLAGS) $(OPENMP_LIBS) -lcjson $(STB_LIB) -ljpeg -lexif -lpcre2-8 -lutf8proc -lm
 TEST_LIBS := -lcmocka
 
 # ref/io/stb/stb_impl.c is stb's own code, compiled only with STB=headers (one folder down: not in REF_SRC)
@@ -87,7 +87,7 @@ TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
 
 # Debian packages: to build, to test, and (later targets) for the notebooks. The arm64 cross-build takes
 # every lib*-dev of the build (and cmocka) in its :arm64 flavour, so the two lists cannot drift apart.
-DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
+DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev libpcre2-dev libutf8proc-dev
 DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pil clang libomp-dev
 DEBS_ARM64 := gcc-aarch64-linux-gnu qemu-user-static libgomp1:arm64 \
               $(addsuffix :arm64,$(filter lib%-dev,$(DEBS_BUILD)) libcmocka-dev)

@@ -7,7 +7,8 @@
 #   3. `vlmtrace run --timings` on a 448 x 448 image (1024 patches; Qwen3-VL: 784 of 16 x 16): 1 and 2 threads untraced, then block
 #      outputs only and a full trace, with the peak RSS of each run against the float32 weight size;
 #   4. the 1-thread and 2-thread traces compared byte for byte (cmp);
-#   5. one full-size block through the segment path against the literal path (`vlmtrace diff`).
+#   5. one full-size block through the segment path against the literal path (`vlmtrace diff`);
+#   6. the tokenizer: tokenizer.json load time and a 1 MB encode, cold and warm word cache (bin/bench_tokenizer).
 #
 # Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b qwen3-vl-2b"), BENCH_REPS (GEMM repetitions, 3),
 # BENCH_RUNS (runs of each vlmtrace configuration, the fastest kept, 2),
@@ -195,6 +196,15 @@ for tower in $TOWERS; do
     fi
     rm -rf "$OUT/$tower.seg" "$OUT/$tower.lit"
 done
+
+echo
+echo "== 6. tokenizer: load the 11 MB tokenizer.json, encode 1 MB (docs/tokenizer.md#speed)"
+${BENCH_BIN:-bin}/bench_tokenizer
+case $? in
+0) ;;
+1) miss "tokenizer below its speed targets (cold encode >= 7.5 MiB/s, load < 0.2 s)" ;;
+*) die "bench_tokenizer failed" ;;
+esac
 
 echo
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
