@@ -70,6 +70,9 @@ check rope-qwen3vl 0 rope --config $R/rope-index-qwen3vl/qwen3vl-mrope-pad/confi
     --trace "$tmp/rope3" --quiet
 check rope-qwen3vl-layout 0 rope --config $R/rope-index-qwen3vl/qwen3vl-image-video/config.json \
     --layout "text:5 image:1x4x6 text:3 stamp:6 video:3x4x8 text:7" --trace "$tmp/rope4" --viz
+check rope-qwen3vl-tokenizer 0 rope --config $R/rope-index-qwen3vl/qwen3vl-image-video/config.json \
+    --layout "text:5 image:1x4x6 text:3 video:3x4x8@1.5 text:7" --tokenizer $R/tokenizer/tokenizer.json \
+    --trace "$tmp/rope5" --quiet
 check diff-qwen3vl-fail 1 diff "$tmp/q3" $R/qwen3vl-multi --all  # 3 frames (odd: padded) against 4
 check inspect-qwen3vl 0 inspect --model $R/qwen3vl-image
 check show 0 show "$tmp/q2"

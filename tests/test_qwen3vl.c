@@ -14,6 +14,7 @@
 #include "core/bugzoo.h"
 #include "io/fileio.h"
 #include "model/model.h"
+#include "cli/rope_layout.h"
 #include "qwen2_cases.h"
 #include "qwen3vl/qwen3vl.h"
 
@@ -237,9 +238,50 @@ static void test_qwen3vl_rope_layout_stamps(void **state)
     free(o2);
     /* a Qwen3-VL video without stamp:N, and stamp:N under Qwen2-VL: one line each */
     expect_error(vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'text:2 video:2x4x4' --trace %s/x",
-                             d, tmp), "stamp:N");
+                             d, tmp), "needs a tokenizer (--tokenizer) or stamp:N");
     expect_error(vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'stamp:6 video:2x4x4' --trace %s/y",
                              VT_GOLDEN("rope-index/qwen2vl-image"), tmp), "Qwen3-VL");
+    vt_test_rmtree(tmp);
+}
+
+/* --tokenizer counts each timestamp's tokens: the golden prompt's positions without stamp:N, and a
+ * timestamp past 9.9 s takes one token more ("<10.2 seconds>": 7). */
+static void test_qwen3vl_rope_layout_tokenizer(void **state)
+{
+    (void)state;
+    char tmp[64], tr[128], buf[64];
+    vt_rope_layout_timestamp(buf, sizeof buf, 1, 1.0); /* frames 2 and 3 at 1.0 and 1.5 s */
+    assert_string_equal(buf, "<1.2 seconds>");         /* 1.25 to one decimal, ties to even as Python */
+    vt_rope_layout_timestamp(buf, sizeof buf, 0, 0.5);
+    assert_string_equal(buf, "<0.1 seconds>");
+    vt_test_tmpdir(tmp);
+    const char *d = RCASE("qwen3vl-image-video"), *tok = VT_GOLDEN("tokenizer/tokenizer.json");
+    snprintf(tr, sizeof tr, "%s/t", tmp);
+    int rc = vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'text:5 image:1x4x6 text:3 "
+                         "video:3x4x8 text:7' --tokenizer %s --trace %s --quiet", d, tok, tr);
+    if (rc != 0) fail_msg("--tokenizer -> %d\n%s", rc, out);
+    vt_tensor ours, ref;
+    void *o1, *o2;
+    vt_test_load_golden(tr, "position_ids", &ours, &o1);
+    vt_test_load_golden(d, "position_ids", &ref, &o2);
+    assert_int_equal(vt_numel(&ours), vt_numel(&ref));
+    assert_memory_equal(ours.data, ref.data, vt_nbytes(&ref));
+    free(o1);
+    free(o2);
+    snprintf(tr, sizeof tr, "%s/u", tmp);
+    rc = vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'text:2 video:12x4x4@1.0' --tokenizer %s "
+                     "--trace %s --quiet", d, tok, tr);
+    if (rc != 0) fail_msg("--tokenizer, 12 blocks -> %d\n%s", rc, out);
+    vt_test_load_golden(tr, "input_ids", &ours, &o1);
+    assert_int_equal(ours.shape[1], 2 + 12 * (2 + 4) + 10 * 6 + 2 * 7);
+    free(o1);
+    /* one line each: stamp:N with a tokenizer, a tokenizer for Qwen2-VL, @S without a tokenizer */
+    expect_error(vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'stamp:6 video:2x4x4' --tokenizer %s "
+                             "--trace %s/x", d, tok, tmp), "drop one");
+    expect_error(vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'text:2' --tokenizer %s --trace %s/y",
+                             VT_GOLDEN("rope-index/qwen2vl-image"), tok, tmp), "only Qwen3-VL writes timestamps");
+    expect_error(vt_test_cli(out, sizeof out, "rope --config %s/config.json --layout 'stamp:6 video:2x4x4@2' --trace %s/z",
+                             d, tmp), "needs a tokenizer");
     vt_test_rmtree(tmp);
 }
 
@@ -395,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_qwen3vl_rope_index_cases),
         cmocka_unit_test(test_qwen3vl_rope_rotary_cases),
         cmocka_unit_test(test_qwen3vl_rope_layout_stamps),
+        cmocka_unit_test(test_qwen3vl_rope_layout_tokenizer),
         cmocka_unit_test(test_qwen3vl_viz),
         cmocka_unit_test(test_qwen3vl_synth_run_inspect),
         cmocka_unit_test(test_qwen3vl_bugs_localised),

@@ -387,7 +387,7 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
         vt_arena_init(&a, (size_t)32 << 20);
         vt_rope_layout_inputs li;
         vt_status kst = {0}; /* this config's answer; the first one that counts goes to *st */
-        rc = vt_rope_layout_build(&li, &lay, &c.text, &a, &kst);
+        rc = vt_rope_layout_build(&li, &lay, &c.text, NULL, &a, &kst);
         if (rc == VT_OK) {
             vt_mrope_inputs in = {0};
             in.input_ids = &li.input_ids;

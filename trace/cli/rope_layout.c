@@ -119,6 +119,31 @@ static int parse_item(vt_layout_item *it, const char *s, size_t n, int idx, vt_s
     return VT_OK;
 }
 
+void vt_rope_layout_timestamp(char *buf, size_t cap, int64_t i, double seconds_per_patch)
+{
+    /* Qwen3VLProcessor._calculate_timestamps: timestamps = [idx / fps for idx in indices], then the mean of
+     * each pair (idx 2i and 2i+1, merge_size 2); the prompt writes f"<{t:.1f} seconds>" */
+    const double fps = seconds_per_patch > 0 ? 2.0 / seconds_per_patch : 0; /* @0: every frame at time 0 */
+    const double a = fps > 0 ? (double)(2 * i) / fps : 0, b = fps > 0 ? (double)(2 * i + 1) / fps : 0;
+    snprintf(buf, cap, "<%.1f seconds>", (a + b) / 2);
+}
+
+/* Tokens of the timestamp before temporal patch i: stamps->count on its text, or stamp:N. */
+static int stamp_tokens(int64_t *n, const vt_rope_stamps *stamps, int64_t stamp, int64_t i, double spp, int item,
+                        vt_status *st)
+{
+    if (!stamps) {
+        *n = stamp;
+        return VT_OK;
+    }
+    char text[64];
+    vt_rope_layout_timestamp(text, sizeof text, i, spp);
+    VT_TRY(stamps->count(stamps->ctx, text, n, st));
+    if (*n < 0 || *n > VT_MROPE_MAX_LEN)
+        return vt_fail(st, VT_EINPUT, "layout item %d: timestamp '%s' counted %lld tokens", item, text, (long long)*n);
+    return VT_OK;
+}
+
 int vt_rope_layout_parse(vt_rope_layout *lay, const char *s, vt_status *st)
 {
     memset(lay, 0, sizeof *lay);
@@ -161,8 +186,8 @@ void vt_rope_layout_free(vt_rope_layout *lay)
     lay->n = 0;
 }
 
-int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_mrope_config *tc, vt_arena *a,
-                         vt_status *st)
+int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, const vt_mrope_config *tc,
+                         const vt_rope_stamps *stamps, vt_arena *a, vt_status *st)
 {
     memset(out, 0, sizeof *out);
     const int m = tc->spatial_merge_size;
@@ -176,6 +201,9 @@ int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, 
             if (!tc->frame_blocks)
                 return vt_fail(st, VT_EINPUT, "layout item %d: stamp:N (timestamp tokens before each temporal patch) "
                                "needs a Qwen3-VL config", i + 1);
+            if (stamps)
+                return vt_fail(st, VT_EINPUT, "layout item %d: stamp:N and a tokenizer: the tokenizer counts the "
+                               "timestamps (drop one)", i + 1);
             stamp = it->n;
         } else {
             const char *kind = it->kind == VT_LAYOUT_IMAGE ? "image" : "video";
@@ -183,21 +211,35 @@ int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, 
                 return vt_fail(st, VT_EINPUT, "layout item %d '%s:%lldx%lldx%lld': H and W must be multiples of "
                                "spatial_merge_size %d", i + 1, kind, (long long)it->thw[0], (long long)it->thw[1],
                                (long long)it->thw[2], m);
-            if (it->has_seconds && !tc->absolute_time)
-                return vt_fail(st, VT_EINPUT, "layout item %d: @S (second_per_grid_ts) needs a Qwen2.5-VL config; "
-                               "Qwen2-VL numbers video frames 0, 1, 2, ...", i + 1);
+            if (it->has_seconds && !tc->absolute_time && !tc->frame_blocks)
+                return vt_fail(st, VT_EINPUT, "layout item %d: @S (second_per_grid_ts) needs a Qwen2.5-VL config (or "
+                               "Qwen3-VL's timestamps); Qwen2-VL numbers video frames 0, 1, 2, ...", i + 1);
+            if (it->has_seconds && tc->frame_blocks && !stamps)
+                return vt_fail(st, VT_EINPUT, "layout item %d: @S (the timestamps' seconds per temporal patch) needs a "
+                               "tokenizer to count the timestamp tokens (--tokenizer); or give stamp:N", i + 1);
             const int frames = it->kind == VT_LAYOUT_VIDEO && tc->frame_blocks;
-            if (frames && stamp == 0)
-                return vt_fail(st, VT_EINPUT, "layout item %d: a Qwen3-VL video needs stamp:N before it (the text "
-                               "tokens of each temporal patch's timestamp, e.g. stamp:6 for \"<1.5 seconds>\")", i + 1);
+            if (frames && stamp == 0 && !stamps)
+                return vt_fail(st, VT_EINPUT, "layout item %d: a Qwen3-VL video needs a tokenizer (--tokenizer) or "
+                               "stamp:N before it (the text tokens of each temporal patch's timestamp, e.g. stamp:6 "
+                               "for \"<1.5 seconds>\")", i + 1);
             int64_t tokens = it->thw[0] * (it->thw[1] / m); /* each <= 2^24: no overflow */
             if (tokens > VT_MROPE_MAX_LEN) tokens = VT_MROPE_MAX_LEN + 1;
             else tokens *= it->thw[2] / m;
             /* vision_start, the pads, vision_end; Qwen3-VL: per temporal patch, with its timestamp */
-            L += frames ? tokens + it->thw[0] * (2 + stamp) : 2 + tokens;
+            if (frames) {
+                L += tokens;
+                const double spp = it->has_seconds ? it->seconds : 1.0;
+                for (int64_t b = 0; b < it->thw[0] && L <= VT_MROPE_MAX_LEN; b++) {
+                    int64_t ns;
+                    VT_TRY(stamp_tokens(&ns, stamps, stamp, b, spp, i + 1, st));
+                    L += 2 + ns;
+                }
+            } else {
+                L += 2 + tokens;
+            }
             if (it->kind == VT_LAYOUT_IMAGE) n_img++;
             else n_vid++;
-            out->has_seconds |= it->has_seconds;
+            out->has_seconds |= it->has_seconds && !tc->frame_blocks; /* Qwen3-VL: for the timestamps only */
         }
         if (L > VT_MROPE_MAX_LEN)
             return vt_fail(st, VT_EINPUT, "layout: more than %d tokens (at item %d)", VT_MROPE_MAX_LEN, i + 1);
@@ -232,9 +274,12 @@ int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, 
         int img = it->kind == VT_LAYOUT_IMAGE;
         /* Qwen3VLProcessor: "<T seconds>" + vision_start + pads + vision_end for every temporal patch */
         const int frames = !img && tc->frame_blocks;
-        const int64_t blocks = frames ? it->thw[0] : 1, nstamp = frames ? stamp : 0;
+        const int64_t blocks = frames ? it->thw[0] : 1;
         const int64_t tokens = (it->thw[0] / blocks) * (it->thw[1] / m) * (it->thw[2] / m);
         for (int64_t b = 0; b < blocks; b++) {
+            int64_t nstamp = 0;
+            if (frames) VT_TRY(stamp_tokens(&nstamp, stamps, stamp, b, it->has_seconds ? it->seconds : 1.0, i + 1, st));
+            VT_ASSERT(j + nstamp + 2 + tokens <= L); /* the counter must answer as in the first pass */
             for (int64_t k = 0; k < nstamp; k++) ids[j++] = text_id;
             ids[j++] = tc->vision_start_token_id;
             for (int64_t k = 0; k < tokens; k++) ids[j++] = img ? tc->image_token_id : tc->video_token_id;
