@@ -244,6 +244,8 @@ int vt_rope_layout_build(vt_rope_layout_inputs *out, const vt_rope_layout *lay, 
         if (L > VT_MROPE_MAX_LEN)
             return vt_fail(st, VT_EINPUT, "layout: more than %d tokens (at item %d)", VT_MROPE_MAX_LEN, i + 1);
     }
+    if (L == 0) /* only stamp:N items: they say how long timestamps are, and hold no token */
+        return vt_fail(st, VT_EINPUT, "layout: no tokens (stamp:N only counts the timestamps of the videos after it)");
     /* text tokens: the lowest id that is none of the special ones */
     int64_t text_id = 0;
     for (int again = 1; again;) {
