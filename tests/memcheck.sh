@@ -66,6 +66,22 @@ check rope 0 rope --config $R/rope-index/qwen25vl-multi/config.json \
     --layout "text:2 image:1x4x6 text:2 video:3x4x4@1.5 text:1" --trace "$tmp/rope" --viz
 check rope-input-ids 0 rope --model $R/rope-index/qwen2vl-image --input-ids $R/rope-index/qwen2vl-image/input_ids.npy \
     --image-grid-thw $R/rope-index/qwen2vl-image/image_grid_thw.npy --trace "$tmp/rope2" --quiet
+check run-qwen3vl 0 run --model $R/qwen3vl-multi --image $R/qwen3vl-multi/image.0.png \
+    --video $R/qwen3vl-multi/video.0.frame.0.png,$R/qwen3vl-multi/video.0.frame.1.png,$R/qwen3vl-multi/video.0.frame.2.png \
+    --min-pixels 4096 --max-pixels 20000 --trace "$tmp/q3" --viz --attn literal --out "$tmp/q3.npy"
+check rope-qwen3vl 0 rope --config $R/rope-index-qwen3vl/qwen3vl-mrope-pad/config.json \
+    --input-ids $R/rope-index-qwen3vl/qwen3vl-mrope-pad/input_ids.npy \
+    --attention-mask $R/rope-index-qwen3vl/qwen3vl-mrope-pad/attention_mask.npy \
+    --position-ids $R/rope-index-qwen3vl/qwen3vl-mrope-pad/position_ids.npy \
+    --q $R/rope-index-qwen3vl/qwen3vl-mrope-pad/mrope.q.npy --k $R/rope-index-qwen3vl/qwen3vl-mrope-pad/mrope.k.npy \
+    --trace "$tmp/rope3" --quiet
+check rope-qwen3vl-layout 0 rope --config $R/rope-index-qwen3vl/qwen3vl-image-video/config.json \
+    --layout "text:5 image:1x4x6 text:3 stamp:6 video:3x4x8 text:7" --trace "$tmp/rope4" --viz
+check rope-qwen3vl-tokenizer 0 rope --config $R/rope-index-qwen3vl/qwen3vl-image-video/config.json \
+    --layout "text:5 image:1x4x6 text:3 video:3x4x8@1.5 text:7" --tokenizer $R/tokenizer/tokenizer.json \
+    --trace "$tmp/rope5" --quiet
+check diff-qwen3vl-fail 1 diff "$tmp/q3" $R/qwen3vl-multi --all  # 3 frames (odd: padded) against 4
+check inspect-qwen3vl 0 inspect --model $R/qwen3vl-image
 check show 0 show "$tmp/q2"
 check diff-pass 0 diff $R/qwen2vl-image $R/qwen2vl-image --summary
 check diff-fail 1 diff "$tmp/q25" $R/qwen25vl-image --all --json
@@ -134,6 +150,15 @@ check err-processor-flag 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image
 check err-rope-layout 2 rope --config $R/rope-index/qwen2vl-image/config.json --layout "text:2 image:1x3x3" \
     --trace "$tmp/e10"
 check err-diff-usage 2 diff "$tmp/q2"
+mkdir -p "$tmp/q3bad"
+sed 's/"num_position_embeddings": 64/"num_position_embeddings": 81/' $R/qwen3vl-image/config.json >"$tmp/q3bad/config.json"
+cp $R/qwen3vl-image/model.safetensors "$tmp/q3bad/"
+check err-qwen3vl-pos-table 2 run --model "$tmp/q3bad" --image $R/qwen3vl-image/image.0.png --max-pixels 40000 \
+    --trace "$tmp/e13"
+check err-qwen3vl-video-sizes 2 run --model $R/qwen3vl-multi \
+    --video $R/qwen3vl-multi/image.0.png,$R/qwen3vl-multi/image.1.png --max-pixels 20000 --trace "$tmp/e14"
+check err-qwen3vl-layout-stamp 2 rope --config $R/rope-index-qwen3vl/qwen3vl-image/config.json \
+    --layout "text:2 video:2x4x4" --trace "$tmp/e15"
 check err-synth-preset 2 synth --preset no-such-preset --out "$tmp/e11"
 check err-synth-write 3 VLMTRACE_FAIL_WRITE_AFTER=20000 synth --preset tiny-kimi-vl --out "$tmp/e12"
 # ---- issue 21: refusals (on copies of the references), --only matching nothing, --json, the family check,

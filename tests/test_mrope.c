@@ -273,7 +273,7 @@ static void test_mrope_layout_parse_and_build(void **state)
     vt_arena a;
     vt_arena_init(&a, 0);
     vt_rope_layout_inputs li;
-    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &a, &st), 0);
+    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, NULL, &a, &st), 0);
     /* 3 + (1 + 4 + 1) + (1 + 12 + 1) + 1 */
     assert_int_equal(li.input_ids.shape[1], 24);
     const int64_t *ids = vt_i64(&li.input_ids);
@@ -289,11 +289,11 @@ static void test_mrope_layout_parse_and_build(void **state)
     /* @S on a Qwen2-VL config, H not a multiple of the merge */
     golden_config(&tc, 0);
     assert_int_equal(vt_rope_layout_parse(&lay, "video:2x4x6@2.0", &st), 0);
-    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &a, &st), VT_EINPUT);
+    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "needs a Qwen2.5-VL config"));
     vt_rope_layout_free(&lay);
     assert_int_equal(vt_rope_layout_parse(&lay, "image:1x3x4", &st), 0);
-    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, &a, &st), VT_EINPUT);
+    assert_int_equal(vt_rope_layout_build(&li, &lay, &tc, NULL, &a, &st), VT_EINPUT);
     assert_non_null(strstr(st.msg, "multiples of spatial_merge_size 2"));
     vt_rope_layout_free(&lay);
     vt_arena_free(&a);
@@ -304,7 +304,7 @@ static const struct {
 } bad_layouts[] = {
     {"", "layout: empty"},
     {"   ", "layout: empty"},
-    {"text", "expected text:N, image:TxHxW or video:TxHxW[@S]"},
+    {"text", "expected text:N, image:TxHxW, video:TxHxW[@S] or stamp:N"},
     {"text:", "expected text:N"},
     {"text:0", "N must be in [1,"},
     {"text:-3", "expected text:N"},

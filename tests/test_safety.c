@@ -30,6 +30,8 @@ static const family_run families[] = {
     {VT_GOLDEN("qwen25vl-image"), "--image " VT_GOLDEN("qwen25vl-image") "/image.0.png --max-pixels 20000", "qwen2_5_vl"},
     {VT_GOLDEN("qwenvl-image"), "--image " VT_GOLDEN("qwenvl-image") "/image0.png", "qwen"},
     {VT_GOLDEN("kimivl-image"), "--image " VT_GOLDEN("kimivl-image") "/image0.png", "kimi_vl"},
+    {VT_GOLDEN("qwen3vl-image"), "--image " VT_GOLDEN("qwen3vl-image") "/image.0.png --min-pixels 4096 --max-pixels 40000",
+     "qwen3_vl"},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
 
@@ -289,11 +291,14 @@ static void test_safety_diff_says_when_models_differ(void **state)
     assert_int_equal(vt_test_cli(out, sizeof out, "preprocess --family qwen2-vl --image " Q2 "/image.0.png --trace %s/pp "
                                  "--quiet", tmp), 0);
     assert_int_equal(vt_test_cli(out, sizeof out, "rope --model " Q2 " --layout 'text:3' --trace %s/rope --quiet", tmp), 0);
+    assert_int_equal(vt_test_cli(out, sizeof out, "rope --config " VT_GOLDEN("rope-index-qwen3vl/qwen3vl-text")
+                                 "/config.json --layout 'text:3' --trace %s/rope3 --quiet", tmp), 0);
     static const struct {
         const char *prefix, *ours;
     } kinds[] = {
         {"qwen2vl-", "qwen2_vl"}, {"qwen25vl-", "qwen2_5_vl"}, {"qwenvl-", "qwen"}, {"kimivl-", "kimi_vl"},
-        {"preprocess-", "pp"},    {"rope-index/", "rope"},
+        {"preprocess-", "pp"},    {"rope-index/", "rope"},      {"qwen3vl-", "qwen3_vl"},
+        {"rope-index-qwen3vl/", "rope3"},
     };
     FILE *ls = popen("cd " VT_GOLDEN_ROOT " && ls -d */manifest.json */*/manifest.json | sed 's|/manifest.json||'", "r");
     assert_non_null(ls);

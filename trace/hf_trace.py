@@ -26,9 +26,11 @@ opens with it. The imports are checked before anything else: a missing numpy, to
 transformers is one line naming what to install and which interpreter ran the script.
 
 The family comes from config.json's model_type: qwen2_vl (Qwen2-VL), qwen2_5_vl (Qwen2.5-VL), qwen
-(Qwen-VL, remote code) and kimi_vl (Kimi-VL, remote code; both loaded with trust_remote_code=True).
-Written against transformers 4.51.3 (the version the golden traces come from), and with --use-fast against
-the fast processors of transformers 5.0 (README.preprocess-fast.md); see docs/diff-your-port.md.
+(Qwen-VL, remote code), kimi_vl (Kimi-VL, remote code; both loaded with trust_remote_code=True) and
+qwen3_vl (Qwen3-VL: transformers >= 4.57, whose module names it follows; pixels from the slow PIL
+processor with Qwen3-VL's settings, as the goldens). Written against transformers 4.51.3 (the version the
+Qwen2 / Kimi / Qwen-VL golden traces come from), and with --use-fast against the fast processors of
+transformers 5.0 (README.preprocess-fast.md); see docs/diff-your-port.md.
 
 What it does, in order:
   1. loads the vision modules in float32 on the CPU (by default only the vision tower and, for Kimi-VL, the
@@ -371,7 +373,9 @@ QWEN2 = "qwen2_vl"
 QWEN25 = "qwen2_5_vl"
 QWENVL = "qwen"
 KIMI = "kimi_vl"
-FAMILIES = (QWEN2, QWEN25, QWENVL, KIMI)
+QWEN3 = "qwen3_vl"
+FAMILIES = (QWEN2, QWEN25, QWENVL, KIMI, QWEN3)
+TRANSFORMERS_QWEN3 = "4.57"  # the first release with modeling_qwen3_vl.py (the goldens: 5.0.0.dev0)
 
 _QWEN2_MLP = [("mlp.fc1", "out", "mlp.fc1"), ("mlp.fc2", "in", "mlp.act"), ("mlp.fc2", "out", "mlp.fc2")]
 _QWEN25_MLP = [("mlp.gate_proj", "out", "mlp.gate_proj"), ("mlp.act_fn", "out", "mlp.act_fn"),
@@ -710,6 +714,152 @@ def trace_qwen2(writer, visual, processor, image_paths, video_paths, family, loa
 
 
 # =====================================================================================================
+# Qwen3-VL (transformers >= 4.57 modeling_qwen3_vl.py; the goldens: 5.0.0.dev0)
+# =====================================================================================================
+
+def qwen3_interp_weights(grid_thw, side):
+    """visual.pos_embed.interp_weights [4, S] as fast_pos_embed_interpolate builds them (it keeps them in a
+    local; the Embedding only sees the indices): float32 torch.linspace over the table, bilinear weights
+    (1-dh)(1-dw), (1-dh)dw, dh(1-dw), dh*dw per grid point, row-major per item. Returns (indices, weights)."""
+    idx, wgt = [[] for _ in range(4)], [[] for _ in range(4)]
+    for _, h, w in [tuple(int(x) for x in row) for row in grid_thw]:
+        hi, wi = torch.linspace(0, side - 1, h), torch.linspace(0, side - 1, w)
+        fh, fw = hi.int(), wi.int()
+        ch, cw = (fh + 1).clip(max=side - 1), (fw + 1).clip(max=side - 1)
+        dh, dw = hi - fh, wi - fw
+        for k, (r, c) in enumerate(((fh, fw), (fh, cw), (ch, fw), (ch, cw))):
+            idx[k].extend((r[:, None] * side + c[None]).flatten().tolist())
+        for k, (a, b) in enumerate(((1 - dh, 1 - dw), (1 - dh, dw), (dh, 1 - dw), (dh, dw))):
+            wgt[k].extend((a[:, None] * b[None]).flatten().tolist())
+    return torch.tensor(idx, dtype=torch.long), torch.tensor(wgt, dtype=torch.float32)
+
+
+def _qwen3_check_weights(gathered, weights, grid_thw, merge, out, name):
+    """The recomputed weights are the ones the forward used: sum_k E[idx_k] * w_k, repeated over t and
+    permuted into merge-block order as fast_pos_embed_interpolate does, equals its output exactly."""
+    pe = gathered * weights[:, :, None]
+    pe = pe[0] + pe[1] + pe[2] + pe[3]
+    grid = [tuple(int(x) for x in row) for row in grid_thw]
+    parts = []
+    for piece, (t, h, w) in zip(pe.split([h * w for _, h, w in grid]), grid):
+        piece = piece.repeat(t, 1).view(t, h // merge, merge, w // merge, merge, -1)
+        parts.append(piece.permute(0, 1, 3, 2, 4, 5).flatten(0, 4))
+    if not torch.equal(torch.cat(parts), out):
+        raise TraceInputError("%s: the recomputed bilinear weights do not reproduce fast_pos_embed_interpolate "
+                              "(this version differs from transformers %s)" % (name, TRANSFORMERS_QWEN3))
+
+
+def register_qwen3(tracer, visual, prefix="visual"):
+    """Hooks for Qwen3VLVisionModel. Trace names: TRACE_SPEC 'Qwen3-VL' (order = order of computation)."""
+    P = prefix
+    blocks = get_path(visual, "blocks")
+    if len(blocks) == 0:
+        raise TraceInputError("%s.blocks: empty" % P)
+    tracer.on_output(get_path(visual, "patch_embed"), P + ".patch_embed", note="Conv3d with bias, [N, D]")
+
+    # fast_pos_embed_interpolate: the Embedding's input are the indices, its output E[idx] checks the weights
+    pos = {}
+    pos_embed = get_path(visual, "pos_embed")
+
+    def keep_gathered(mod, inputs, output):
+        pos["idx"], pos["gathered"] = inputs[0], output
+    tracer.call_hook(pos_embed, keep_gathered)
+    side = int(round(pos_embed.weight.shape[0] ** 0.5))
+    merge = int(getattr(visual, "spatial_merge_size", 2))
+
+    def wrap_interp(orig):
+        def fast_pos_embed_interpolate(grid_thw, *args, **kwargs):
+            out = orig(grid_thw, *args, **kwargs)
+            idx, wgt = qwen3_interp_weights(grid_thw, side)
+            if "idx" not in pos or not torch.equal(pos["idx"].cpu(), idx):
+                raise TraceInputError("%s.pos_embed.interp_indices: the table indices differ from the reference "
+                                      "formula of transformers %s" % (P, TRANSFORMERS_QWEN3))
+            _qwen3_check_weights(pos["gathered"], wgt, grid_thw, merge, out, P + ".pos_embed.interp_weights")
+            tracer.emit(P + ".pos_embed.interp_indices", idx, "[4, S] corner rows of pos_embed.weight")
+            tracer.emit(P + ".pos_embed.interp_weights", wgt, "[4, S] bilinear weights (float32 linspace)")
+            tracer.emit(P + ".pos_embed.interpolated", out, "[N, D] in merge-block order")
+            return out
+        return fast_pos_embed_interpolate
+    tracer.patch_attr(visual, "fast_pos_embed_interpolate", wrap_interp)
+
+    table = {}
+
+    def keep_table(mod, inputs, output):
+        table["t"] = output
+    tracer.call_hook(get_path(visual, "rotary_pos_emb"), keep_table)
+
+    def wrap_rot(orig):
+        def rot_pos_emb(*args, **kwargs):
+            rot = orig(*args, **kwargs)
+            if tracer.wants(P + ".rot_pos_ids"):
+                tracer.emit(P + ".rot_pos_ids", recover_rot_pos_ids(rot, table.get("t"), P + ".rot_pos_ids"),
+                            "(h, w) patch coordinates in 2x2-merge-block order")
+            tracer.emit(P + ".rotary_pos_emb", rot, "theta table [h*inv_freq, w*inv_freq]")
+            return rot
+        return rot_pos_emb
+    tracer.patch_attr(visual, "rot_pos_emb", wrap_rot)
+
+    def block_start(i, arguments):
+        if i == 0:
+            tracer.emit(P + ".embeddings", list(arguments.values())[0], "patch_embed + pos_embed.interpolated")
+        cu = arguments.get("cu_seqlens")
+        if cu is None:
+            raise TraceInputError("%s.blocks.%d: forward has no cu_seqlens argument" % (P, i))
+        tracer.emit_once(P + ".cu_seqlens", cu, "as passed to the blocks")
+    tracer.wrap_blocks(blocks, block_start)
+
+    attn_cls = type(get_path(blocks[0], "attn"))
+    g = function_globals(attn_cls.forward)
+    tracer.patch_global(g, "apply_rotary_pos_emb_vision",
+                        _rotary_wrapper(tracer, P + ".blocks.{i}.attn.q_rope", P + ".blocks.{i}.attn.k_rope"),
+                        " (the vision rotary of %s)" % attn_cls.__name__)
+    spec = [("norm1", "out", "norm1"), ("attn.qkv", "out", "attn.qkv"), ("attn.proj", "in", "attn.out"),
+            ("attn.proj", "out", "attn.proj"), ("attn", "out", "attn"), ("norm2", "out", "norm2"),
+            ("mlp.linear_fc1", "out", "mlp.linear_fc1"), ("mlp.act_fn", "out", "mlp.act_fn"),
+            ("mlp.linear_fc2", "out", "mlp.linear_fc2"), ("mlp", "out", "mlp")]
+    tracer.block_hooks(blocks, P + ".blocks", spec)
+
+    def merger_hooks(merger, name, norm_note):
+        tracer.on_output(get_path(merger, "norm"), name + ".norm", note=norm_note)
+        for sub in ("linear_fc1", "act_fn", "linear_fc2"):
+            tracer.on_output(get_path(merger, sub), "%s.%s" % (name, sub))
+        tracer.on_output(merger, name)
+
+    # after block i: its output, then (when i is a DeepStack block) its merger's tensors
+    for i, blk in enumerate(blocks):
+        tracer.on_output(blk, "%s.blocks.%d" % (P, i))
+    for k, merger in enumerate(get_path(visual, "deepstack_merger_list")):
+        merger_hooks(merger, "%s.deepstack_merger_list.%d" % (P, k), "LayerNorm(4D) after the 2x2 view, [M, 4D]")
+    merger_hooks(get_path(visual, "merger"), P + ".merger", "LayerNorm(D) before the 2x2 view, [N, D]")
+
+    def visual_out(mod, inputs, output):
+        embeds, feats = (output[0], output[1]) if isinstance(output, (tuple, list)) else \
+            (output.pooler_output, output.deepstack_features)
+        tracer.emit(P, embeds, "first return value (the final merger's output)")
+        for j, f in enumerate(feats):
+            tracer.emit("%s.deepstack_features.%d" % (P, j), f, "second return value, list item %d" % j)
+    tracer.call_hook(visual, visual_out)
+
+
+def trace_qwen3(writer, visual, processor, image_paths, video_paths, load_image):
+    """Preprocess (the slow Qwen2VLImageProcessor with Qwen3-VL's settings, as the goldens), hook and run
+    one vision forward on cat(pixel_values, pixel_values_videos)."""
+    tracer = Tracer(writer)
+    try:
+        images = [load_image(p) for p in image_paths]
+        videos = [[load_image(f) for f in frames] for frames in video_paths]
+        for k, frames in enumerate(videos):
+            if len({f.size for f in frames}) > 1:
+                raise TraceInputError("video %d: its frames differ in size (Qwen3-VL stacks them)" % k)
+        pixel_values, grid_thw = preprocess_qwen2(tracer, processor, images, videos)
+        register_qwen3(tracer, visual)
+        with torch.no_grad():
+            return visual(pixel_values.to(torch.float32), grid_thw=grid_thw)
+    finally:
+        tracer.close()
+
+
+# =====================================================================================================
 # Qwen-VL (v1): visual.py of Qwen/Qwen-VL (remote code)
 # =====================================================================================================
 
@@ -986,6 +1136,7 @@ _WEIGHT_PREFIXES = {
     QWEN25: {"visual": ("visual.", "model.visual.")},
     QWENVL: {"visual": ("transformer.visual.",)},
     KIMI: {"vision_tower": ("vision_tower.",), "multi_modal_projector": ("multi_modal_projector.",)},
+    QWEN3: {"visual": ("model.visual.", "visual.")},
 }
 
 
@@ -1090,6 +1241,9 @@ def load_vision(model_id, family, full=False):
         from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import \
             Qwen2_5_VisionTransformerPretrainedModel as V
         mods["visual"] = _from_config(V, config.vision_config)
+    elif family == QWEN3:
+        from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLVisionModel as V
+        mods["visual"] = _from_config(V, config.vision_config)
     elif family == QWENVL:
         V = _remote_class(model_dir, "visual.VisionTransformer")
         mods["visual"] = V(**config.visual)
@@ -1113,10 +1267,13 @@ def _load_full(model_dir, family, remote):
     elif family == QWEN25:
         model = transformers.Qwen2_5_VLForConditionalGeneration.from_pretrained(
             model_dir, attn_implementation="eager", **kwargs)
+    elif family == QWEN3:
+        model = transformers.Qwen3VLForConditionalGeneration.from_pretrained(
+            model_dir, attn_implementation="eager", **kwargs)
     else:
         model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     model = model.to(torch.float32).eval()
-    if family in (QWEN2, QWEN25):
+    if family in (QWEN2, QWEN25, QWEN3):
         visual = getattr(model, "visual", None) or get_path(model, "model.visual")
         return model_dir, {"visual": visual}
     if family == QWENVL:
@@ -1149,17 +1306,19 @@ def _pixels_of(proc):
     return getattr(proc, "min_pixels", None), getattr(proc, "max_pixels", None)
 
 
-def load_qwen2_processor(model_dir, min_pixels, max_pixels, use_fast=False):
+def load_qwen2_processor(model_dir, min_pixels, max_pixels, use_fast=False, family=QWEN2):
     """The slow Qwen2VLImageProcessor, or with use_fast the fast Qwen2VLImageProcessorFast
-    (preprocessor_config.json when there is one, class defaults otherwise), with --min-pixels /
-    --max-pixels applied on top."""
+    (preprocessor_config.json when there is one, class defaults otherwise -- for Qwen3-VL its hub settings:
+    patch 16, mean = std = 0.5, min/max 65536 / 16777216), with --min-pixels / --max-pixels applied on top."""
     import transformers
+    qwen3 = {"patch_size": 16, "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "min_pixels": 65536,
+             "max_pixels": 16777216} if family == QWEN3 else {}
     if os.path.exists(os.path.join(model_dir, "preprocessor_config.json")):
         proc = transformers.AutoImageProcessor.from_pretrained(model_dir, use_fast=use_fast)
     elif use_fast:
-        proc = transformers.Qwen2VLImageProcessorFast()
+        proc = transformers.Qwen2VLImageProcessorFast(**qwen3)
     else:
-        proc = transformers.Qwen2VLImageProcessor()
+        proc = transformers.Qwen2VLImageProcessor(**qwen3)
     fast = type(proc).__name__.endswith("Fast")
     if fast != bool(use_fast):
         raise TraceInputError("%s: AutoImageProcessor gave %s with use_fast=%s" % (model_dir, type(proc).__name__,
@@ -1198,7 +1357,7 @@ def versions():
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog=PROG, description=(
-        "Run the Hugging Face / original PyTorch vision code of Qwen2-VL, Qwen2.5-VL, Qwen-VL or Kimi-VL "
+        "Run the Hugging Face / original PyTorch vision code of Qwen2-VL, Qwen2.5-VL, Qwen-VL, Kimi-VL or Qwen3-VL "
         "and write a trace with vlmtrace's names (see docs/diff-your-port.md)."))
     ap.add_argument("--model", required=True, help="checkpoint directory or hub id")
     ap.add_argument("--image", action="append", default=[], help="an input image (repeatable, in order)")
@@ -1295,10 +1454,13 @@ def _run(args):
     if model_type not in FAMILIES:
         raise TraceInputError("%s/config.json: model_type %r is not one of %s" % (model_dir, model_type,
                                                                                  ", ".join(FAMILIES)))
-    if model_type not in (QWEN2, QWEN25) and (args.video or args.min_pixels is not None
-                                              or args.max_pixels is not None or args.use_fast):
-        raise TraceInputError("--video, --min-pixels, --max-pixels and --use-fast apply to qwen2_vl and qwen2_5_vl "
-                              "only (model_type %s)" % model_type)
+    if model_type not in (QWEN2, QWEN25, QWEN3) and (args.video or args.min_pixels is not None
+                                                     or args.max_pixels is not None or args.use_fast):
+        raise TraceInputError("--video, --min-pixels, --max-pixels and --use-fast apply to qwen2_vl, qwen2_5_vl "
+                              "and qwen3_vl only (model_type %s)" % model_type)
+    if model_type == QWEN3 and args.use_fast:
+        raise TraceInputError("--use-fast with qwen3_vl: this script traces Qwen3-VL's pixels through the slow "
+                              "processor with Qwen3-VL's settings only (as the goldens)")
     if model_type in (QWENVL, KIMI) and not args.image:
         raise TraceInputError("no --image: nothing to trace")
     writer = TraceWriter(args.trace, args.only, model_type)  # before loading: a bad --trace fails fast
@@ -1306,9 +1468,10 @@ def _run(args):
     videos = [v.split(",") for v in args.video]
     extra = {"producer": PROG, "versions": versions(), "model_path": args.model, "dtype": "float32",
              "inputs": {"images": args.image, "videos": videos}}
-    if model_type in (QWEN2, QWEN25):
+    if model_type in (QWEN2, QWEN25, QWEN3):
         from transformers.image_utils import load_image
-        proc = load_qwen2_processor(model_dir, args.min_pixels, args.max_pixels, use_fast=args.use_fast)
+        proc = load_qwen2_processor(model_dir, args.min_pixels, args.max_pixels, use_fast=args.use_fast,
+                                    family=model_type)
         lo, hi = _pixels_of(proc)
         extra["processor"] = {"class": type(proc).__name__, "min_pixels": lo, "max_pixels": hi}
         extra["processor_mode"] = "fast" if args.use_fast else "slow"   # what vlmtrace diff reads
@@ -1325,7 +1488,11 @@ def _run(args):
         if "Sdpa" in extra["attn_implementation"] or "Flash" in extra["attn_implementation"]:
             sys.stderr.write("%s: note: the vision attention is %s, not eager as in the goldens (differences "
                              "of ~1e-7 are expected)\n" % (PROG, extra["attn_implementation"]))
-        trace_qwen2(writer, mods["visual"], proc, args.image, videos, model_type, load_image, video_processor=vproc)
+        if model_type == QWEN3:
+            trace_qwen3(writer, mods["visual"], proc, args.image, videos, load_image)
+        else:
+            trace_qwen2(writer, mods["visual"], proc, args.image, videos, model_type, load_image,
+                        video_processor=vproc)
     elif model_type == QWENVL:
         extra["attn_implementation"] = "VisualAttention (the only one)"
         trace_qwenvl(writer, mods["visual"], args.image)

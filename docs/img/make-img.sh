@@ -20,6 +20,14 @@ q run --model $R/kimivl-multi --image $R/kimivl-multi/image0.png --image $R/kimi
     --trace $O/kimi --viz
 q rope --config $R/rope-index/qwen25vl-multi/config.json \
     --layout "text:2 image:1x4x6 text:2 video:3x4x4@1.3333333333333333 text:1" --trace $O/rope --viz
+# Qwen3-VL: the real 48 x 48 position table (a one-block synthetic Qwen3-VL-2B), DeepStack of the golden
+# model, and the timestamped frame blocks of rope-index-qwen3vl/qwen3vl-image-video
+q synth --preset qwen3-vl-2b --layers 1 --out $O/q3-2b
+q run --model $O/q3-2b --image $CAT --max-pixels 200000 --trace $O/q3pos --viz --only visual
+q run --model $R/qwen3vl-image --image $R/qwen3vl-image/image.0.png --min-pixels 4096 --max-pixels 40000 \
+    --trace $O/q3 --viz --only visual
+q rope --config $R/rope-index-qwen3vl/qwen3vl-image-video/config.json \
+    --layout "text:5 image:1x4x6 text:3 stamp:6 video:3x4x8 text:7" --trace $O/q3rope --viz
 
 # the resamplers' weights (docs/resize.md), drawn with matplotlib from the formulas
 MPLCONFIGDIR=$O/mpl /usr/bin/python3 docs/img/make-resize-kernels.py
@@ -38,7 +46,10 @@ pictures = [("grid/image.0.grid.png", "qwen2-grid.png", 320), ("demo/image.0.gri
             ("resampler/transformer.visual.attn_pool.attn.weights.0.png", "qwenvl-resampler-weights.png", 320),
             ("kimi/image.1.patches.png", "kimivl-patches.png", 320),
             ("kimi/vision_tower.encoder.attn_mask.png", "kimivl-attn-mask.png", 240),
-            ("rope/rope.positions.png", "mrope-positions.png", 456)]
+            ("rope/rope.positions.png", "mrope-positions.png", 456),
+            ("q3pos/image.0.pos_embed.png", "qwen3-pos-embed.png", 1132),
+            ("q3/visual.deepstack.png", "qwen3-deepstack.png", 800),
+            ("q3rope/rope.positions.png", "qwen3-mrope-positions.png", 912)]
 for src, dst, width in pictures:
     a = mpimg.imread(f"{O}/{src}")[..., :3]
     f = max(1, -(-a.shape[1] // width))                  # integer box filter: ceil(w / width)

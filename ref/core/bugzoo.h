@@ -2,7 +2,8 @@
  * bugzoo.h -- the bug zoo: real porting mistakes that a stage can be told to make, for teaching.
  *
  *     po.bugs = VT_BUG_BILINEAR_RESIZE;              // vt_processor_opts: the resize stage
- *     m.bugs  = VT_BUG_NO_SEGMENT_MASK;              // vt_qwen2vl_model / vt_qwen25vl_model / vt_qwenvl_model
+ *     m.bugs  = VT_BUG_NO_SEGMENT_MASK;              // vt_qwen2vl_model / vt_qwen25vl_model / vt_qwenvl_model /
+ *                                                    // vt_qwen3vl_model
  *     opts.bugs = VT_BUG_CROSS_IMAGE_LEAK;           // vt_kimivl_opts
  *     in.bugs = VT_BUG_SEQUENTIAL_POSITIONS;         // vt_mrope_inputs
  *
@@ -43,6 +44,11 @@
  *                                 three M-RoPE axes (mrope.c)
  *   VT_BUG_NO_MROPE_SECTIONS      the mrope_section split skipped: every channel rotates by the
  *                                 temporal row (mrope.c)
+ *   VT_BUG_ALIGN_CORNERS_FALSE    Qwen3-VL's position table sampled at F.interpolate's half-pixel centres
+ *                                 (align_corners=False) instead of linspace(0, side-1, n) over the corners
+ *                                 (qwen3vl_posembed.c)
+ *   VT_BUG_SECTIONED_MROPE        Qwen3-VL's rotary with Qwen2-VL's contiguous t | h | w frequency chunks
+ *                                 instead of the interleaved layout (mrope_qwen3.c)
  */
 #ifndef VT_BUGZOO_H
 #define VT_BUGZOO_H
@@ -57,6 +63,8 @@ enum {
     VT_BUG_CROSS_IMAGE_LEAK = 1u << 6,
     VT_BUG_SEQUENTIAL_POSITIONS = 1u << 7,
     VT_BUG_NO_MROPE_SECTIONS = 1u << 8,
+    VT_BUG_ALIGN_CORNERS_FALSE = 1u << 9,
+    VT_BUG_SECTIONED_MROPE = 1u << 10,
 };
 
 /* VT_BUG_SWITCH(bugs, FLAG, statement...): when FLAG is set in bugs, run the statement(s), which replace

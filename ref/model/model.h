@@ -28,6 +28,7 @@
 #include "processor/processor.h"
 #include "qwen25vl/qwen25vl.h"
 #include "qwen2vl/qwen2vl.h"
+#include "qwen3vl/qwen3vl.h"
 #include "qwenvl/qwenvl.h"
 #include "vision/vision.h"
 
@@ -36,6 +37,7 @@ typedef enum vt_family {
     VT_FAMILY_QWEN25VL, /* model_type qwen2_5_vl */
     VT_FAMILY_QWENVL,   /* model_type qwen (Qwen-VL v1, config has a "visual" dict) */
     VT_FAMILY_KIMIVL,   /* model_type kimi_vl */
+    VT_FAMILY_QWEN3VL,  /* model_type qwen3_vl */
 } vt_family;
 
 typedef struct vt_model_config {
@@ -45,7 +47,8 @@ typedef struct vt_model_config {
     vt_qwen25vl_config qwen25vl; /* QWEN25VL */
     vt_qwenvl_config qwenvl;     /* QWENVL */
     vt_kimivl_config kimivl;     /* KIMIVL */
-    vt_mrope_config text;        /* QWEN2VL, QWEN25VL: the text-side fields M-RoPE needs */
+    vt_qwen3vl_config qwen3vl;   /* QWEN3VL */
+    vt_mrope_config text;        /* QWEN2VL, QWEN25VL, QWEN3VL: the text-side fields M-RoPE needs */
     vt_preproc_config pre;       /* preprocessor_config.json over the family's published defaults */
 } vt_model_config;
 
@@ -68,10 +71,11 @@ vt_processor_mode vt_family_processor_mode(vt_family family);
  * the family's. `--processor` overrides it. */
 vt_processor_mode vt_model_processor_mode(const vt_model_config *c);
 
-/* "Qwen2-VL", "Qwen2.5-VL", "Qwen-VL", "Kimi-VL". */
+/* "Qwen2-VL", "Qwen2.5-VL", "Qwen-VL", "Kimi-VL", "Qwen3-VL". */
 const char *vt_family_name(vt_family family);
 
-/* The Qwen2-style vision_config (vision.h) of a Qwen2-VL or Qwen2.5-VL config; NULL for another family. */
+/* The Qwen2-style vision_config (vision.h) of a Qwen2-VL, Qwen2.5-VL or Qwen3-VL config; NULL for another
+ * family. */
 const vt_vision_config *vt_model_vision(const vt_model_config *c);
 
 /* Every tensor of the family's reference model for this config, in module order (the family's

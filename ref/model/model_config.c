@@ -7,6 +7,8 @@
  *   qwen2_5_vl  vision_config (other key names: hidden_size is the width) and the text fields as above
  *   qwen        (Qwen-VL) the `visual` dict: the keyword arguments of VisionTransformer(**visual)
  *   kimi_vl     vision_config (MoonViT) and text_config.hidden_size (the projector's output)
+ *   qwen3_vl    vision_config (hidden_size is the width, num_position_embeddings, deepstack_visual_indexes)
+ *               and text_config (head_dim, rope_scaling or rope_parameters)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 #include "io/json.h"
 #include "model/model.h"
 
-static const char *const known_types = "qwen2_vl, qwen2_5_vl, qwen (Qwen-VL), kimi_vl";
+static const char *const known_types = "qwen2_vl, qwen2_5_vl, qwen (Qwen-VL), kimi_vl, qwen3_vl";
 
 void vt_model_preproc_defaults(vt_preproc_config *p, const vt_model_config *c)
 {
@@ -25,6 +27,7 @@ void vt_model_preproc_defaults(vt_preproc_config *p, const vt_model_config *c)
     case VT_FAMILY_QWEN25VL: vt_qwen25vl_preproc_defaults(p, &c->qwen25vl); break;
     case VT_FAMILY_QWENVL: vt_qwenvl_preproc_defaults(p, &c->qwenvl); break;
     case VT_FAMILY_KIMIVL: vt_kimivl_preproc_defaults(p, &c->kimivl); break;
+    case VT_FAMILY_QWEN3VL: vt_qwen3vl_preproc_defaults(p, &c->qwen3vl); break;
     }
 }
 
@@ -47,6 +50,10 @@ static int parse_root(vt_model_config *c, const cJSON *root, vt_status *st)
     if (!strcmp(c->model_type, "qwen")) {
         c->family = VT_FAMILY_QWENVL;
         return vt_qwenvl_config_parse(&c->qwenvl, root, st);
+    }
+    if (!strcmp(c->model_type, "qwen3_vl")) {
+        c->family = VT_FAMILY_QWEN3VL;
+        return vt_qwen3vl_config_parse(&c->qwen3vl, &c->text, root, st);
     }
     if (!strcmp(c->model_type, "kimi_vl")) {
         c->family = VT_FAMILY_KIMIVL;
@@ -121,6 +128,8 @@ vt_processor_mode vt_family_processor_mode(vt_family family)
     /* transformers' Qwen2-VL / Qwen2.5-VL goldens and hf_trace.py use the slow PIL processor of 4.51.3 */
     case VT_FAMILY_QWEN2VL:
     case VT_FAMILY_QWEN25VL: return VT_PROCESSOR_SLOW;
+    /* Hugging Face has only the fast processor for Qwen3-VL (its goldens: --processor slow) */
+    case VT_FAMILY_QWEN3VL: return VT_PROCESSOR_FAST;
     /* Qwen-VL and Kimi-VL have their own processors; the value is not used for them */
     case VT_FAMILY_QWENVL:
     case VT_FAMILY_KIMIVL: return VT_PROCESSOR_SLOW;

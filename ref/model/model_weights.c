@@ -10,6 +10,7 @@ const char *vt_family_name(vt_family family)
     case VT_FAMILY_QWEN25VL: return "Qwen2.5-VL";
     case VT_FAMILY_QWENVL: return "Qwen-VL";
     case VT_FAMILY_KIMIVL: return "Kimi-VL";
+    case VT_FAMILY_QWEN3VL: return "Qwen3-VL";
     }
     return "?";
 }
@@ -19,6 +20,7 @@ const vt_vision_config *vt_model_vision(const vt_model_config *c)
     switch (c->family) {
     case VT_FAMILY_QWEN2VL: return &c->qwen2vl.vision;
     case VT_FAMILY_QWEN25VL: return &c->qwen25vl.vision;
+    case VT_FAMILY_QWEN3VL: return &c->qwen3vl.vision;
     default: return NULL;
     }
 }
@@ -32,6 +34,7 @@ int vt_config_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt
     case VT_FAMILY_QWEN25VL: rc = vt_qwen25vl_weight_specs(&c->qwen25vl, &l, st); break;
     case VT_FAMILY_QWENVL: rc = vt_qwenvl_weight_specs(&c->qwenvl, &l, st); break;
     case VT_FAMILY_KIMIVL: rc = vt_kimivl_weight_specs(&c->kimivl, &l, st); break;
+    case VT_FAMILY_QWEN3VL: rc = vt_qwen3vl_weight_specs(&c->qwen3vl, &l, st); break;
     }
     if (rc) {
         free(l.v);

@@ -1,5 +1,6 @@
 /*
- * mrope.c -- M-RoPE (Qwen2-VL, Qwen2.5-VL): get_rope_index and the multimodal rotary (see mrope.h).
+ * mrope.c -- M-RoPE (Qwen2-VL, Qwen2.5-VL; Qwen3-VL's get_rope_index): get_rope_index and the multimodal
+ * rotary (see mrope.h). Qwen3-VL's interleaved rotary and config are in mrope_qwen3.c.
  *
  * Dimensions:
  *   B   batch rows                       L   padded sequence length (input_ids.shape[1])
@@ -85,6 +86,7 @@ static int check_vision_blocks(const vt_mrope_inputs *in, const vt_mrope_config 
     const int64_t n_img = in->image_grid_thw ? in->image_grid_thw->shape[0] : 0;
     const int64_t n_vid = in->video_grid_thw ? in->video_grid_thw->shape[0] : 0;
     int64_t image_index = 0, video_index = 0;
+    int64_t video_frame = 0; /* Qwen3-VL (tc->frame_blocks): temporal patches of the current video seen so far */
     for (int64_t b = 0; b < B; b++) {
         const int64_t *row = ids + b * L;
         const int64_t *mrow = mask ? mask + b * L : NULL;
@@ -118,6 +120,11 @@ static int check_vision_blocks(const vt_mrope_inputs *in, const vt_mrope_config 
                            : vt_fail(st, VT_EINPUT, "input_ids[%lld]: %s %lld at position %lld has no grid (%s has %lld rows)",
                                      (long long)b, kind, (long long)*index, (long long)q, gname, (long long)n_grid);
             const int64_t *thw = vt_i64(is_img ? in->image_grid_thw : in->video_grid_thw) + 3 * *index;
+            int64_t one_frame[3];
+            if (is_vid && tc->frame_blocks) { /* Qwen3-VL: each temporal patch is its own block, t = 1 */
+                one_frame[0] = 1, one_frame[1] = thw[1], one_frame[2] = thw[2];
+                thw = one_frame;
+            }
             int64_t want = block_tokens(thw, merge), have = 0, last = q;
             int64_t tok_id = row[q];
             for (int64_t r = q; r < L; r++) {
@@ -132,6 +139,11 @@ static int check_vision_blocks(const vt_mrope_inputs *in, const vt_mrope_config 
                                (long long)*index, (long long)have, kind, (long long)q, (long long)last, gname,
                                (long long)*index, (long long)thw[0], (long long)thw[1], (long long)thw[2],
                                merge * merge, (long long)want);
+            if (is_vid && tc->frame_blocks && ++video_frame < vt_i64(in->video_grid_thw)[3 * *index]) {
+                p = last; /* the next block is this video's next temporal patch */
+                continue;
+            }
+            if (is_vid) video_frame = 0;
             (*index)++;
             p = last; /* continue after the block */
         }
@@ -142,6 +154,11 @@ static int check_vision_blocks(const vt_mrope_inputs *in, const vt_mrope_config 
     if (image_index != n_img)
         return vt_fail(st, VT_EINPUT, "image_grid_thw has %lld rows but input_ids holds %lld images", (long long)n_img,
                        (long long)image_index);
+    if (video_frame > 0)
+        return vt_fail(st, VT_EINPUT, "video_grid_thw[%lld] has t = %lld temporal patches but input_ids holds %lld "
+                       "frame blocks of it (Qwen3-VL: one timestamped vision block per temporal patch)",
+                       (long long)video_index, (long long)vt_i64(in->video_grid_thw)[3 * video_index],
+                       (long long)video_frame);
     if (video_index != n_vid)
         return vt_fail(st, VT_EINPUT, "video_grid_thw has %lld rows but input_ids holds %lld videos", (long long)n_vid,
                        (long long)video_index);
@@ -233,7 +250,9 @@ int vt_mrope_check_inputs(const vt_mrope_inputs *in, const vt_mrope_config *tc, 
         if (p->shape[0] != 3 || p->shape[1] != B || p->shape[2] != L)
             return vt_fail(st, VT_EINPUT, "position_ids: shape %s, expected [3, %lld, %lld]",
                            vt_shape_str(sb, sizeof sb, 3, p->shape), (long long)B, (long long)L);
-        if (in->attention_mask || in->image_grid_thw || in->video_grid_thw || in->second_per_grid_ts)
+        /* Qwen3-VL's rotary takes the mask along (the rope-index goldens record it) and ignores it */
+        if ((in->attention_mask && !tc->interleaved) || in->image_grid_thw || in->video_grid_thw ||
+            in->second_per_grid_ts)
             return vt_fail(st, VT_EINPUT, "position_ids: given position ids replace get_rope_index, so attention_mask, "
                            "grids and second_per_grid_ts would be unused; give one or the other");
         if (!in->q)
@@ -405,6 +424,13 @@ int vt_mrope_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, con
     /* the vision branch: position_ids = torch.ones(3, B, L); each row's kept tokens get llm_positions */
     for (int64_t i = 0; i < 3 * B * L; i++) pos[i] = 1;
     vt_arena_pos mark = vt_arena_mark(a);
+    vt_mrope_inputs split = *in; /* Qwen3-VL: the video grids split into one t = 1 row per temporal patch */
+    vt_tensor frames;
+    if (tc->frame_blocks && in->video_grid_thw) {
+        VT_TRY(vt_mrope_split_video_frames(&frames, in->video_grid_thw, a, st));
+        split.video_grid_thw = &frames;
+        in = &split;
+    }
     int64_t *toks = vt_arena_alloc(a, (size_t)L * sizeof(int64_t), st);
     pos_list pl = {{NULL, NULL, NULL}, 0, -1};
     for (int ax = 0; ax < 3 && toks; ax++)
@@ -522,6 +548,7 @@ int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_
         VT_TRY(vt_tap_emit(tap, "rope_deltas", &out->rope_deltas, st));
     }
     if (!in->q) return VT_OK;
+    if (tc->interleaved) return vt_mrope_interleaved_forward(out, in, tc, tap, a, st); /* Qwen3-VL */
 
     const int hd = tc->head_dim;
     const int64_t Hq = in->q->shape[1], Hk = in->k->shape[1];

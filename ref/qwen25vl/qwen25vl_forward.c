@@ -145,7 +145,7 @@ int vt_qwen25vl_forward(vt_tensor *out, const vt_qwen25vl_model *m, const vt_ten
 
     /* for layer_num, blk in enumerate(self.blocks):
      *     cu_seqlens_now = cu_seqlens if layer_num in self.fullatt_block_indexes else cu_window_seqlens */
-    vt_vision_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st};
+    vt_vision_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st, NULL};
     int traced_win = 0, traced_full = 0; /* each cu tensor is traced where a block first takes it */
     for (int i = 0; i < c->depth; i++) {
         int is_full = vt_qwen25vl_is_fullatt(&m->cfg, i);

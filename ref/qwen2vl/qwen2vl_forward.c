@@ -56,7 +56,7 @@ int vt_qwen2vl_forward(vt_tensor *out, const vt_qwen2vl_model *m, const vt_tenso
     vt_vision_segments seg = {vt_i32(&cu_used), cu_used.shape[0] - 1, mask};
 
     /* for blk in self.blocks: hidden_states = blk(hidden_states, cu_seqlens, position_embeddings) */
-    vt_vision_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st};
+    vt_vision_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st, NULL};
     for (int i = 0; i < c->depth; i++) {
         VT_TRY(vt_vision_block(vt_f32(&x), &m->w.blocks[i], c->hidden_act, c->mlp_hidden, &seg, i, &cx));
         vt_tap_progress(tap, "block", i, c->depth);

@@ -11,7 +11,7 @@
  *
  * May include: ref/core/ and ref/io/ (and this folder). Never a family folder, never trace/.
  *
- *     vt_vision_ctx cx = {N, C, H, D, cos, sin, VT_ATTN_SEGMENTS, tap, &arena, st};
+ *     vt_vision_ctx cx = {N, C, H, D, cos, sin, VT_ATTN_SEGMENTS, tap, &arena, st, NULL};
  *     vt_vision_segments seg = {cu, S, NULL};
  *     for (int i = 0; i < depth; i++) VT_TRY(vt_vision_block(x, &blocks[i], "quick_gelu", F, &seg, i, &cx));
  *
@@ -164,7 +164,14 @@ int vt_vision_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64
  * effectively uses, one segment [0, N) over everything. -> cu [2] */
 int vt_vision_one_segment(vt_tensor *cu, int64_t N, vt_arena *a, vt_status *st);
 
-/* What a block's attention needs besides its weights; one per forward (both families). */
+/* The MLP's module names under visual.blocks.{i}.mlp. (trace names): Qwen2-VL's fc1 / act / fc2 (what
+ * NULL in vt_vision_ctx means), Qwen3-VL's linear_fc1 / act_fn / linear_fc2 (Qwen3VLVisionMLP). The
+ * arithmetic is the same module: Linear -> hidden_act -> Linear, both with bias. */
+typedef struct vt_vision_mlp_names {
+    const char *fc1, *act, *fc2;
+} vt_vision_mlp_names;
+
+/* What a block's attention needs besides its weights; one per forward (every family). */
 typedef struct vt_vision_ctx {
     int64_t N;
     int C, H, D;
@@ -173,6 +180,7 @@ typedef struct vt_vision_ctx {
     const vt_tap *tap;
     vt_arena *a;
     vt_status *st;
+    const vt_vision_mlp_names *mlp_names; /* NULL: Qwen2-VL's fc1 / act / fc2 ) */
 } vt_vision_ctx;
 
 /* Attention restricted to segments: cu [S + 1] and, on the literal path, the [N, N] mask built from it. */
@@ -191,8 +199,9 @@ void vt_vision_norm_apply(float *y, const float *x, const vt_vision_norm *n, int
 int vt_vision_attention(float *y, const float *x, const vt_vision_attn_weights *w, const vt_vision_segments *seg,
                              int block, const vt_vision_ctx *cx);
 
-/* mirrors Qwen2VLVisionBlock.forward: x += attn(norm1(x)); x += mlp(norm2(x)) with
- * mlp = fc2(QuickGELU(fc1(.))). x [N, C] updated in place. Traces every visual.blocks.{i}.* name. */
+/* mirrors Qwen2VLVisionBlock.forward (and Qwen3VLVisionBlock.forward): x += attn(norm1(x)); x += mlp(norm2(x))
+ * with mlp = fc2(act(fc1(.))), act = hidden_act (QuickGELU in Qwen2-VL, gelu_pytorch_tanh in Qwen3-VL).
+ * x [N, C] updated in place. Traces every visual.blocks.{i}.* name, the MLP's as cx->mlp_names says. */
 int vt_vision_block(float *x, const vt_vision_block_weights *w, const char *hidden_act, int F,
                          const vt_vision_segments *seg, int block, const vt_vision_ctx *cx);
 

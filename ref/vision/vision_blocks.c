@@ -4,7 +4,8 @@
  *
  * Legend: N patches, C embed_dim, H heads, D = C/H head_dim, F MLP hidden, S segments.
  *
- * A block, as Qwen2VLVisionBlock.forward writes it (x [N, C]):
+ * A block, as Qwen2VLVisionBlock.forward writes it (x [N, C]; Qwen3VLVisionBlock is the same with the MLP
+ * named linear_fc1 / act_fn / linear_fc2 and gelu_pytorch_tanh, vt_vision_ctx.mlp_names):
  *     x = x + attn(norm1(x), cu_seqlens, position_embeddings)     norm1: LayerNorm(C, eps 1e-6)
  *     x = x + fc2(QuickGELU(fc1(norm2(x))))                       fc1: [F, C], fc2: [C, F]
  * and the attention (VisionAttention.forward, eager):
@@ -155,6 +156,8 @@ int vt_vision_block(float *x, const vt_vision_block_weights *w, const char *hidd
     const vt_tap *tap = cx->tap;
     vt_arena_pos mark = vt_arena_mark(a);
     vt_tensor t;
+    static const vt_vision_mlp_names qwen2_names = {"fc1", "act", "fc2"};
+    const vt_vision_mlp_names *nm = cx->mlp_names ? cx->mlp_names : &qwen2_names;
 
     /* x = x + attn(norm1(x)) */
     float *h = vt_arena_alloc(a, (size_t)(N * C) * sizeof(float), st);
@@ -176,12 +179,12 @@ int vt_vision_block(float *x, const vt_vision_block_weights *w, const char *hidd
     if (!f) return st->code;
     vt_linear(f, h, w->fc1_w, w->fc1_b, N, C, F);
     t = vt_view2(f, N, F);
-    VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.fc1", block));
+    VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.%s", block, nm->fc1));
     VT_TRY(vt_activation(f, f, N * F, hidden_act, st));
-    VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.act", block));
+    VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.%s", block, nm->act));
     vt_linear(y, f, w->fc2_w, w->fc2_b, N, F, C);
     t = vt_view2(y, N, C);
-    VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.fc2", block));
+    VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.%s", block, nm->fc2));
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp", block));
     add_into(x, y, N * C);
 

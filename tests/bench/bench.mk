@@ -7,7 +7,8 @@
 # measures the peak RSS of each run.
 
 DEBS_BENCH := $(DEBS_BUILD) libopenblas-dev time
-BENCH_OBJ  := $(addprefix $(BUILD)opt/,tests/bench/bench_gemm.o ref/core/gemm.o ref/core/attention.o ref/core/ops.o)
+BENCH_OBJ  := $(addprefix $(BUILD)opt/,tests/bench/bench_gemm.o ref/core/gemm.o ref/core/attention.o ref/core/ops.o \
+              ref/core/status.o)
 
 TOK_BENCH_OBJ := $(addprefix $(BUILD)opt/,tests/bench/bench_tokenizer.o $(patsubst %.c,%.o,$(wildcard ref/tokenizer/*.c)) \
                  ref/core/status.o ref/io/fileio.o)

@@ -1,16 +1,16 @@
 #!/bin/sh
 # tests/bench/bench.sh -- the figures of docs/performance.md (run by `make bench`, from the repository root).
 #
-#   1. every Linear shape of the Qwen2-VL-2B and Qwen2.5-VL-7B towers through vt_gemm_abt and through
+#   1. every Linear shape of the Qwen2-VL-2B, Qwen2.5-VL-7B and Qwen3-VL-2B towers through vt_gemm_abt and through
 #      OpenBLAS's cblas_sgemm, 1 and 2 threads (bin/bench_gemm), plus one block's attention core;
 #   2. synth full-size checkpoints of both towers into build/bench/ (kept: later runs reuse them);
-#   3. `vlmtrace run --timings` on a 448 x 448 image (1024 patches): 1 and 2 threads untraced, then block
+#   3. `vlmtrace run --timings` on a 448 x 448 image (1024 patches; Qwen3-VL: 784 of 16 x 16): 1 and 2 threads untraced, then block
 #      outputs only and a full trace, with the peak RSS of each run against the float32 weight size;
 #   4. the 1-thread and 2-thread traces compared byte for byte (cmp);
 #   5. one full-size block through the segment path against the literal path (`vlmtrace diff`);
 #   6. the tokenizer: tokenizer.json load time and a 1 MB encode, cold and warm word cache (bin/bench_tokenizer).
 #
-# Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b"), BENCH_REPS (GEMM repetitions, 3),
+# Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b qwen3-vl-2b"), BENCH_REPS (GEMM repetitions, 3),
 # BENCH_RUNS (runs of each vlmtrace configuration, the fastest kept, 2),
 # OPENBLAS_CORETYPE (see below), BENCH_KEEP=1 keeps the traces under build/bench/, BENCH_BIN the build's
 # folder (bin; `make bench CC=clang` passes bin/clang).
@@ -20,7 +20,7 @@ BIN=${BENCH_BIN:-bin}/vlmtrace
 GEMM=${BENCH_BIN:-bin}/bench_gemm
 OUT=build/bench
 REPS=${BENCH_REPS:-3}
-TOWERS=${BENCH_TOWERS:-"qwen2-vl-2b qwen2.5-vl-7b"}
+TOWERS=${BENCH_TOWERS:-"qwen2-vl-2b qwen2.5-vl-7b qwen3-vl-2b"}
 # a 112 x 112 PNG that smart_resize takes to exactly 448 x 448 when both pixel bounds are 448 * 448
 IMAGE=notebooks-data/reference/kimivl-multi/image0.png
 SIZE="--min-pixels 200704 --max-pixels 200704"
@@ -60,8 +60,9 @@ done
 
 # ---- full-size runs ----
 
-# FLOPs of one tower forward on 1024 patches (multiply-adds x 2): the Linear layers and the two attention
-# products (4 * S^2 * C per segment S); Qwen2.5-VL attends within 64-patch windows except in 4 blocks.
+# FLOPs of one tower forward on 1024 patches (Qwen3-VL: 784) (multiply-adds x 2): the Linear layers and the
+# two attention products (4 * S^2 * C per segment S); Qwen2.5-VL attends within 64-patch windows except in 4
+# blocks; Qwen3-VL runs its merger four times (the final one and three DeepStack mergers).
 tower_gflop() {
     case $1 in
     qwen2-vl-2b) awk 'BEGIN { N = 1024; C = 1280; F = 5120; M = 5120; O = 1536; D = 32
@@ -70,6 +71,9 @@ tower_gflop() {
     qwen2.5-vl-7b) awk 'BEGIN { N = 1024; C = 1280; I = 3420; M = 5120; O = 3584; D = 32; full = 4
         lin = D * 2 * N * (3 * C * C + C * C + 3 * C * I) + 2 * N * 1176 * C + 2 * (N / 4) * (M * M + M * O)
         att = full * 4 * N * N * C + (D - full) * 4 * N * 64 * C; printf "%.1f", (lin + att) / 1e9 }' ;;
+    qwen3-vl-2b) awk 'BEGIN { N = 784; C = 1024; F = 4096; M = 4096; O = 2048; D = 24; mergers = 1 + 3
+        lin = D * 2 * N * (3 * C * C + C * C + 2 * C * F) + 2 * N * 1536 * C + mergers * 2 * (N / 4) * (M * M + M * O)
+        att = D * 4 * N * N * C; printf "%.1f", (lin + att) / 1e9 }' ;;
     esac
 }
 
@@ -114,7 +118,8 @@ summary() { # summary TAG LABEL
 for tower in $TOWERS; do
     CK=$OUT/$tower
     echo
-    echo "== 2-5. $tower, one 448 x 448 image (1024 patches, 256 merged tokens)"
+    case $tower in qwen3*) np="784 patches, 196 merged tokens" ;; *) np="1024 patches, 256 merged tokens" ;; esac
+    echo "== 2-5. $tower, one 448 x 448 image ($np)"
     if [ ! -f "$CK/config.json" ]; then # config.json is written last: its presence means complete
         echo "  writing the synth checkpoint $CK (once)"
         $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth $tower failed"

@@ -45,6 +45,14 @@ static const shape qwen25vl_7b[] = {
     {"merger.mlp.0", 256, 5120, 5120}, {"merger.mlp.2", 256, 3584, 5120},
 };
 
+/* Qwen3-VL-2B on 448 x 448 (28 x 28 = 784 patches of 16 x 16): hidden 1024, intermediate 4096, patch rows of
+ * 1536 values; the final merger and each of the 3 DeepStack mergers 4096 -> 4096 -> out_hidden_size 2048. */
+static const shape qwen3vl_2b[] = {
+    {"patch_embed", 784, 1024, 1536},    {"attn.qkv", 784, 3072, 1024},      {"attn.proj", 784, 1024, 1024},
+    {"mlp.linear_fc1", 784, 4096, 1024}, {"mlp.linear_fc2", 784, 1024, 4096}, {"merger.linear_fc1", 196, 4096, 4096},
+    {"merger.linear_fc2", 196, 2048, 4096},
+};
+
 static double now(void)
 {
     struct timespec ts;
@@ -78,7 +86,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_gemm [--tower qwen2-vl-2b|qwen2.5-vl-7b] [--threads N] [--reps R] [--target F]\n");
+            fprintf(stderr, "usage: bench_gemm [--tower qwen2-vl-2b|qwen2.5-vl-7b|qwen3-vl-2b] [--threads N] [--reps R] [--target F]\n");
             return 2;
         }
     }
@@ -86,8 +94,9 @@ int main(int argc, char **argv)
     int ns;
     if (!strcmp(tower, "qwen2-vl-2b")) sh = qwen2vl_2b, ns = (int)(sizeof qwen2vl_2b / sizeof *sh);
     else if (!strcmp(tower, "qwen2.5-vl-7b")) sh = qwen25vl_7b, ns = (int)(sizeof qwen25vl_7b / sizeof *sh);
+    else if (!strcmp(tower, "qwen3-vl-2b")) sh = qwen3vl_2b, ns = (int)(sizeof qwen3vl_2b / sizeof *sh);
     else {
-        fprintf(stderr, "bench_gemm: --tower %s: expected qwen2-vl-2b or qwen2.5-vl-7b\n", tower);
+        fprintf(stderr, "bench_gemm: --tower %s: expected qwen2-vl-2b, qwen2.5-vl-7b or qwen3-vl-2b\n", tower);
         return 2;
     }
     if (threads < 1 || reps < 1) {

@@ -425,8 +425,16 @@ static const char layout_cfg_q2[] =
     "\"rope_scaling\":{\"mrope_section\":[2,3,3]},\"vision_config\":{\"depth\":2,\"embed_dim\":64,"
     "\"num_heads\":4,\"hidden_size\":48}}";
 
+static const char layout_cfg_q3[] =
+    "{\"model_type\":\"qwen3_vl\",\"text_config\":{\"hidden_size\":48,\"num_attention_heads\":4,"
+    "\"num_key_value_heads\":2,\"head_dim\":16,\"rope_parameters\":{\"rope_type\":\"default\","
+    "\"mrope_section\":[4,2,2],\"rope_theta\":5000000}},\"vision_config\":{\"depth\":5,\"hidden_size\":64,"
+    "\"num_heads\":4,\"intermediate_size\":112,\"out_hidden_size\":48,\"num_position_embeddings\":64,"
+    "\"deepstack_visual_indexes\":[1,3]}}";
+
 /* The layout string (NUL-terminated at the first NUL, as argv would be), then the sequence it
- * builds and its position ids under a Qwen2.5-VL and a Qwen2-VL config. A 32 MB arena limit turns the
+ * builds and its position ids under a Qwen2.5-VL, a Qwen2-VL and a Qwen3-VL config (each config's
+ * refusal of what it does not take -- @S, stamp:N, a Qwen3-VL video without stamp:N -- is its answer). A 32 MB arena limit turns the
  * longest sequences (up to 2^24 tokens are valid) into a quick VT_ERESOURCE: computing 8M positions
  * twice takes seconds under ASan and would only show up as libFuzzer timeouts. */
 int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
@@ -437,15 +445,18 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
     int rc = vt_rope_layout_parse(&lay, s, st);
     free(s);
     if (rc) return rc;
-    const char *cfgs[2] = {layout_cfg_q25, layout_cfg_q2};
-    for (int k = 0; k < 2 && rc == VT_OK; k++) {
+    const char *cfgs[3] = {layout_cfg_q25, layout_cfg_q2, layout_cfg_q3};
+    int first = VT_OK;
+    for (int k = 0; k < 3; k++) {
+        rc = VT_OK;
         vt_model_config c;
         vt_status cst = {0};
         VT_ASSERT(vt_config_parse(&c, cfgs[k], strlen(cfgs[k]), &cst) == VT_OK);
         vt_arena a;
         vt_arena_init(&a, (size_t)32 << 20);
         vt_rope_layout_inputs li;
-        rc = vt_rope_layout_build(&li, &lay, &c.text, &a, st);
+        vt_status kst = {0}; /* this config's answer; the first one that counts goes to *st */
+        rc = vt_rope_layout_build(&li, &lay, &c.text, NULL, &a, &kst);
         if (rc == VT_OK) {
             vt_mrope_inputs in = {0};
             in.input_ids = &li.input_ids;
@@ -453,16 +464,19 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
             in.video_grid_thw = li.has_videos ? &li.video_grid_thw : NULL;
             in.second_per_grid_ts = li.has_seconds ? &li.second_per_grid_ts : NULL;
             vt_tensor pos, deltas;
-            rc = vt_mrope_get_rope_index(&pos, &deltas, &in, &c.text, &a, st);
+            rc = vt_mrope_get_rope_index(&pos, &deltas, &in, &c.text, &a, &kst);
             /* a layout that builds is a sequence get_rope_index accepts */
             VT_ASSERT(rc == VT_OK || rc == VT_ERESOURCE);
-        } else if (k == 1 && rc == VT_EINPUT) {
-            rc = VT_OK; /* @S is refused by a Qwen2-VL config: that is its answer, not the input's fault */
         }
         vt_arena_free(&a);
+        /* the Qwen2.5-VL config takes every layout item but stamp:N; the others may refuse what is not theirs */
+        if (first == VT_OK && (k == 0 || rc != VT_EINPUT)) {
+            first = rc;
+            if (rc) *st = kst;
+        }
     }
     vt_rope_layout_free(&lay);
-    return rc;
+    return first;
 }
 
 #endif

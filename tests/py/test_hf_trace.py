@@ -41,6 +41,7 @@ import standin_image_processing_qwen2_vl as qwen2_processing  # noqa: E402
 import standin_kimi_vl  # noqa: E402
 import standin_qwen2_5_vl  # noqa: E402
 import standin_qwen2_vl  # noqa: E402
+import standin_qwen3_vl  # noqa: E402
 import fake_transformers  # noqa: E402
 import standin_qwenvl_visual  # noqa: E402
 import standins  # noqa: E402
@@ -96,6 +97,13 @@ def run_trace(g, out, only=(), kimi_attn="eager", hook_check=None):
                                                           max_pixels=g.inputs["max_pixels"])
             modules = (visual, proc)
             hf_trace.trace_qwen2(writer, visual, proc, g.images(), g.videos(), family, standins.hf_load_image)
+        elif family == hf_trace.QWEN3:
+            visual = standin_qwen3_vl.build(g.config, g.weights)
+            proc = qwen2_processing.Qwen2VLImageProcessor(min_pixels=g.inputs["min_pixels"],
+                                                          max_pixels=g.inputs["max_pixels"], patch_size=16,
+                                                          image_mean=[0.5] * 3, image_std=[0.5] * 3)
+            modules = (visual, proc)
+            hf_trace.trace_qwen3(writer, visual, proc, g.images(), g.videos(), standins.hf_load_image)
         elif family == hf_trace.QWENVL:
             visual = standin_qwenvl_visual.build(g.config, g.weights)
             modules = (visual,)
@@ -162,10 +170,11 @@ class TestGoldenCases(TmpDirCase):
                     self.assertFalse(sub._forward_hooks or sub._forward_pre_hooks, type(sub).__name__)
                     self.assertNotIn("forward", vars(sub), type(sub).__name__)
             for attr in ("rot_pos_emb", "get_window_index", "image_transform", "_preprocess", "normalize",
-                         "rescale", "patchify"):
+                         "rescale", "patchify", "fast_pos_embed_interpolate"):
                 if attr in vars(m):
                     self.assertNotIn("hf_trace", getattr(vars(m)[attr], "__module__", "") or "", attr)
-        for mod in (standin_qwen2_vl, standin_qwen2_5_vl, standin_kimi_vl, standin_qwenvl_visual, qwen2_processing):
+        for mod in (standin_qwen2_vl, standin_qwen2_5_vl, standin_kimi_vl, standin_qwenvl_visual, qwen2_processing,
+                    standin_qwen3_vl):
             for key in ("apply_rotary_pos_emb_vision", "apply_rope", "get_abs_pos", "resize"):
                 fn = getattr(mod, key, None)
                 if fn is not None:
@@ -220,6 +229,21 @@ class TestGoldenCases(TmpDirCase):
 
     def test_kimivl_image(self):
         self.full_case("kimivl-image")
+
+    def test_qwen3vl_image(self):
+        self.full_case("qwen3vl-image")
+
+    def test_qwen3vl_multi(self):
+        self.full_case("qwen3vl-multi")
+
+    def test_qwen3vl_interp_weights_are_torch_linspace(self):
+        """hf_trace.py recomputes the bilinear weights (the reference keeps them in a local): at the real
+        table's side 48 and n = 142 they must floor 29.999998 to 29, as torch's float32 linspace does."""
+        idx, wgt = hf_trace.qwen3_interp_weights([[1, 142, 2]], 48)
+        rows = idx[0].view(142, 2)[:, 0] // 48
+        self.assertEqual(int(rows[90]), 29)
+        self.assertEqual(int(rows[93]), 30)
+        self.assertGreater(float(wgt[2].view(142, 2)[90, 0]), 0.99)  # almost all of it on the ceil row 30
 
     def test_kimivl_multi(self):
         self.partial_case("kimivl-multi")
@@ -487,7 +511,7 @@ class TestCommandLine(TmpDirCase):
         k = Golden("kimivl-image")
         r = self.run_main("--model", k.dir, "--image", k.images()[0], "--trace", os.path.join(self.tmp, "t"),
                           "--use-fast")
-        self.assert_one_line_error(r, 2, "--use-fast apply to qwen2_vl and qwen2_5_vl only")
+        self.assert_one_line_error(r, 2, "--use-fast apply to qwen2_vl, qwen2_5_vl and qwen3_vl only")
 
     def test_usage_error(self):
         r = self.run_main("--image", "x.png")
@@ -545,7 +569,7 @@ class TestCommandLine(TmpDirCase):
         k = Golden("kimivl-image")
         r = self.run_main("--model", k.dir, "--image", img, "--max-pixels", "9000",
                           "--trace", os.path.join(self.tmp, "t"))
-        self.assert_one_line_error(r, 2, "apply to qwen2_vl and qwen2_5_vl only")
+        self.assert_one_line_error(r, 2, "apply to qwen2_vl, qwen2_5_vl and qwen3_vl only")
         r = self.run_main("--model", g.dir, "--image", img, "--video", img + "," + img, "--fps", "1", "--fps", "2",
                           "--trace", os.path.join(self.tmp, "t"))
         self.assert_one_line_error(r, 2, "--fps: give it once, or once per --video")

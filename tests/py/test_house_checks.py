@@ -122,7 +122,7 @@ class TestCheckTraceSpec(Copy):
         rc, out = self.spec()
         self.assertEqual(rc, 0, out)
         self.assertIn("check_trace_spec: PASS", out)
-        self.assertIn("SKIPPED: 'Qwen3-VL'", out)  # no Qwen3-VL goldens in the repository yet
+        self.assertNotIn("SKIPPED: 'Qwen3-VL'", out)  # its goldens are in the repository (issue 25): checked
 
     def test_a_manifest_name_the_spec_lacks_fails(self):
         m = self.manifest("qwen2vl-image")

@@ -89,7 +89,8 @@ static void print_config(const vt_model_config *c, const char *dir)
     const vt_preproc_config *p = &c->pre;
     switch (c->family) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: {
+    case VT_FAMILY_QWEN25VL:
+    case VT_FAMILY_QWEN3VL: {
         const vt_vision_config *q = vt_model_vision(c);
         printf("vision      depth %d, width %d, num_heads %d (head_dim %d), mlp %d, out_hidden %d, patch %d, "
                "temporal_patch %d, spatial_merge %d, in_channels %d, hidden_act %s\n",
@@ -103,11 +104,19 @@ static void print_config(const vt_model_config *c, const char *dir)
             for (int i = 0; i < w->n_fullatt; i++) printf("%s%d", i ? ", " : "", w->fullatt_block_indexes[i]);
             printf("], tokens_per_second %g\n", w->tokens_per_second);
         }
+        if (c->family == VT_FAMILY_QWEN3VL) {
+            const vt_qwen3vl_config *w = &c->qwen3vl;
+            printf("positions   learned table %d x %d (num_position_embeddings %d), interpolated bilinearly to each "
+                   "grid\ndeepstack   after blocks [", w->pos_side, w->pos_side, w->num_position_embeddings);
+            for (int i = 0; i < w->n_deepstack; i++) printf("%s%d", i ? ", " : "", w->deepstack_visual_indexes[i]);
+            printf("] (%d DeepStack mergers)\n", w->n_deepstack);
+        }
         const vt_mrope_config *t = &c->text;
-        printf("text        hidden_size %d, heads %d, kv_heads %d (head_dim %d), mrope_section [%d, %d, %d], "
+        printf("text        hidden_size %d, heads %d, kv_heads %d (head_dim %d), mrope_section [%d, %d, %d]%s, "
                "rope_theta %g, image/video token %lld/%lld, vision start/end %lld/%lld\n",
                t->hidden_size, t->num_attention_heads, t->num_key_value_heads, t->head_dim, t->mrope_section[0],
-               t->mrope_section[1], t->mrope_section[2], t->rope_theta, (long long)t->image_token_id,
+               t->mrope_section[1], t->mrope_section[2], t->interleaved ? " interleaved" : "", t->rope_theta,
+               (long long)t->image_token_id,
                (long long)t->video_token_id, (long long)t->vision_start_token_id, (long long)t->vision_end_token_id);
         printf("preprocess  %s: min_pixels %lld, max_pixels %lld, patch %d, merge %d, temporal_patch %d, "
                "processor %s by default, ",
@@ -207,7 +216,8 @@ static int inspect(inspect_state *s, const char *dir, const char *image, int no_
         }
     }
     if (image) {
-        int family_applies = !dir || s->cfg.family == VT_FAMILY_QWEN2VL || s->cfg.family == VT_FAMILY_QWEN25VL;
+        int family_applies = !dir || s->cfg.family == VT_FAMILY_QWEN2VL || s->cfg.family == VT_FAMILY_QWEN25VL ||
+                             s->cfg.family == VT_FAMILY_QWEN3VL;
         VT_TRY(vt_image_load_info(&s->img, &s->info, image, family_applies && !no_exif ? VT_EXIF_APPLY : VT_EXIF_IGNORE,
                                   st));
     }

@@ -11,19 +11,23 @@
 #include "format/npy.h"
 #include "cli/rope_layout.h"
 #include "format/tracer.h"
+#include "tokenizer/tokenizer.h"
 #include "cli/output.h"
 #include "viz/viz_rope.h"
 
 static const char rope_usage[] =
     "usage: vlmtrace rope (--model DIR | --config FILE)\n"
     "                     (--input-ids F.npy [--attention-mask F.npy] [--image-grid-thw F.npy]\n"
-    "                      [--video-grid-thw F.npy] [--second-per-grid-ts F.npy] | --layout STRING)\n"
+    "                      [--video-grid-thw F.npy] [--second-per-grid-ts F.npy] | --layout STRING\n"
+    "                      [--tokenizer PATH])\n"
     "                     [--position-ids F.npy] [--q F.npy --k F.npy] --trace DIR [--viz] [--quiet]\n"
     "                     [--inject BUG] [--force] [--json]\n"
     "\n"
-    "M-RoPE of Qwen2-VL / Qwen2.5-VL (model_type qwen2_vl / qwen2_5_vl; only config.json is read, no\n"
-    "weights). Computes position_ids [3, B, L] (t, h, w) and rope_deltas [B, 1] as get_rope_index does,\n"
-    "and writes them with the inputs into the trace directory DIR under the reference's names.\n"
+    "M-RoPE of Qwen2-VL / Qwen2.5-VL / Qwen3-VL (model_type qwen2_vl / qwen2_5_vl / qwen3_vl; only\n"
+    "config.json is read, no weights). Computes position_ids [3, B, L] (t, h, w) and rope_deltas [B, 1] as\n"
+    "get_rope_index does, and writes them with the inputs into the trace directory DIR under the\n"
+    "reference's names. Qwen3-VL: one video_grid_thw row per video, one timestamped vision block per\n"
+    "temporal patch in input_ids, an interleaved rotary.\n"
     "\n"
     "  --input-ids F.npy           int64 [B, L] (int32 is widened)\n"
     "  --attention-mask F.npy      int64 [B, L] of 0/1 (left padding); padded positions get 1\n"
@@ -35,9 +39,16 @@ static const char rope_usage[] =
     "                              text:N is N text tokens; image:TxHxW / video:TxHxW the grid in patches\n"
     "                              (vision_start, T*H*W/merge^2 pad tokens and vision_end are inserted);\n"
     "                              @S is that video's second_per_grid_ts (Qwen2.5-VL)\n"
+    "                              Qwen3-VL: a video is T blocks, each its timestamp's tokens + a vision\n"
+    "                              block; @S = seconds per temporal patch (1.0) for the timestamps\n"
+    "  --tokenizer PATH            Qwen3-VL: tokenizer.json (or its directory) counting each timestamp's\n"
+    "                              tokens; without it, stamp:N before a video gives the count (6 for\n"
+    "                              \"<1.5 seconds>\" in Qwen's tokenizer)\n"
     "  --q F.npy --k F.npy         float32 [B, heads, L, head_dim] and [B, kv_heads, L, head_dim]: also\n"
     "                              write mrope.inv_freq, mrope.cos, mrope.sin, mrope.q_embed, mrope.k_embed\n"
-    "  --position-ids F.npy        int64 [3, B, L] used instead of computing them (with --q/--k only)\n"
+    "                              (Qwen3-VL: also mrope.axis, .freqs_thw, .freqs; cos/sin [B, L, hd])\n"
+    "  --position-ids F.npy        int64 [3, B, L] used instead of computing them (with --q/--k only;\n"
+    "                              Qwen3-VL also takes --attention-mask with it, recorded, not used)\n"
     "  --trace DIR                 the output directory (created)\n"
     "  --viz                       also draw the three position rows along the sequence (DIR/rope.positions.png)\n"
     "  --inject BUG                switch on a real porting mistake and label the trace (docs/bug-zoo.md):\n"
@@ -45,6 +56,7 @@ static const char rope_usage[] =
     "                                                      (needs computed positions: no --position-ids)\n"
     "                                no-mrope-sections     the rotary without the mrope_section split:\n"
     "                                                      every channel turns by t (needs --q and --k)\n"
+    "                                sectioned-mrope       Qwen3-VL's rotary in t | h | w chunks (--q --k)\n"
     "  --force                     write even where a checkpoint, a config or another producer's trace is\n"
     "  --json                      one JSON document on stdout (what was written), nothing else there\n"
     "  --quiet                     no summary line on stderr, and no table: by default rows of up to 96 tokens are printed as\n"
@@ -131,9 +143,21 @@ static const char *const flag_names[F_N] = {"--input-ids",          "--attention
                                             "--video-grid-thw",     "--second-per-grid-ts",
                                             "--position-ids",       "--q",              "--k"};
 
+/* The timestamp counter of --layout (rope_layout.h): tokenizer.encode(text) and its length. */
+static int count_with_tokenizer(void *ctx, const char *text, int64_t *n, vt_status *st)
+{
+    int32_t *ids = NULL;
+    size_t k = 0;
+    VT_TRY(vt_tokenizer_encode((vt_tokenizer *)ctx, text, strlen(text), &ids, &k, st));
+    free(ids);
+    *n = (int64_t)k;
+    return VT_OK;
+}
+
 static int rope_run(int argc, char **argv, vt_status *st)
 {
     const char *model = NULL, *config = NULL, *layout = NULL, *trace = NULL, *inject = NULL, *paths[F_N] = {0};
+    const char *tokenizer = NULL;
     int viz = 0, rc = VT_OK;
     vt_output o = {0};
     vt_output_start(&o);
@@ -141,6 +165,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
         {"--model", VT_OPT_STRING, 0, &model, "DIR", 0, 0, NULL},
         {"--config", VT_OPT_STRING, 0, &config, "FILE", 0, 0, NULL},
         {"--layout", VT_OPT_STRING, 0, &layout, "STRING", 0, 0, NULL},
+        {"--tokenizer", VT_OPT_STRING, 0, &tokenizer, "PATH", 0, 0, NULL},
         {"--trace", VT_OPT_STRING, 0, &trace, "DIR", 0, 0, NULL},
         {"--inject", VT_OPT_STRING, 0, &inject, "BUG", 0, 0, NULL},
         {"--viz", VT_OPT_FLAG, 0, &viz, NULL, 0, 0, NULL},
@@ -165,6 +190,8 @@ static int rope_run(int argc, char **argv, vt_status *st)
             if (paths[k])
                 return vt_fail(st, VT_EINPUT, "%s cannot be combined with --layout (the layout gives the sequence)",
                                flag_names[k]);
+    if (tokenizer && !layout)
+        return vt_fail(st, VT_EINPUT, "--tokenizer counts the timestamp tokens of a --layout (give --layout)");
     if (!paths[F_Q] != !paths[F_K]) return vt_fail(st, VT_EINPUT, "--q and --k go together");
     if (paths[F_POS] && !paths[F_Q])
         return vt_fail(st, VT_EINPUT, "--position-ids is for the rotary only: give --q and --k with it");
@@ -174,15 +201,30 @@ static int rope_run(int argc, char **argv, vt_status *st)
         VT_TRY(vt_inject_lookup(inject, VT_INJECT_ROPE, &bugs, st));
         if ((bugs & VT_BUG_SEQUENTIAL_POSITIONS) && paths[F_POS])
             return vt_fail(st, VT_EINPUT, "--inject %s acts in get_rope_index, which --position-ids replaces", inject);
-        if ((bugs & VT_BUG_NO_MROPE_SECTIONS) && !paths[F_Q])
+        if ((bugs & (VT_BUG_NO_MROPE_SECTIONS | VT_BUG_SECTIONED_MROPE)) && !paths[F_Q])
             return vt_fail(st, VT_EINPUT, "--inject %s acts in the rotary: give --q and --k", inject);
     }
 
     vt_model_config cfg;
     VT_TRY(model ? vt_config_load(&cfg, model, st) : vt_config_load_file(&cfg, config, st));
-    if (cfg.family != VT_FAMILY_QWEN2VL && cfg.family != VT_FAMILY_QWEN25VL)
-        return vt_fail(st, VT_EINPUT, "%s: model_type %s has no M-RoPE (qwen2_vl or qwen2_5_vl)", model ? model : config,
+    if (cfg.family != VT_FAMILY_QWEN2VL && cfg.family != VT_FAMILY_QWEN25VL && cfg.family != VT_FAMILY_QWEN3VL)
+        return vt_fail(st, VT_EINPUT, "%s: model_type %s has no M-RoPE (qwen2_vl, qwen2_5_vl or qwen3_vl)",
+                       model ? model : config, cfg.model_type);
+    if (inject) { /* the rotary bugs belong to one layout each */
+        if ((bugs & VT_BUG_SECTIONED_MROPE) && !cfg.text.interleaved)
+            return vt_fail(st, VT_EINPUT, "--inject %s: a Qwen3-VL mistake (its interleaved rotary); this is %s", inject,
+                           cfg.model_type);
+        if ((bugs & VT_BUG_NO_MROPE_SECTIONS) && cfg.text.interleaved)
+            return vt_fail(st, VT_EINPUT, "--inject %s: a Qwen2-VL / Qwen2.5-VL mistake (the mrope_section split); "
+                           "Qwen3-VL interleaves (try sectioned-mrope)", inject);
+    }
+
+    if (tokenizer && !cfg.text.frame_blocks)
+        return vt_fail(st, VT_EINPUT, "--tokenizer: only Qwen3-VL writes timestamps into the prompt (this is %s)",
                        cfg.model_type);
+    vt_tokenizer *tok = NULL;
+    if (tokenizer) VT_TRY(vt_tokenizer_load(&tok, tokenizer, st));
+    vt_rope_stamps stamps = {count_with_tokenizer, tok};
 
     rope_file f[F_N];
     memset(f, 0, sizeof f);
@@ -195,7 +237,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     const vt_dtype want[F_N] = {VT_I64, VT_I64, VT_I64, VT_I64, VT_F32, VT_I64, VT_F32, VT_F32};
     for (int k = 0; k < F_N && rc == VT_OK; k++) rc = load_npy(&f[k], flag_names[k], paths[k], want[k], st);
     if (rc == VT_OK && layout && (rc = vt_rope_layout_parse(&lay, layout, st)) == VT_OK &&
-        (rc = vt_rope_layout_build(&li, &lay, &cfg.text, &arena, st)) == VT_OK) {
+        (rc = vt_rope_layout_build(&li, &lay, &cfg.text, tok ? &stamps : NULL, &arena, st)) == VT_OK) {
         in.input_ids = &li.input_ids;
         in.image_grid_thw = li.has_images ? &li.image_grid_thw : NULL;
         in.video_grid_thw = li.has_videos ? &li.video_grid_thw : NULL;
@@ -236,6 +278,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     if (tr_open) vt_tracer_close(&tr);
     vt_rope_layout_free(&lay);
     vt_arena_free(&arena);
+    vt_tokenizer_free(tok);
     for (int k = 0; k < F_N; k++) free(f[k].owned);
     return rc;
 }

@@ -202,7 +202,8 @@ static int dispatch(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer 
 {
     switch (cfg->family) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: return vt_run_qwen2(o, cfg, tr, st);
+    case VT_FAMILY_QWEN25VL:
+    case VT_FAMILY_QWEN3VL: return vt_run_qwen2(o, cfg, tr, st);
     case VT_FAMILY_QWENVL: return vt_run_qwenvl(o, cfg, tr, st);
     case VT_FAMILY_KIMIVL: return vt_run_kimivl(o, cfg, tr, st);
     }
@@ -219,6 +220,7 @@ static int resolve_inject(vt_run_opts *o, const vt_model_config *cfg, vt_status 
     case VT_FAMILY_QWEN25VL: t = VT_INJECT_RUN_QWEN25VL; break;
     case VT_FAMILY_QWENVL: t = VT_INJECT_RUN_QWENVL; break;
     case VT_FAMILY_KIMIVL: t = VT_INJECT_RUN_KIMIVL; break;
+    case VT_FAMILY_QWEN3VL: t = VT_INJECT_RUN_QWEN3VL; break;
     }
     return vt_inject_lookup(o->inject, t, &o->bugs, st);
 }

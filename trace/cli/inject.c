@@ -7,7 +7,7 @@
 #include "core/bugzoo.h"
 
 #define T(x) (1u << (x))
-#define QWEN2_RUNS (T(VT_INJECT_RUN_QWEN2VL) | T(VT_INJECT_RUN_QWEN25VL))
+#define QWEN2_RUNS (T(VT_INJECT_RUN_QWEN2VL) | T(VT_INJECT_RUN_QWEN25VL) | T(VT_INJECT_RUN_QWEN3VL))
 
 static const vt_inject_bug bugs[] = {
     {"bilinear-resize", VT_BUG_BILINEAR_RESIZE, QWEN2_RUNS | T(VT_INJECT_PREPROCESS), "the resize (PIL)",
@@ -28,6 +28,10 @@ static const vt_inject_bug bugs[] = {
      "M-RoPE ignored: positions 0..L-1 on all three axes"},
     {"no-mrope-sections", VT_BUG_NO_MROPE_SECTIONS, T(VT_INJECT_ROPE), "apply_multimodal_rotary_pos_emb",
      "the mrope_section split skipped: every channel rotates by the temporal position"},
+    {"align-corners-false", VT_BUG_ALIGN_CORNERS_FALSE, T(VT_INJECT_RUN_QWEN3VL), "fast_pos_embed_interpolate",
+     "the position table sampled at half-pixel centres (F.interpolate, align_corners=False)"},
+    {"sectioned-mrope", VT_BUG_SECTIONED_MROPE, T(VT_INJECT_ROPE), "apply_interleaved_mrope",
+     "Qwen3-VL's rotary with Qwen2-VL's contiguous t | h | w chunks instead of interleaved"},
 };
 
 const vt_inject_bug *vt_inject_table(int *n)
@@ -43,6 +47,7 @@ const char *vt_inject_target_name(vt_inject_target t)
     case VT_INJECT_RUN_QWEN25VL: return "vlmtrace run on Qwen2.5-VL";
     case VT_INJECT_RUN_QWENVL: return "vlmtrace run on Qwen-VL";
     case VT_INJECT_RUN_KIMIVL: return "vlmtrace run on Kimi-VL";
+    case VT_INJECT_RUN_QWEN3VL: return "vlmtrace run on Qwen3-VL";
     case VT_INJECT_PREPROCESS: return "vlmtrace preprocess";
     case VT_INJECT_ROPE: return "vlmtrace rope";
     case VT_INJECT_N_TARGETS: break;

@@ -72,7 +72,8 @@ typedef struct vt_run_opts {
 } vt_run_opts;
 
 /* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */
-int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen2_vl, qwen2_5_vl */
+int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen2_vl, qwen2_5_vl,
+                                                                                                 qwen3_vl */
 int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen (Qwen-VL) */
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* kimi_vl */
 

@@ -138,6 +138,25 @@ void vt_mem_qwen2(vt_mem_estimate *e, const vt_vision_config *c, int qwen25, con
     finish(e);
 }
 
+/* ================================ Qwen3-VL ================================ */
+
+void vt_mem_qwen3_extra(vt_mem_estimate *e, const vt_qwen3vl_config *c)
+{
+    const double N = (double)e->tokens, C = c->vision.embed_dim, O = c->vision.out_hidden;
+    const double U = (double)c->vision.spatial_merge_size * c->vision.spatial_merge_size, M = N / U;
+    /* vt_qwen3vl_forward on top of the Qwen2-VL tower: the outputs (visual and one [M, O] per DeepStack
+     * block) held for the whole forward; fast_pos_embed_interpolate's indices [4, S] i64 and weights [4, S]
+     * (S <= N), the interpolated table [N, C] and one item's table and its permutation (<= [N, C] each);
+     * a DeepStack merger's norm and fc1 rows [M, U*C] each and its [M, O] output */
+    double outputs = (1 + c->n_deepstack) * M * O * F32;
+    double pos = 4 * N * 12 + 3 * N * C * F32;
+    double deepstack = 2 * M * U * C * F32 + M * O * F32;
+    double extra = outputs + dmax(pos, deepstack);
+    e->arena += extra;
+    e->other += extra / 16;
+    e->total = e->weights + e->inputs + e->arena + e->other;
+}
+
 /* ================================ Qwen-VL ================================ */
 
 void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, const vt_mem_input *in, int n_images)

@@ -52,6 +52,9 @@ int vt_mem_weights(vt_mem_estimate *e, const vt_model_config *cfg, vt_status *st
  * preprocessing only, `vlmtrace preprocess`). Inputs smart_resize refuses count nothing: the preprocessing reports them. */
 void vt_mem_qwen2(vt_mem_estimate *e, const vt_vision_config *c, int qwen25, const vt_processor_opts *po,
                   const vt_mem_input *in, int n, int literal, int viz);
+/* Qwen3-VL: what its tower adds to vt_mem_qwen2's estimate (call after it; e->tokens is N): the DeepStack
+ * outputs, the interpolated position table, the DeepStack mergers. */
+void vt_mem_qwen3_extra(vt_mem_estimate *e, const vt_qwen3vl_config *c);
 /* Qwen-VL: the decoded images, then n_images stacked at image_size x image_size. */
 void vt_mem_qwenvl(vt_mem_estimate *e, const vt_qwenvl_config *c, const vt_mem_input *in, int n_images);
 /* Kimi-VL: KimiVLImageProcessor with pre, MoonViT and the projector. */

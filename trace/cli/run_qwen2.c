@@ -1,10 +1,11 @@
 /*
- * run_qwen2.c -- `vlmtrace run` for Qwen2-VL and Qwen2.5-VL (run.h): decode the images (EXIF applied, as
- * HF's load_image does) and video frames, preprocess them (processor.h), run the vision tower
- * (qwen2vl.h / qwen25vl.h), draw the --viz pictures, hand `visual` to --out.
+ * run_qwen2.c -- `vlmtrace run` for Qwen2-VL, Qwen2.5-VL and Qwen3-VL (run.h): decode the images (EXIF
+ * applied, as HF's load_image does) and video frames, preprocess them (processor.h), run the vision tower
+ * (qwen2vl.h / qwen25vl.h / qwen3vl.h), draw the --viz pictures, hand `visual` to --out.
  *
  * Preprocessing settings, one precedence: a flag (--min-pixels, --max-pixels) overrides
- * DIR/preprocessor_config.json, which overrides the published defaults.
+ * DIR/preprocessor_config.json, which overrides the published defaults (Qwen3-VL's: patch 16,
+ * mean = std = 0.5, min_pixels 65536, max_pixels 16777216).
  * Trace order: image.* / video.* and the processor outputs (the preprocessing), second_per_grid_ts (with
  * videos), then the tower's tensors from visual.patch_embed to visual.
  */
@@ -15,10 +16,12 @@
 #include "qwen25vl/qwen25vl.h"
 #include "processor/processor.h"
 #include "qwen2vl/qwen2vl.h"
+#include "qwen3vl/qwen3vl.h"
 #include "cli/run.h"
 #include "cli/output.h"
 #include "viz/viz.h"
 #include "viz/viz_qwen2.h"
+#include "viz/viz_qwen3.h"
 
 /* ======================================== --viz capture ======================================== */
 
@@ -80,6 +83,19 @@ static int draw_pictures(const vt_run_opts *o, const vt_model_config *cfg, vt_tr
     if (cfg->family == VT_FAMILY_QWEN2VL) {
         VT_TRY(vt_viz_qwen2_mask(tr, "visual.attention_mask.png", vt_i32(&cu), cu.shape[0] - 1, N,
                                  "one image or one time slice of a video (visual.cu_seqlens)", st));
+    } else if (cfg->family == VT_FAMILY_QWEN3VL) {
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.attention_mask.png", vt_i32(&cu), cu.shape[0] - 1, N,
+                                 "one image or one temporal patch of a video (visual.cu_seqlens)", st));
+        VT_TRY(vt_viz_qwen3_deepstack(tr, "visual.deepstack.png", &cfg->qwen3vl, st));
+        for (int k = 0; k < o->n_images + o->n_videos; k++) {
+            const int64_t *g = vt_i64(grid_thw) + 3 * k;
+            if (!v->resized[k] || v->h[k] != g[1] * c->patch_size || v->w[k] != g[2] * c->patch_size) continue;
+            char file[64];
+            if (k < o->n_images) snprintf(file, sizeof file, "image.%d.pos_embed.png", k);
+            else snprintf(file, sizeof file, "video.%d.pos_embed.png", k - o->n_images);
+            VT_TRY(vt_viz_qwen3_pos_embed(tr, file, v->resized[k], g[1], g[2], c->patch_size, cfg->qwen3vl.pos_side,
+                                          st));
+        }
     } else {
         /* the two distinct masks: windows (most blocks) and whole images (fullatt_block_indexes) */
         const int ws = cfg->qwen25vl.window_size / c->spatial_merge_size / c->patch_size;
@@ -127,6 +143,7 @@ typedef struct run_state {
     int ck_open;
     vt_qwen2vl_model m2;
     vt_qwen25vl_model m25;
+    vt_qwen3vl_model m3;
     vt_arena a;
     viz_tap_ctx viz;
 } run_state;
@@ -143,6 +160,7 @@ static void run_state_free(run_state *s, const vt_run_opts *o)
     free(s->videos);
     vt_qwen2vl_free(&s->m2);
     vt_qwen25vl_free(&s->m25);
+    vt_qwen3vl_free(&s->m3);
     if (s->ck_open) vt_checkpoint_close(&s->ck);
     vt_arena_free(&s->a);
     for (int k = 0; s->viz.resized && k < o->n_images + o->n_videos; k++) free(s->viz.resized[k]);
@@ -182,6 +200,7 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
     int rc = vt_mem_weights(e, cfg, st);
     if (rc == VT_OK) {
         vt_mem_qwen2(e, vt_model_vision(cfg), cfg->family == VT_FAMILY_QWEN25VL, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
+        if (cfg->family == VT_FAMILY_QWEN3VL) vt_mem_qwen3_extra(e, &cfg->qwen3vl);
         rc = vt_run_check_literal(o, e->tokens, st);
         if (rc == VT_OK) rc = vt_mem_check(e, o->model_dir, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
     }
@@ -192,7 +211,8 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
 int vt_run_processor_opts(vt_processor_opts *po, const vt_run_opts *o, const vt_model_config *cfg, vt_status *st)
 {
     vt_processor_defaults(po);
-    if (cfg->pre.present) vt_processor_from_config(po, &cfg->pre);
+    /* Qwen3-VL: cfg->pre holds the family's defaults (patch 16, mean = std = 0.5) when the file is absent */
+    if (cfg->pre.present || cfg->family == VT_FAMILY_QWEN3VL) vt_processor_from_config(po, &cfg->pre);
     po->mode = o->processor_mode >= 0 ? (vt_processor_mode)o->processor_mode : vt_model_processor_mode(cfg);
     if (po->mode == VT_PROCESSOR_FAST && o->n_videos && o->model_dir) { /* 5.0's video processor has its own file */
         vt_preproc_config vc;
@@ -207,7 +227,7 @@ int vt_run_processor_opts(vt_processor_opts *po, const vt_run_opts *o, const vt_
 
 int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
 {
-    const int q25 = cfg->family == VT_FAMILY_QWEN25VL;
+    const int q25 = cfg->family == VT_FAMILY_QWEN25VL, q3 = cfg->family == VT_FAMILY_QWEN3VL;
     run_state s;
     memset(&s, 0, sizeof s);
     vt_arena_init(&s.a, vt_mem_arena_limit());
@@ -228,8 +248,10 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     if (rc == VT_OK) vt_output_stage("loading the weights");
     if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
         s.ck_open = 1;
-        rc = q25 ? vt_qwen25vl_load(&s.m25, &cfg->qwen25vl, &s.ck, st) : vt_qwen2vl_load(&s.m2, &cfg->qwen2vl, &s.ck, st);
-        s.m2.bugs = s.m25.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
+        rc = q3    ? vt_qwen3vl_load(&s.m3, &cfg->qwen3vl, &s.ck, st)
+             : q25 ? vt_qwen25vl_load(&s.m25, &cfg->qwen25vl, &s.ck, st)
+                   : vt_qwen2vl_load(&s.m2, &cfg->qwen2vl, &s.ck, st);
+        s.m2.bugs = s.m25.bugs = s.m3.bugs = o->bugs; /* --inject: the tower's switches (bugzoo.h) */
     }
 
     if (rc == VT_OK && o->viz && tr) { /* a tap in front of the tracer's that keeps the resized pixels */
@@ -248,8 +270,13 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     /* the processor, (Qwen2.5-VL) second_per_grid_ts, the tower on images then videos */
     vt_processor_pixels px;
     vt_tensor visual;
+    vt_qwen3vl_output out3;
     if (rc == VT_OK) vt_output_stage("preprocessing (the image processor)");
-    if (rc == VT_OK)
+    if (rc == VT_OK && q3) {
+        rc = vt_qwen3vl_pipeline(&out3, &px, &s.m3, s.images, o->n_images, s.videos, o->n_videos, &po, o->attn, &tap,
+                                 &s.a, st);
+        visual = out3.visual; /* --out: the first return value; the DeepStack list is in the trace */
+    } else if (rc == VT_OK)
         rc = q25 ? vt_qwen25vl_pipeline(&visual, &px, &s.m25, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
                                         o->attn, &tap, &s.a, st)
                  : vt_qwen2vl_pipeline(&visual, &px, &s.m2, s.images, o->n_images, s.videos, o->n_videos, &po, o->attn,

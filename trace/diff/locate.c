@@ -120,7 +120,8 @@ static void read_config(vt_locator *l, const vt_manifest *m)
             memcpy(l->fullatt, c->qwen25vl.fullatt_block_indexes, sizeof l->fullatt);
             l->have_fullatt = 1;
         }
-        if (!l->heads && l->fam != FAM_ROPE && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL) &&
+        if (!l->heads && l->fam != FAM_ROPE &&
+            (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL || c->family == VT_FAMILY_QWEN3VL) &&
             vt_model_vision(c)->num_heads > 0) {
             l->heads = vt_model_vision(c)->num_heads;
             l->head_dim = vt_model_vision(c)->embed_dim / vt_model_vision(c)->num_heads;
@@ -129,9 +130,11 @@ static void read_config(vt_locator *l, const vt_manifest *m)
             l->heads = c->kimivl.num_attention_heads;
             l->head_dim = c->kimivl.hidden_size / c->kimivl.num_attention_heads;
         }
-        if (l->fam == FAM_ROPE && (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL)) {
+        if (l->fam == FAM_ROPE &&
+            (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL || c->family == VT_FAMILY_QWEN3VL)) {
             memcpy(l->mrope_section, c->text.mrope_section, sizeof l->mrope_section);
             l->have_section = 1;
+            l->interleaved = c->text.interleaved;
             l->tok_image = c->text.image_token_id;
             l->tok_video = c->text.video_token_id;
             l->tok_vstart = c->text.vision_start_token_id;
@@ -309,7 +312,8 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
     }
 
     static const char *const fam_names[] = {"unknown layout", "Qwen2-VL", "Qwen2.5-VL", "Kimi-VL", "Qwen-VL", "M-RoPE"};
-    int len = snprintf(l->summary, sizeof l->summary, "%s", fam_names[l->fam]);
+    const int qwen3 = l->fam == FAM_QWEN2 && vt_manifest_find(m, "visual.pos_embed.interp_indices");
+    int len = snprintf(l->summary, sizeof l->summary, "%s", qwen3 ? "Qwen3-VL" : fam_names[l->fam]);
     if (l->n_in && l->fam != FAM_ROPE)
         len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", %d input(s) (%lld patch rows)", l->n_in,
                         (long long)l->N);
@@ -572,6 +576,11 @@ static void describe(const vt_locator *l, vt_location *o)
         if (o->row >= 0 && o->query != o->row) APPEND("%stoken %lld", len ? ", key " : "", (long long)o->row);
         if (o->input[0]) APPEND("%s%s", len ? " of " : "", o->input);
         if (patch[0]) APPEND(" -> %s", patch);
+    } else if (o->row < 0 && o->input[0] && o->h >= 0 && o->sub >= 0) { /* Qwen3-VL interp_indices/_weights */
+        APPEND("grid point (h %lld, w %lld) of %s, corner %lld (%s; every temporal patch shares it)", (long long)o->h,
+               (long long)o->w, o->input, (long long)o->sub,
+               o->sub == 0 ? "floor_h, floor_w" : o->sub == 1 ? "floor_h, ceil_w" : o->sub == 2 ? "ceil_h, floor_w"
+                                                                                       : "ceil_h, ceil_w");
     } else if (o->row >= 0 && o->input[0]) {
         if (o->token >= 0 && o->window_order)
             APPEND("row %lld in window order = merged token %lld (visual.window_index)", (long long)o->row,

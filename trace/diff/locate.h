@@ -13,7 +13,7 @@
  *     if (where.valid) puts(where.text);   // "row 37 = image.1 patch (t 0, h 3, w 5); head 1 of 2; ..."
  *     vt_locator_free(l);
  *
- * Row orders handled (TRACE_SPEC): Qwen2-VL / Qwen2.5-VL patch rows come in 2x2 merge-block order
+ * Row orders handled (TRACE_SPEC): Qwen2-VL / Qwen2.5-VL / Qwen3-VL patch rows come in 2x2 merge-block order
  * (t, h/2, w/2, 2, 2); Qwen2.5-VL block tensors, patch_embed.windowed and the merger up to visual.merger
  * are in window order (rule 7) and go back through window_index; merged tokens (merger output) name their
  * 2x2 block of patches. Kimi-VL rows are row-major per image; Qwen-VL resblock tensors are [L, B, W]

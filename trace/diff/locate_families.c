@@ -62,6 +62,27 @@ static int locate_input_tensor(const vt_locator *l, const char *name, const vt_t
     return 1;
 }
 
+/* Qwen3-VL's visual.pos_embed.interp_indices / _weights [4, S]: column s is grid point s, row-major per
+ * input (a video's temporal patches share one table); row k is the corner. */
+static void locate_grid_point(const vt_locator *l, const vt_tensor *ref, const int64_t *c, vt_location *o)
+{
+    if (ref->ndim != 2 || ref->shape[0] != 4) return;
+    int64_t s = c[1];
+    for (int i = 0; i < l->n_in; i++) {
+        const loc_input *p = &l->in[i];
+        if (s >= p->h * p->w) {
+            s -= p->h * p->w;
+            continue;
+        }
+        snprintf(o->input, sizeof o->input, "%s", p->name);
+        o->t = 0;
+        o->h = s / p->w;
+        o->w = s % p->w;
+        o->sub = c[0]; /* the corner */
+        return;
+    }
+}
+
 void loc_qwen2(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o,
                          int *att)
 {
@@ -80,10 +101,19 @@ void loc_qwen2(const vt_locator *l, const char *name, const vt_tensor *ref, cons
                !strcmp(name, "visual.rotary_pos_emb"))
         space = ROWS_ALL;
     else if (!strcmp(name, "visual.patch_embed.windowed")) space = ROWS_WINDOW;
-    else if ((o->block = block_index(name, "visual.blocks.")) >= 0 || !strcmp(name, "visual.merger.ln_q"))
+    else if (!strcmp(name, "visual.pos_embed.interp_indices") || !strcmp(name, "visual.pos_embed.interp_weights")) {
+        locate_grid_point(l, ref, c, o); /* Qwen3-VL: [4, S], one column per grid point */
+        return;
+    } else if (!strcmp(name, "visual.embeddings") || !strcmp(name, "visual.pos_embed.interpolated"))
+        space = ROWS_ALL; /* Qwen3-VL, in patch order */
+    else if ((o->block = block_index(name, "visual.blocks.")) >= 0 || !strcmp(name, "visual.merger.ln_q") ||
+             !strcmp(name, "visual.merger.norm"))
         space = q25 ? ROWS_WINDOW : ROWS_ALL;
     else if (!strncmp(name, "visual.merger.mlp", 17) || !strcmp(name, "visual.merger"))
         space = q25 ? MERGED_WINDOW : MERGED_ALL;
+    else if (!strncmp(name, "visual.merger.linear_fc", 23) || !strcmp(name, "visual.merger.act_fn") ||
+             !strncmp(name, "visual.deepstack_merger_list.", 29) || !strncmp(name, "visual.deepstack_features.", 26))
+        space = MERGED_ALL; /* Qwen3-VL's merger and DeepStack (its .norm is after the 2x2 view: merged rows) */
     else if (!strcmp(name, "visual.merger.unwindowed") || !strcmp(name, "visual"))
         space = MERGED_ALL;
     if (space == ROWS_NONE || ref->ndim < 1) return;
@@ -220,11 +250,22 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
         tok = c[1];
     } else if (!strcmp(name, "rope_deltas") && ref->ndim == 2) {
         b = c[0];
+    } else if (!strcmp(name, "mrope.freqs_thw") && ref->ndim == 4) { /* Qwen3-VL [3, B, L, hd/2] */
+        axis = c[0];
+        b = c[1];
+        tok = c[2];
+        ch = c[3];
     } else if (!strncmp(name, "mrope.", 6) && ref->ndim == 4) {
         b = c[0];
         head = ref->shape[1] > 1 ? c[1] : -1;
         tok = c[2];
         ch = c[3];
+    } else if (!strncmp(name, "mrope.", 6) && ref->ndim == 3) { /* Qwen3-VL cos / sin / freqs [B, L, .] */
+        b = c[0];
+        tok = c[1];
+        ch = c[2];
+    } else if (!strcmp(name, "mrope.axis") && ref->ndim == 1) {
+        ch = c[0];
     } else {
         return;
     }
@@ -253,9 +294,17 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
         RAPPEND("; head %lld of %lld", (long long)head, (long long)ref->shape[1]);
     }
     if (ch >= 0) {
-        const int64_t half = ref->shape[3] / 2, j = ch % (half ? half : 1);
-        RAPPEND("; channel %lld = frequency %lld", (long long)ch, (long long)j);
-        if (l->have_section && l->mrope_section[0] + l->mrope_section[1] + l->mrope_section[2] == half) {
+        /* frequencies: J = hd/2 of them; cos / sin / q / k channels are cat(freqs, freqs) */
+        const int is_freq = !strcmp(name, "mrope.freqs") || !strcmp(name, "mrope.freqs_thw") || !strcmp(name, "mrope.axis");
+        const int64_t half = is_freq ? ref->shape[ref->ndim - 1] : ref->shape[ref->ndim - 1] / 2;
+        const int64_t j = ch % (half ? half : 1);
+        RAPPEND("%schannel %lld = frequency %lld", len ? "; " : "", (long long)ch, (long long)j);
+        const int *sec = l->mrope_section;
+        if (l->have_section && l->interleaved && sec[0] + sec[1] + sec[2] == half) {
+            int ax = (j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0;
+            RAPPEND(", which the interleaved mrope_section [%d, %d, %d] gives to axis %c", sec[0], sec[1], sec[2],
+                    "thw"[ax]);
+        } else if (l->have_section && l->mrope_section[0] + l->mrope_section[1] + l->mrope_section[2] == half) {
             int ax = j < l->mrope_section[0] ? 0 : j < l->mrope_section[0] + l->mrope_section[1] ? 1 : 2;
             RAPPEND(", which mrope_section [%d, %d, %d] gives to axis %c", l->mrope_section[0], l->mrope_section[1],
                     l->mrope_section[2], "thw"[ax]);

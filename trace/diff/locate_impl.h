@@ -39,6 +39,7 @@ struct vt_locator {
     int64_t *ids, ids_B, ids_L;     /* M-RoPE traces: input_ids [B, L] */
     int64_t tok_image, tok_video, tok_vstart, tok_vend; /* their special ids (config.json), -1 unknown */
     int mrope_section[3], have_section;                 /* config.json's text side */
+    int interleaved;                                    /* Qwen3-VL: the interleaved M-RoPE layout */
     int32_t *tok_input;  /* M-RoPE traces: per token [B * L], the input its vision pad belongs to (-1 none) */
     int64_t *tok_local;  /* ... and which merged token of that input it is */
     int *win_of_merged;  /* Qwen2.5-VL: the window of each merged token (original order), -1 unknown */

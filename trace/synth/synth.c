@@ -139,7 +139,8 @@ static cJSON *depth_owner(cJSON *root, vt_family f, const char **key)
 {
     switch (f) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: *key = "depth"; return cJSON_GetObjectItemCaseSensitive(root, "vision_config");
+    case VT_FAMILY_QWEN25VL:
+    case VT_FAMILY_QWEN3VL: *key = "depth"; return cJSON_GetObjectItemCaseSensitive(root, "vision_config");
     case VT_FAMILY_QWENVL: *key = "layers"; return cJSON_GetObjectItemCaseSensitive(root, "visual");
     case VT_FAMILY_KIMIVL: *key = "num_hidden_layers"; return cJSON_GetObjectItemCaseSensitive(root, "vision_config");
     }
@@ -150,7 +151,8 @@ static int depth_of(const vt_model_config *c)
 {
     switch (c->family) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: return vt_model_vision(c)->depth;
+    case VT_FAMILY_QWEN25VL:
+    case VT_FAMILY_QWEN3VL: return vt_model_vision(c)->depth;
     case VT_FAMILY_QWENVL: return c->qwenvl.layers;
     case VT_FAMILY_KIMIVL: return c->kimivl.num_hidden_layers;
     }
@@ -189,6 +191,17 @@ int vt_synth_config(const char *json, size_t len, int layers, vt_st_dtype dtype,
                 if (cfg.qwen25vl.fullatt_block_indexes[i] < layers)
                     bad |= !cJSON_AddItemToArray(list, cJSON_CreateNumber(cfg.qwen25vl.fullatt_block_indexes[i]));
             bad |= set_item(owner, "fullatt_block_indexes", list);
+        }
+        if (cfg.family == VT_FAMILY_QWEN3VL) { /* DeepStack blocks scaled into the kept depth, duplicates dropped */
+            cJSON *list = cJSON_CreateArray();
+            int last = -1;
+            for (int i = 0; list && i < cfg.qwen3vl.n_deepstack; i++) {
+                int b = (int)((int64_t)cfg.qwen3vl.deepstack_visual_indexes[i] * layers / depth);
+                if (b == last) continue;
+                bad |= !cJSON_AddItemToArray(list, cJSON_CreateNumber(b));
+                last = b;
+            }
+            bad |= set_item(owner, "deepstack_visual_indexes", list);
         }
     }
     const char *dt = dtype == VT_ST_BF16 ? "bfloat16" : "float32";
@@ -245,7 +258,7 @@ static int is_shard_name(const char *s)
 static int clear_checkpoint(const char *dir, vt_status *st)
 {
     static const char *const names[] = {"config.json", "model.safetensors", "model.safetensors.index.json",
-                                        "preprocessor_config.json"};
+                                        "preprocessor_config.json", "video_preprocessor_config.json"};
     char p[4200];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         VT_TRY(vt_path_join(p, sizeof p, dir, names[i], st));
@@ -264,19 +277,24 @@ static int clear_checkpoint(const char *dir, vt_status *st)
     return rc;
 }
 
-/* Copy preset/preprocessor_config.json into out_dir when the preset has one. */
+/* Copy preset/preprocessor_config.json (and Qwen3-VL's video_preprocessor_config.json) into out_dir when
+ * the preset has them. */
 static int copy_preprocessor(const char *preset_dir, const char *out_dir, vt_status *st)
 {
-    char src[4200], dst[4200];
-    VT_TRY(vt_path_join(src, sizeof src, preset_dir, "preprocessor_config.json", st));
-    if (!is_file(src)) return VT_OK;
-    void *buf;
-    size_t len;
-    VT_TRY(vt_read_file(src, &buf, &len, (size_t)16 << 20, st));
-    int rc = vt_path_join(dst, sizeof dst, out_dir, "preprocessor_config.json", st);
-    if (rc == VT_OK) rc = vt_write_atomic(dst, buf, len, st);
-    free(buf);
-    return rc;
+    static const char *const names[] = {"preprocessor_config.json", "video_preprocessor_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char src[4200], dst[4200];
+        VT_TRY(vt_path_join(src, sizeof src, preset_dir, names[i], st));
+        if (!is_file(src)) continue;
+        void *buf;
+        size_t len;
+        VT_TRY(vt_read_file(src, &buf, &len, (size_t)16 << 20, st));
+        int rc = vt_path_join(dst, sizeof dst, out_dir, names[i], st);
+        if (rc == VT_OK) rc = vt_write_atomic(dst, buf, len, st);
+        free(buf);
+        VT_TRY(rc);
+    }
+    return VT_OK;
 }
 
 int vt_synth(const vt_synth_opts *o, vt_synth_result *res, vt_status *st)
@@ -317,6 +335,12 @@ int vt_synth(const vt_synth_opts *o, vt_synth_result *res, vt_status *st)
         }
         res->data_bytes = (uint64_t)res->n_params * vt_st_dtype_size(o->dtype);
         VT_ASSERT(residual == 2 * res->depth); /* synth_init.c's table matches the families' weight lists */
+        /* Qwen3-VL's published checkpoints store the tower under model.visual.* (the loaders find either) */
+        for (int i = 0; i < n && cfg.family == VT_FAMILY_QWEN3VL; i++) {
+            char stored[sizeof w[i].name];
+            if ((size_t)snprintf(stored, sizeof stored, "model.%s", w[i].name) >= sizeof stored) continue;
+            memcpy(w[i].name, stored, sizeof stored);
+        }
     }
 
     struct stat so_out, so_pre; /* never replace the files of the directory the preset came from */

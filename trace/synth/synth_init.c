@@ -40,8 +40,9 @@ static int writes_residual(vt_family f, const char *name)
     static const char *const qwen25[] = {".attn.proj.weight", ".mlp.down_proj.weight"};
     static const char *const qwenvl[] = {".attn.out_proj.weight", ".mlp.c_proj.weight"};
     static const char *const kimi[] = {".wo.weight", ".mlp.fc1.weight"}; /* MoonViT: fc0 in, fc1 out */
+    static const char *const qwen3[] = {".attn.proj.weight", ".mlp.linear_fc2.weight"};
     const char *const *tab = f == VT_FAMILY_QWEN2VL ? qwen2 : f == VT_FAMILY_QWEN25VL ? qwen25
-                            : f == VT_FAMILY_QWENVL ? qwenvl : kimi;
+                            : f == VT_FAMILY_QWENVL ? qwenvl : f == VT_FAMILY_QWEN3VL ? qwen3 : kimi;
     /* only inside a block: the Resampler's attn.out_proj is not on a residual path */
     if (!strstr(name, ".blocks.") && !strstr(name, ".resblocks.")) return 0;
     return ends_with(name, tab[0]) || ends_with(name, tab[1]);
@@ -57,7 +58,8 @@ static int block_width(const vt_model_config *c)
 {
     switch (c->family) {
     case VT_FAMILY_QWEN2VL:
-    case VT_FAMILY_QWEN25VL: return vt_model_vision(c)->embed_dim;
+    case VT_FAMILY_QWEN25VL:
+    case VT_FAMILY_QWEN3VL: return vt_model_vision(c)->embed_dim;
     case VT_FAMILY_QWENVL: return c->qwenvl.width;
     case VT_FAMILY_KIMIVL: return c->kimivl.hidden_size;
     }
@@ -80,6 +82,8 @@ vt_synth_init vt_synth_init_for(const vt_model_config *cfg, int full_depth, cons
         if (strcmp(nm, "transformer.visual.proj") == 0) /* x @ proj */
             return rule(0.0, 1.0 / sqrt((double)w->shape[0]), "x @ proj, 1/sqrt(rows)", 0);
     }
+    if (cfg->family == VT_FAMILY_QWEN3VL && ends_with(nm, ".pos_embed.weight"))
+        return rule(0.0, 1.0 / sqrt((double)block_width(cfg)), "position table, width^-1/2", 0);
     if (cfg->family == VT_FAMILY_KIMIVL && ends_with(nm, ".pos_emb.weight"))
         return rule(0.0, 1.0, "position table, MoonViT's normal_", 0);
     if (w->ndim == 1) return rule(1.0, 0.1, "norm weight", 0);
