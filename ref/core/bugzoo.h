@@ -5,6 +5,7 @@
  *     m.bugs  = VT_BUG_NO_SEGMENT_MASK;              // vt_qwen2vl_model / vt_qwen25vl_model / vt_qwenvl_model
  *     opts.bugs = VT_BUG_CROSS_IMAGE_LEAK;           // vt_kimivl_opts
  *     in.bugs = VT_BUG_SEQUENTIAL_POSITIONS;         // vt_mrope_inputs
+ *     lm.bugs = VT_BUG_MROPE_SECTION_ORDER;          // vt_lm_model
  *
  * Each flag switches one mistake on inside the stage where real ports made it; 0 (the default of every
  * options struct) computes what the reference computes. The flags change arithmetic, never a trace name,
@@ -30,6 +31,10 @@
  *                                 three M-RoPE axes (mrope.c)
  *   VT_BUG_NO_MROPE_SECTIONS      the mrope_section split skipped: every channel rotates by the
  *                                 temporal row (mrope.c)
+ *   VT_BUG_MROPE_SECTION_ORDER    the language model's mrope_section chunks take the position rows in the
+ *                                 order (w, h, t) instead of (t, h, w) (lm_forward.c)
+ *   VT_BUG_DECODE_POSITIONS_RESTART  cached decoding places token j at position L + j (its sequence
+ *                                 index), forgetting rope_deltas (lm_generate.c)
  */
 #ifndef VT_BUGZOO_H
 #define VT_BUGZOO_H
@@ -44,6 +49,8 @@ enum {
     VT_BUG_CROSS_IMAGE_LEAK = 1u << 6,
     VT_BUG_SEQUENTIAL_POSITIONS = 1u << 7,
     VT_BUG_NO_MROPE_SECTIONS = 1u << 8,
+    VT_BUG_MROPE_SECTION_ORDER = 1u << 9,
+    VT_BUG_DECODE_POSITIONS_RESTART = 1u << 10,
 };
 
 #endif

@@ -29,6 +29,8 @@
 
 #include <omp.h>
 
+#include "core/status.h"
+
 #define MR VT_GEMM_MR
 #define NR VT_GEMM_NR
 #define KC 1024 /* see the header comment; a packed block is 128 KB, on each thread's stack */
@@ -178,12 +180,72 @@ void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const fl
     }
 }
 
-void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
+/* ---------------- BF16 weights, widened while packing ---------------- */
+
+void vt_gemm_pack_bf16(float *Bp, const uint16_t *B, int64_t sn, int64_t N, int64_t K)
 {
-    if (K == 0) {
-        vt_gemm_packed(C, N, A, K, NULL, bias, M, N, 0);
-        return;
+    for (int64_t n0 = 0; n0 < N; n0 += NR) {
+        float *p = Bp + (n0 / NR) * K * NR;
+        int64_t nr = N - n0 < NR ? N - n0 : NR;
+        for (int64_t c = 0; c < nr; c++) { /* one stream per weight row, as vt_gemm_pack's sk == 1 case */
+            const uint16_t *b_c = B + (n0 + c) * sn;
+            for (int64_t k = 0; k < K; k++) {
+                /* bf16 is the top half of a float32: the widening is exact, so the packed panel holds the
+                 * very floats a float32 copy of the checkpoint would, and every product after it is the same */
+                const uint32_t u = (uint32_t)b_c[k] << 16;
+                memcpy(&p[k * NR + c], &u, sizeof u);
+            }
+        }
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t c = nr; c < NR; c++) p[k * NR + c] = 0.0f;
     }
+}
+
+/* One K-block of one panel of B, whichever way the weights are stored (rows contiguous in k). */
+static void pack_block(float *bp, vt_mat B, int64_t n0, int64_t nr, int64_t k0, int64_t kc, int64_t K)
+{
+    if (B.bf16) vt_gemm_pack_bf16(bp, B.bf16 + n0 * K + k0, K, nr, kc);
+    else vt_gemm_pack(bp, B.f32 + n0 * K + k0, K, 1, nr, kc);
+}
+
+/* ---------------- one row of A (decoding a token) ---------------- */
+
+/* acc[NR] += a[kc] times the packed block bp [kc][NR], k ascending: tile_block's chains for a tile of one
+ * row, without the 7 rows of zeros a padded 8-row tile would multiply (decoding computes one row per
+ * weight read). Compiled per instruction set like micro_tile; the same fmaf chain per element. */
+#ifdef VT_GEMM_ONE_TARGET
+VT_GEMM_ONE_TARGET
+#else
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp, int64_t kc)
+{
+    float c[NR];
+    for (int j = 0; j < NR; j++) c[j] = acc[j];
+    for (int64_t k = 0; k < kc; k++) {
+        const float a_k = a[k], *b_k = bp + k * NR;
+#pragma GCC unroll 32 /* = NR */
+        for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, b_k[j], c[j]);
+    }
+    for (int j = 0; j < NR; j++) acc[j] = c[j];
+}
+
+/* Row i of C against one packed panel, K-block [k0, k0 + kc): as tile_block for mr = 1. */
+static void row_block(float *c_i, const float *a_i, const float *bp, int64_t kc, int64_t nr, int first,
+                      const float *bias)
+{
+    float acc[NR];
+    memset(acc, 0, sizeof acc);
+    if (!first) memcpy(acc, c_i, (size_t)nr * sizeof(float));
+    micro_row(acc, a_i, bp, kc);
+    for (int64_t j = 0; j < nr; j++) c_i[j] = bias ? acc[j] + bias[j] : acc[j];
+}
+
+/* ---------------- the entry points ---------------- */
+
+/* Many rows (prefill, the towers): each thread a contiguous run of whole MR-row tiles, every panel. */
+static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
     const int64_t tiles = (M + MR - 1) / MR, ks = k_step(K);
 #pragma omp parallel
     {
@@ -195,9 +257,55 @@ void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, in
             int64_t nr = N - n0 < NR ? N - n0 : NR;
             for (int64_t k0 = 0; k0 < K; k0 += ks) {
                 int64_t kc = K - k0 < ks ? K - k0 : ks;
-                vt_gemm_pack(bp, B + n0 * K + k0, K, 1, nr, kc);
+                pack_block(bp, B, n0, nr, k0, kc, K);
                 panel_rows(C, N, A, K, bp, bias, i0, i1, n0, nr, k0, kc, K);
             }
         }
     }
+}
+
+/* Few rows (decoding: M = 1, or a short prompt): each thread a contiguous run of whole panels (output
+ * columns), every row, so both threads stream their half of the weights. Each element is still one chain
+ * computed by one thread, so this split gives the same bits as abt_rows. */
+static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    const int64_t panels = (N + NR - 1) / NR, ks = k_step(K);
+#pragma omp parallel
+    {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+        float bp[KC * NR];
+        for (int64_t p = p0; p < p1; p++) {
+            const int64_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
+            for (int64_t k0 = 0; k0 < K; k0 += ks) {
+                const int64_t kc = K - k0 < ks ? K - k0 : ks;
+                const int last = k0 + kc == K;
+                pack_block(bp, B, n0, nr, k0, kc, K);
+                for (int64_t i = 0; i < M; i++)
+                    row_block(C + i * N + n0, A + i * K + k0, bp, kc, nr, k0 == 0, last && bias ? bias + n0 : NULL);
+            }
+        }
+    }
+}
+
+/* Below this many rows per thread the columns are split (abt_cols), above it the rows (abt_rows). */
+#define FEW_ROWS MR
+
+void vt_gemm_abt_mat(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    VT_ASSERT((B.f32 != NULL) != (B.bf16 != NULL) || K == 0 || N == 0);
+    if (K == 0) {
+        vt_gemm_packed(C, N, A, K, NULL, bias, M, N, 0);
+        return;
+    }
+    if (M < (int64_t)FEW_ROWS * omp_get_max_threads() && N >= 2 * NR)
+        abt_cols(C, A, B, bias, M, N, K);
+    else
+        abt_rows(C, A, B, bias, M, N, K);
+}
+
+void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    vt_mat b = {B, NULL};
+    vt_gemm_abt_mat(C, A, b, bias, M, N, K);
 }

@@ -16,6 +16,16 @@
  * the AVX-512, AVX2+FMA and baseline builds of the kernel give the same bits, and so does the naive loop
  * above (tests/test_kernels.c checks both).
  *
+ * Weights stored as BF16 stay BF16 in memory (a 7B language model is 15 GB in BF16 and would not fit this
+ * machine as float32) and are widened while a panel is packed (vt_gemm_pack_bf16): a bf16 is the top half
+ * of a float32, so the widening is exact and vt_gemm_abt_mat gives the bits a float32 copy would.
+ *
+ *     vt_mat W = {NULL, w_bf16};                    // or {w_f32, NULL}
+ *     vt_gemm_abt_mat(y, x, W, b, N, O, I);
+ *
+ * With few rows (decoding one token: M = 1) the threads split the output columns instead of the rows,
+ * and a one-row micro-kernel skips the padded rows of a tile; each element is the same chain either way.
+ *
  * Legend: M rows of A and C, N rows of B (= columns of C), K the summed dimension.
  */
 #ifndef VT_GEMM_H
@@ -30,6 +40,19 @@
 /* Floats a packed copy of an [N, K] operand takes: ceil(N / NR) panels of K x NR. */
 #define VT_GEMM_PACKED(N, K) ((((N) + VT_GEMM_NR - 1) / VT_GEMM_NR) * VT_GEMM_NR * (K))
 
+/* A weight matrix [N, K] as the checkpoint stores it: float32, or BF16 kept as stored (widened inside the
+ * kernel). Exactly one of the two pointers is set. */
+typedef struct vt_mat {
+    const float *f32;
+    const uint16_t *bf16;
+} vt_mat;
+
+static inline vt_mat vt_mat_f32(const float *p)
+{
+    vt_mat m = {p, NULL};
+    return m;
+}
+
 /* Pack B into panels: element (n, k) is read at B[n*sn + k*sk]; panel p holds Bp[p][k][c] = B(p*NR + c, k),
  * zero for columns past N. Bp has VT_GEMM_PACKED(N, K) floats. */
 void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, int64_t K);
@@ -38,6 +61,14 @@ void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, 
  * Bp from vt_gemm_pack. C may not overlap A or Bp. */
 void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const float *Bp, const float *bias,
                     int64_t M, int64_t N, int64_t K);
+
+/* vt_gemm_pack for a BF16 [N, K] operand whose rows are contiguous (row stride sn): each value widened
+ * to float32 (exactly) as it is copied. */
+void vt_gemm_pack_bf16(float *Bp, const uint16_t *B, int64_t sn, int64_t N, int64_t K);
+
+/* C [M, N] = A [M, K] @ B [N, K]^T + bias [N] for a float32 or BF16 weight (vt_mat); the same bits for both
+ * storages of the same values, for any thread count. */
+void vt_gemm_abt_mat(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K);
 
 /* C [M, N] = A [M, K] @ B [N, K]^T + bias [N] (bias may be NULL), rows split across OpenMP threads. B is
  * packed a panel and a K-block at a time on each thread's stack: no allocation, no failure. */

@@ -27,6 +27,7 @@ extern const vt_cli_cmd vt_cmd_diff;
 extern const vt_cli_cmd vt_cmd_rope;
 extern const vt_cli_cmd vt_cmd_inspect;
 extern const vt_cli_cmd vt_cmd_synth;
+extern const vt_cli_cmd vt_cmd_generate;
 
 /* ---- argv helpers ---- */
 
