@@ -15,6 +15,7 @@
  * about 2 * 1.3e9 multiply-adds per token in the layers plus 2.3e8 per logits row in lm_head.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/bugzoo.h"
@@ -88,10 +89,14 @@ int vt_lm_masked_scatter(float *x, const int64_t *ids, int64_t L, int64_t E, int
     for (int64_t l = 0; l < L; l++) n_tokens += ids[l] == token_id;
     const int64_t n_rows = rows ? rows->shape[0] : 0;
     /* n_image_tokens != n_image_features: HF raises before scattering anything */
-    if (n_tokens != n_rows)
+    if (n_tokens != n_rows) {
+        char lower[16];
+        snprintf(lower, sizeof lower, "%s", what);
+        if (lower[0] >= 'A' && lower[0] <= 'Z') lower[0] = (char)(lower[0] - 'A' + 'a');
         return vt_fail(st, VT_EINPUT, "%s features and %s tokens do not match: tokens: %lld, features %lld (token id "
-                       "%lld in input_ids against the vision tower's rows for the grids given)", what, what,
+                       "%lld in input_ids against the vision tower's rows for the grids given)", what, lower,
                        (long long)n_tokens, (long long)n_rows, (long long)token_id);
+    }
     if (!rows) return VT_OK;
     if (rows->dtype != VT_F32 || rows->ndim != 2 || rows->shape[1] != E)
         return vt_fail(st, VT_EINPUT, "%s features: expected float32 [n, %lld] (the tower's out_hidden must equal "
