@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/ops.h"
+#include "format/manifest.h"
+#include "model/model.h"
 #include "format/npy.h"
 #include "lm/lm.h"
 #include "qwen2_cases.h"
@@ -318,6 +320,56 @@ static void test_lm_language_model_prefix_sharded(void **state)
     vt_test_rmtree(dir);
 }
 
+/* BF16 weights kept BF16 and widened inside the matrix kernel give the traces that widening at load gives,
+ * byte for byte: a synth checkpoint of qwen2vl-e2e's config in BF16, generated from both ways. */
+static void test_lm_bf16_kept_equals_widened(void **state)
+{
+    (void)state;
+    char dir[64], preset[128], model[128], a[128], b[128], src[256], dst[256];
+    vt_test_tmpdir(dir);
+    snprintf(preset, sizeof preset, "%s/preset", dir);
+    snprintf(model, sizeof model, "%s/model", dir);
+    mkdir(preset, 0755);
+    snprintf(src, sizeof src, "%s/config.json", E2E2);
+    snprintf(dst, sizeof dst, "%s/config.json", preset);
+    copy_text_replacing(src, dst, "\"model_type\"", "\"model_type\"");
+    if (vt_test_cli(out, sizeof out, "synth --preset %s --dtype bf16 --out %s", preset, model)) fail_msg("%s", out);
+    assert_non_null(strstr(out, "2 of 2 language-model layers"));
+    snprintf(a, sizeof a, "%s/kept", dir);
+    snprintf(b, sizeof b, "%s/widened", dir);
+    const char *common = "--image " E2E2 "/image.0.png --min-pixels 3136 --max-pixels 40000 --input-ids " E2E2
+                         "/input_ids.npy --max-new-tokens 8";
+    if (vt_test_cli(out, sizeof out, "generate --model %s %s --trace %s", model, common, a)) fail_msg("%s", out);
+    if (vt_test_cli(out, sizeof out, "generate --model %s %s --trace %s --widen-bf16", model, common, b))
+        fail_msg("%s", out);
+    vt_manifest m;
+    vt_status st = {0};
+    if (vt_manifest_read(&m, a, &st)) fail_msg("%s", st.msg);
+    assert_true(m.n > 100);
+    for (int i = 0; i < m.n; i++) {
+        char fa[512], fb[512];
+        snprintf(fa, sizeof fa, "%s/%s", a, m.t[i].file);
+        snprintf(fb, sizeof fb, "%s/%s", b, m.t[i].file);
+        void *x, *y;
+        size_t nx, ny;
+        if (vt_read_file(fa, &x, &nx, 1 << 26, &st) || vt_read_file(fb, &y, &ny, 1 << 26, &st)) fail_msg("%s", st.msg);
+        if (nx != ny || memcmp(x, y, nx)) fail_msg("%s: BF16 kept and widened at load differ", m.t[i].name);
+        free(x), free(y);
+    }
+    vt_manifest_free(&m);
+
+    /* --layers cuts both stacks: 1 of the 3 vision blocks, 1 of the 2 language-model layers; it generates */
+    if (vt_test_cli(out, sizeof out, "synth --preset %s --layers 1 --out %s/one", preset, dir)) fail_msg("%s", out);
+    assert_non_null(strstr(out, "1 of 3 blocks + 1 of 2 language-model layers"));
+    static vt_model_config cfg;
+    snprintf(model, sizeof model, "%s/one", dir);
+    if (vt_config_load(&cfg, model, &st)) fail_msg("%s", st.msg);
+    assert_int_equal(cfg.qwen2vl.vision.depth, 1);
+    assert_int_equal(cfg.lm.num_hidden_layers, 1);
+    if (vt_test_cli(out, sizeof out, "generate --model %s %s", model, common)) fail_msg("%s", out);
+    vt_test_rmtree(dir);
+}
+
 /* ======================================== bad input ======================================== */
 
 /* Write the golden prompt with one edit (index at -> value), or of another shape, to path. */
@@ -435,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_lm_cache_vs_recompute),
         cmocka_unit_test(test_lm_stops_at_eos),
         cmocka_unit_test(test_lm_language_model_prefix_sharded),
+        cmocka_unit_test(test_lm_bf16_kept_equals_widened),
         cmocka_unit_test(test_lm_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
