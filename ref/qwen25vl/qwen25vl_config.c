@@ -39,12 +39,7 @@ int vt_qwen25vl_config_parse(vt_qwen25vl_config *c, vt_mrope_config *text, const
     const cJSON *vc = vt_json_object(root, "vision_config", 1, st, &rc);
     VT_TRY(rc);
     /* defaults: Qwen2_5_VLVisionConfig of transformers 4.51.3 */
-    VT_TRY(vt_json_int(vc, s, "depth", 32, 1, VT_CFG_MAX_DEPTH, &q->depth, st));
-    VT_TRY(vt_json_int(vc, s, "num_heads", 16, 1, VT_CFG_MAX_HEADS, &q->num_heads, st));
-    VT_TRY(vt_json_int(vc, s, "in_channels", 3, 1, 64, &q->in_channels, st));
-    VT_TRY(vt_json_int(vc, s, "patch_size", 14, 1, VT_CFG_MAX_PATCH, &q->patch_size, st));
-    VT_TRY(vt_json_int(vc, s, "temporal_patch_size", 2, 1, VT_CFG_MAX_MERGE, &q->temporal_patch_size, st));
-    VT_TRY(vt_json_int(vc, s, "spatial_merge_size", 2, 1, VT_CFG_MAX_MERGE, &q->spatial_merge_size, st));
+    VT_TRY(vt_vision_config_parse_sizes(q, vc, st));
     VT_TRY(vt_json_int(vc, s, "hidden_size", 3584, 1, VT_CFG_MAX_WIDTH, &q->embed_dim, st));
     VT_TRY(vt_json_int(vc, s, "out_hidden_size", 3584, 1, VT_CFG_MAX_WIDTH, &q->out_hidden, st));
     VT_TRY(vt_json_int(vc, s, "intermediate_size", 3420, 1, VT_CFG_MAX_MLP, &q->mlp_hidden, st));
@@ -91,16 +86,13 @@ void vt_qwen25vl_preproc_defaults(vt_preproc_config *p, const vt_qwen25vl_config
 int vt_qwen25vl_weight_specs(const vt_qwen25vl_config *c, vt_weight_list *l, vt_status *st)
 {
     const vt_vision_config *q = &c->vision;
-    const int64_t C = q->embed_dim, F = q->mlp_hidden, O = q->out_hidden, P = q->patch_size;
-    const int64_t T = q->temporal_patch_size, M2 = (int64_t)q->spatial_merge_size * q->spatial_merge_size;
-    vt_weight_list_add(l, VT_DIMS(C, q->in_channels, T, P, P), "visual.patch_embed.proj.weight"); /* no bias */
+    const int64_t C = q->embed_dim, F = q->mlp_hidden, O = q->out_hidden;
+    const int64_t M2 = (int64_t)q->spatial_merge_size * q->spatial_merge_size;
+    vt_vision_patch_embed_specs(l, q);
     for (int i = 0; i < q->depth; i++) {
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.norm1.weight", i);
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.norm2.weight", i);
-        vt_weight_list_add(l, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
-        vt_weight_list_add(l, VT_DIMS(3 * C), "visual.blocks.%d.attn.qkv.bias", i);
-        vt_weight_list_add(l, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
-        vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.attn.proj.bias", i);
+        vt_vision_attn_specs(l, i, C);
         vt_weight_list_add(l, VT_DIMS(F, C), "visual.blocks.%d.mlp.gate_proj.weight", i);
         vt_weight_list_add(l, VT_DIMS(F), "visual.blocks.%d.mlp.gate_proj.bias", i);
         vt_weight_list_add(l, VT_DIMS(F, C), "visual.blocks.%d.mlp.up_proj.weight", i);
@@ -108,10 +100,6 @@ int vt_qwen25vl_weight_specs(const vt_qwen25vl_config *c, vt_weight_list *l, vt_
         vt_weight_list_add(l, VT_DIMS(C, F), "visual.blocks.%d.mlp.down_proj.weight", i);
         vt_weight_list_add(l, VT_DIMS(C), "visual.blocks.%d.mlp.down_proj.bias", i);
     }
-    vt_weight_list_add(l, VT_DIMS(C), "visual.merger.ln_q.weight");
-    vt_weight_list_add(l, VT_DIMS(C * M2, C * M2), "visual.merger.mlp.0.weight");
-    vt_weight_list_add(l, VT_DIMS(C * M2), "visual.merger.mlp.0.bias");
-    vt_weight_list_add(l, VT_DIMS(O, C * M2), "visual.merger.mlp.2.weight");
-    vt_weight_list_add(l, VT_DIMS(O), "visual.merger.mlp.2.bias");
+    vt_vision_merger_specs(l, C, M2, O, 0);
     return l->oom ? vt_fail(st, VT_ERESOURCE, "out of memory listing the model's tensors") : VT_OK;
 }

@@ -33,11 +33,14 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/arena.h"
 #include "core/ops.h"
 #include "core/tap.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
+#include "io/weight_spec.h"
 
 /* ======================================== config ======================================== */
 
@@ -56,6 +59,18 @@ typedef struct vt_vision_config {
     int spatial_merge_size;  /* 2 */
     char hidden_act[32];     /* "quick_gelu" (Qwen2-VL) / "silu" (Qwen2.5-VL) */
 } vt_vision_config;
+
+/* The keys every Qwen2-style vision_config spells alike, with their class defaults: depth 32, num_heads
+ * 16, in_channels 3, patch_size 14, temporal_patch_size 2, spatial_merge_size 2. Messages name the key. */
+int vt_vision_config_parse_sizes(vt_vision_config *q, const cJSON *vision_config, vt_status *st);
+
+/* The checkpoint tensors of the shared modules, appended to a family's weight list (io/weight_spec.h):
+ * PatchEmbed's Conv3d weight [C, in_channels, T, P, P] (no bias); block i's attention qkv [3C, C] + bias and
+ * proj [C, C] + bias; PatchMerger's ln_q [C] (+ bias for a LayerNorm), mlp.0 [UC, UC] + bias, mlp.2
+ * [O, UC] + bias. */
+void vt_vision_patch_embed_specs(vt_weight_list *l, const vt_vision_config *q);
+void vt_vision_attn_specs(vt_weight_list *l, int i, int64_t C);
+void vt_vision_merger_specs(vt_weight_list *l, int64_t C, int64_t U, int64_t O, int ln_bias);
 
 /* What the shared stages rely on: num_heads divides embed_dim and head_dim is a multiple of 4 (a quarter of
  * it turns with h, a quarter with w). VT_EINPUT naming the field. */
