@@ -8,5 +8,4 @@
 #define vt_gemm_packed vt_gemm_packed_base
 #define vt_gemm_abt vt_gemm_abt_base
 #define vt_gemm_abt_mat vt_gemm_abt_mat_base
-#define vt_gemm_pack_bf16 vt_gemm_pack_bf16_base
 #include "../ref/core/gemm.c"

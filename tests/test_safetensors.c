@@ -281,7 +281,9 @@ static void test_st_sharded_two_sides(void **state)
             for (int i = 0; i < 8; i++) assert_true(m.f32[i] == vt_bf16_to_f32(0x3f3f));
         } else {
             assert_null(m.f32);
-            for (int i = 0; i < 8; i++) assert_int_equal(m.bf16[i], 0x3f3f);
+            for (int r = 0; r < 2; r++) /* in the kernel's panel order: (r, k) at k * 32 + r */
+                for (int k = 0; k < 4; k++) assert_int_equal(m.bf16[k * 32 + r], 0x3f3f);
+            for (int k = 0; k < 4; k++) assert_int_equal(m.bf16[k * 32 + 2], 0); /* rows past N: zero */
         }
         free(vt_wbind_take(&b));
         vt_wbind_free(&b);

@@ -180,64 +180,72 @@ void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const fl
     }
 }
 
-/* ---------------- BF16 weights, widened while packing ---------------- */
+/* ---------------- BF16 weights, widened in the kernel ---------------- */
 
-void vt_gemm_pack_bf16(float *Bp, const uint16_t *B, int64_t sn, int64_t N, int64_t K)
+/* bf16 is the top half of a float32: the widening is exact, so a widened panel holds the very floats a
+ * float32 copy of the checkpoint would, and every product after it is the same. */
+static inline float widen(uint16_t h)
 {
-    for (int64_t n0 = 0; n0 < N; n0 += NR) {
-        float *p = Bp + (n0 / NR) * K * NR;
-        int64_t nr = N - n0 < NR ? N - n0 : NR;
-        for (int64_t c = 0; c < nr; c++) { /* one stream per weight row, as vt_gemm_pack's sk == 1 case */
-            const uint16_t *b_c = B + (n0 + c) * sn;
-            for (int64_t k = 0; k < K; k++) {
-                /* bf16 is the top half of a float32: the widening is exact, so the packed panel holds the
-                 * very floats a float32 copy of the checkpoint would, and every product after it is the same */
-                const uint32_t u = (uint32_t)b_c[k] << 16;
-                memcpy(&p[k * NR + c], &u, sizeof u);
-            }
-        }
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t c = nr; c < NR; c++) p[k * NR + c] = 0.0f;
-    }
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
 
-/* One K-block of one panel of B, whichever way the weights are stored (rows contiguous in k). */
+/* One K-block of one panel of B: a float32 operand is packed (vt_gemm_pack); a BF16 one is already in
+ * panel order (gemm.h), so its block is one contiguous run, widened as it is copied. */
 static void pack_block(float *bp, vt_mat B, int64_t n0, int64_t nr, int64_t k0, int64_t kc, int64_t K)
 {
-    if (B.bf16) vt_gemm_pack_bf16(bp, B.bf16 + n0 * K + k0, K, nr, kc);
-    else vt_gemm_pack(bp, B.f32 + n0 * K + k0, K, 1, nr, kc);
+    if (B.bf16) {
+        const uint16_t *src = B.bf16 + (n0 / NR) * K * NR + k0 * NR;
+        for (int64_t i = 0; i < kc * NR; i++) bp[i] = widen(src[i]);
+    } else {
+        vt_gemm_pack(bp, B.f32 + n0 * K + k0, K, 1, nr, kc);
+    }
 }
 
 /* ---------------- one row of A (decoding a token) ---------------- */
 
-/* acc[NR] += a[kc] times the packed block bp [kc][NR], k ascending: tile_block's chains for a tile of one
- * row, without the 7 rows of zeros a padded 8-row tile would multiply (decoding computes one row per
- * weight read). Compiled per instruction set like micro_tile; the same fmaf chain per element. */
+/* acc[NR] += a[kc] times one K-block of a panel, k ascending: tile_block's chains for a tile of one row,
+ * without the 7 rows of zeros a padded 8-row tile would multiply. With bp16 (a BF16 panel's block as
+ * stored) each value is widened in the loop, so decoding reads every weight once from memory and writes
+ * nothing; otherwise bp is a packed float32 block. Compiled per instruction set like micro_tile; the same
+ * fmaf chain per element. */
 #ifdef VT_GEMM_ONE_TARGET
 VT_GEMM_ONE_TARGET
 #else
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
-static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp, int64_t kc)
+static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp,
+                      const uint16_t *restrict bp16, int64_t kc)
 {
     float c[NR];
     for (int j = 0; j < NR; j++) c[j] = acc[j];
-    for (int64_t k = 0; k < kc; k++) {
-        const float a_k = a[k], *b_k = bp + k * NR;
+    if (bp16) {
+        for (int64_t k = 0; k < kc; k++) {
+            const float a_k = a[k];
+            const uint16_t *b_k = bp16 + k * NR;
 #pragma GCC unroll 32 /* = NR */
-        for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, b_k[j], c[j]);
+            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, widen(b_k[j]), c[j]);
+        }
+    } else {
+        for (int64_t k = 0; k < kc; k++) {
+            const float a_k = a[k], *b_k = bp + k * NR;
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, b_k[j], c[j]);
+        }
     }
     for (int j = 0; j < NR; j++) acc[j] = c[j];
 }
 
-/* Row i of C against one packed panel, K-block [k0, k0 + kc): as tile_block for mr = 1. */
-static void row_block(float *c_i, const float *a_i, const float *bp, int64_t kc, int64_t nr, int first,
-                      const float *bias)
+/* Row i of C against one K-block of one panel: as tile_block for mr = 1. */
+static void row_block(float *c_i, const float *a_i, const float *bp, const uint16_t *bp16, int64_t kc, int64_t nr,
+                      int first, const float *bias)
 {
     float acc[NR];
     memset(acc, 0, sizeof acc);
     if (!first) memcpy(acc, c_i, (size_t)nr * sizeof(float));
-    micro_row(acc, a_i, bp, kc);
+    micro_row(acc, a_i, bp, bp16, kc);
     for (int64_t j = 0; j < nr; j++) c_i[j] = bias ? acc[j] + bias[j] : acc[j];
 }
 
@@ -280,9 +288,12 @@ static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int6
             for (int64_t k0 = 0; k0 < K; k0 += ks) {
                 const int64_t kc = K - k0 < ks ? K - k0 : ks;
                 const int last = k0 + kc == K;
-                pack_block(bp, B, n0, nr, k0, kc, K);
+                /* BF16 panels are read where they are; a float32 operand is packed first */
+                const uint16_t *bp16 = B.bf16 ? B.bf16 + p * K * NR + k0 * NR : NULL;
+                if (!bp16) pack_block(bp, B, n0, nr, k0, kc, K);
                 for (int64_t i = 0; i < M; i++)
-                    row_block(C + i * N + n0, A + i * K + k0, bp, kc, nr, k0 == 0, last && bias ? bias + n0 : NULL);
+                    row_block(C + i * N + n0, A + i * K + k0, bp, bp16, kc, nr, k0 == 0,
+                              last && bias ? bias + n0 : NULL);
             }
         }
     }

@@ -58,7 +58,10 @@ static void *bind_one(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape
     }
     const size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
     *is16 = keep16 && t->dtype == VT_ST_BF16 && !b->ck->widen_bf16;
-    const size_t floats = *is16 ? (n + 1) / 2 : n; /* a BF16 slot: two values per float of the buffer */
+    /* a BF16 matrix [N, K] (K = everything after the first dimension) in the kernel's panel order (gemm.h):
+     * N rounded up to whole panels of 32 rows, two values per float of the buffer */
+    const int64_t N = ndim > 0 ? shape[0] : 1, K = N > 0 ? (int64_t)n / N : 0;
+    const size_t floats = *is16 ? ((size_t)VT_GEMM_PANELS_BF16(N, K) + 1) / 2 : n;
     const size_t slot = (floats + WB_ALIGN - 1) / WB_ALIGN * WB_ALIGN;
     if (b->pass == 1) {
         if (b->used > SIZE_MAX / 8 - slot) {
@@ -71,12 +74,23 @@ static void *bind_one(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape
     VT_ASSERT(b->used + slot <= b->cap); /* pass 2 must ask for what pass 1 counted */
     float *dst = b->buf + b->used;
     if (*is16) {
-        /* the stored bytes as they are: little-endian uint16, the byte order of every machine we build on
-         * (safetensors is little-endian; the kernel reads them as uint16_t) */
+        /* the stored values as they are (little-endian uint16 in the file), rearranged once into panels:
+         * row r, column k goes to [r / 32][k][r % 32], rows past N zero */
         uint16_t *d16 = (uint16_t *)dst;
         const uint8_t *p = t->data;
+        const int64_t panels = (N + VT_GEMM_NR - 1) / VT_GEMM_NR;
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < (int64_t)n; i++) d16[i] = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        for (int64_t q = 0; q < panels; q++)
+            for (int64_t c = 0; c < VT_GEMM_NR; c++) {
+                const int64_t r = q * VT_GEMM_NR + c;
+                uint16_t *col = d16 + q * K * VT_GEMM_NR + c;
+                if (r >= N) {
+                    for (int64_t k = 0; k < K; k++) col[k * VT_GEMM_NR] = 0;
+                    continue;
+                }
+                const uint8_t *row = p + 2 * r * K;
+                for (int64_t k = 0; k < K; k++) col[k * VT_GEMM_NR] = (uint16_t)(row[2 * k] | row[2 * k + 1] << 8);
+            }
     } else if ((rc = vt_checkpoint_read_f32(b->ck, name, ndim, shape, dst, st))) {
         b->err = rc;
         return NULL;

@@ -70,15 +70,9 @@ void vt_lm_embed_tokens(float *x, vt_mat table, const int64_t *ids, int64_t L, i
 {
     for (int64_t l = 0; l < L; l++) {
         float *x_l = x + l * E;
-        if (table.f32) {
-            memcpy(x_l, table.f32 + ids[l] * E, (size_t)E * sizeof(float));
-        } else { /* a BF16 table: the row widened (exactly) */
-            const uint16_t *r = table.bf16 + ids[l] * E;
-            for (int64_t e = 0; e < E; e++) {
-                const uint32_t u = (uint32_t)r[e] << 16;
-                memcpy(&x_l[e], &u, sizeof u);
-            }
-        }
+        if (table.f32) memcpy(x_l, table.f32 + ids[l] * E, (size_t)E * sizeof(float));
+        else /* a BF16 table in panel order (gemm.h): the row gathered and widened (exactly) */
+            for (int64_t e = 0; e < E; e++) x_l[e] = vt_mat_at(table, E, ids[l], e);
     }
 }
 

@@ -6,7 +6,8 @@
 # measures the peak RSS of each run.
 
 DEBS_BENCH := $(DEBS_BUILD) libopenblas-dev time
-BENCH_OBJ  := build/opt/tests/bench/bench_gemm.o build/opt/ref/core/gemm.o build/opt/ref/core/attention.o build/opt/ref/core/ops.o
+BENCH_OBJ  := build/opt/tests/bench/bench_gemm.o build/opt/ref/core/gemm.o build/opt/ref/core/attention.o build/opt/ref/core/ops.o \
+              build/opt/ref/core/status.o
 
 .PHONY: bench deps-bench
 
