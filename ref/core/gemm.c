@@ -251,6 +251,8 @@ static void row_block(float *c_i, const float *a_i, const float *bp, const uint1
 
 /* ---------------- the entry points ---------------- */
 
+#define SMALL_WORK ((int64_t)1 << 20) /* multiply-adds below which a decoding product stays on one thread */
+
 /* Many rows (prefill, the towers): each thread a contiguous run of whole MR-row tiles, every panel. */
 static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
@@ -278,7 +280,9 @@ static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int6
 static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
     const int64_t panels = (N + NR - 1) / NR, ks = k_step(K);
-#pragma omp parallel
+    /* a small product (a key/value projection while decoding: 0.4M weights) on one thread: splitting it
+     * saves less than the barrier at the end of the region costs, which on a busy machine is a time slice */
+#pragma omp parallel if (M * N * K > SMALL_WORK)
     {
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
         const int64_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;

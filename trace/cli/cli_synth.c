@@ -83,9 +83,13 @@ static int run_synth(int argc, char **argv, vt_status *st)
     vt_synth_result r;
     VT_TRY(vt_synth(&o, &r, st));
     char lm[64] = "";
-    if (r.full_lm_layers) snprintf(lm, sizeof lm, " + %d of %d language-model layers", r.lm_layers, r.full_lm_layers);
-    printf("%s: %s, %d of %d blocks%s, %d tensors, %.1fM parameters, %.1f MB %s in %d file%s\n", o.out_dir,
-           o.preset, r.depth, r.full_depth, lm, r.n_tensors, (double)r.n_params / 1e6, (double)r.data_bytes / 1e6,
+    char vision[48] = "";
+    if (r.full_lm_layers) {
+        snprintf(lm, sizeof lm, " + %d of %d language-model layers", r.lm_layers, r.full_lm_layers);
+        snprintf(vision, sizeof vision, " (%.1fM vision)", (double)r.n_params_vision / 1e6);
+    }
+    printf("%s: %s, %d of %d blocks%s, %d tensors, %.1fM parameters%s, %.1f MB %s in %d file%s\n", o.out_dir,
+           o.preset, r.depth, r.full_depth, lm, r.n_tensors, (double)r.n_params / 1e6, vision, (double)r.data_bytes / 1e6,
            o.dtype == VT_ST_BF16 ? "bf16" : "f32", r.n_files, r.n_files == 1 ? "" : "s (+ index)");
     return 0;
 }

@@ -340,6 +340,7 @@ int vt_synth(const vt_synth_opts *o, vt_synth_result *res, vt_status *st)
             int64_t numel = 1;
             for (int d = 0; d < w[i].ndim; d++) numel *= w[i].shape[d];
             res->n_params += numel;
+            if (i < n - nl) res->n_params_vision += numel;
         }
         res->data_bytes = (uint64_t)res->n_params * vt_st_dtype_size(o->dtype);
         VT_ASSERT(residual == 2 * (res->depth + res->lm_layers)); /* synth_init.c's table matches the weight lists */

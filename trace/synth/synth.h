@@ -132,6 +132,7 @@ typedef struct vt_synth_result {
     int lm_layers, full_lm_layers; /* language-model layers written / in the preset (0: none) */
     int n_tensors;
     int64_t n_params;
+    int64_t n_params_vision; /* of which the vision side's */
     uint64_t data_bytes;   /* tensor data, all files together */
     int n_files;           /* .safetensors files (1, or the shards) */
 } vt_synth_result;
