@@ -251,7 +251,7 @@ static void row_block(float *c_i, const float *a_i, const float *bp, const uint1
 
 /* ---------------- the entry points ---------------- */
 
-#define SMALL_WORK ((int64_t)1 << 20) /* multiply-adds below which a decoding product stays on one thread */
+#define SMALL_WORK ((int64_t)1 << 23) /* multiply-adds below which a decoding product stays on one thread */
 
 /* Many rows (prefill, the towers): each thread a contiguous run of whole MR-row tiles, every panel. */
 static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
@@ -280,8 +280,9 @@ static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int6
 static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
     const int64_t panels = (N + NR - 1) / NR, ks = k_step(K);
-    /* a small product (a key/value projection while decoding: 0.4M weights) on one thread: splitting it
-     * saves less than the barrier at the end of the region costs, which on a busy machine is a time slice */
+    /* a small product (decoding: q, k, v, o_proj, 0.4-2.4M weights) on one thread: one core alone nearly
+     * saturates the memory bus here, and the barrier closing a parallel region costs a time slice when the
+     * machine is busy; the MLP and lm_head (14M and 233M weights) are split */
 #pragma omp parallel if (M * N * K > SMALL_WORK)
     {
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();

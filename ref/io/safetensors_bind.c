@@ -80,17 +80,20 @@ static void *bind_one(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape
         const uint8_t *p = t->data;
         const int64_t panels = (N + VT_GEMM_NR - 1) / VT_GEMM_NR;
 #pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t q = 0; q < panels; q++)
-            for (int64_t c = 0; c < VT_GEMM_NR; c++) {
-                const int64_t r = q * VT_GEMM_NR + c;
-                uint16_t *col = d16 + q * K * VT_GEMM_NR + c;
-                if (r >= N) {
-                    for (int64_t k = 0; k < K; k++) col[k * VT_GEMM_NR] = 0;
-                    continue;
+        for (int64_t q = 0; q < panels; q++) {
+            const int64_t nr = N - q * VT_GEMM_NR < VT_GEMM_NR ? N - q * VT_GEMM_NR : VT_GEMM_NR;
+            const uint8_t *rows = p + 2 * q * VT_GEMM_NR * K;
+            uint16_t *panel = d16 + q * K * VT_GEMM_NR;
+            /* k outer: each k writes one contiguous 64-byte line and reads the next value of 32 row streams */
+            for (int64_t k = 0; k < K; k++) {
+                uint16_t *line = panel + k * VT_GEMM_NR;
+                for (int64_t c = 0; c < nr; c++) {
+                    const uint8_t *v = rows + 2 * (c * K + k);
+                    line[c] = (uint16_t)(v[0] | v[1] << 8);
                 }
-                const uint8_t *row = p + 2 * r * K;
-                for (int64_t k = 0; k < K; k++) col[k * VT_GEMM_NR] = (uint16_t)(row[2 * k] | row[2 * k + 1] << 8);
+                for (int64_t c = nr; c < VT_GEMM_NR; c++) line[c] = 0;
             }
+        }
     } else if ((rc = vt_checkpoint_read_f32(b->ck, name, ndim, shape, dst, st))) {
         b->err = rc;
         return NULL;
