@@ -2,7 +2,8 @@
 """tests/check_docs.py -- the docs say only what works. Run by `make docs-check` (from the repository root).
 
 1. Links. Every Markdown link and image `[text](target)` / `![alt](target)` (and `[id]: target`,
-   `<img src="target">`) in README.md and docs/**/*.md, outside code, must resolve: a relative target names
+   `<img src="target">`) in README.md, CONTRIBUTING.md, docs/**/*.md, the READMEs of ref/ and trace/ and
+   notebooks-data/reference/README.md, outside code, must resolve: a relative target names
    a file or directory inside the repository, and a `#anchor` names a heading of the target page (GitHub's
    anchor rules: lower case, punctuation dropped, spaces to hyphens, -1, -2, ... for repeats). http(s) and
    mailto links are not fetched.
@@ -26,7 +27,23 @@
 3. Notebooks. docs/notebooks/*.ipynb are committed with their outputs cleared (the repository stays light;
    `make notebooks` writes executed copies to build/notebooks/).
 
-`--links-only` checks 1 and 3 only. Exit status 0 when everything holds, 1 otherwise (each problem is
+4. Citations: no file in the repository cites a file that is not there. In the Markdown pages (README.md,
+   CONTRIBUTING.md, docs/**/*.md, the READMEs of ref/ and trace/) every backticked path that begins with a
+   top-level directory of the repository (ref/, trace/, tests/, docs/, notebooks-data/, .ci/) must exist;
+   in source comments (ref/, trace/, tests/: *.c, *.h, *.py, *.sh, *.mk; the Makefile) every such path,
+   backticked or not. A path with a placeholder (`<family>`, `{k}`, `*`, `X`, `NAME`, `...`) names a
+   pattern and is not checked; generated places (notebooks-data/traces/, build/, bin/) are not either, nor
+   a folder that docs/design.md's dependency rules list before it exists (`ref/lm/`). In all of them, a
+   `*.md` name must be the name of a Markdown file of the repository. The golden READMEs under
+   notebooks-data/reference/ keep the golden set's text (notebooks-data/reference/README.md maps it).
+
+5. The stage table. Each row of docs/index.md's "Where each stage lives" tables names C functions, each
+   followed by the file it is in, `fn`, `fn2` (ref/<family>/<file>.c): every function must be defined in
+   that file, and the file must sit in that table's family folder (ref/<family>/, from the heading:
+   Qwen2.5-VL -> ref/qwen25vl/) or in a shared folder of ref/ (core, io, vision, processor, mrope, lm,
+   tokenizer, model), never in another family's folder.
+
+`--links-only` checks 1, 3, 4 and 5 only. Exit status 0 when everything holds, 1 otherwise (each problem is
 one line, file:line: what, with the tail of a failing command's output).
 """
 import json
@@ -40,7 +57,12 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
+if "--root" in sys.argv:       # a copy of the repository (tests/py/test_house_checks.py plants problems in one)
+    ROOT = pathlib.Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
+PAGES = [p for p in [ROOT / "README.md", ROOT / "CONTRIBUTING.md"] if p.exists()] + \
+    sorted((ROOT / "docs").rglob("*.md")) + sorted((ROOT / "ref").rglob("*.md")) + \
+    sorted((ROOT / "trace").rglob("*.md")) + [ROOT / "notebooks-data" / "reference" / "README.md"]
+PAGES = [p for p in PAGES if p.exists()]
 SKIP_LANGS = {"c", "h", "json", "python", "py", "yaml", "toml", "makefile", "diff", "markdown", "md"}
 problems = []
 
@@ -170,7 +192,7 @@ def ci_targets():
     ci = ROOT / ".ci" / "run"
     if ci.exists():
         for line in ci.read_text().split("\n"):
-            m = re.match(r"^\s*(?:sudo\s+)?make\s+(.*)$", line.split("#")[0])
+            m = re.match(r"^\s*(?:sudo\s+|step\s+)?make\s+(.*)$", line.split("#")[0])  # step: .ci/run's timer
             if m:
                 out.update(w for w in m.group(1).split() if not w.startswith("-") and "=" not in w)
     return out
@@ -323,12 +345,185 @@ def check_notebooks():
     return n
 
 
+# ---- 4. citations ----
+
+TOP_DIRS = ("ref/", "trace/", "tests/", "docs/", "notebooks-data/", ".ci/")
+GENERATED = ("notebooks-data/traces/",)
+SHARED_REF = {"core", "io", "vision", "processor", "mrope", "lm", "tokenizer", "model"}
+PATH_TOKEN = re.compile(r"(?<![\w./-])((?:ref|trace|tests|docs|notebooks-data|\.ci)/[A-Za-z0-9_./<>{}*+-]*)")
+MD_TOKEN = re.compile(r"(?<![\w/.-])([A-Za-z0-9_][A-Za-z0-9_.-]*\.md)\b")
+
+
+_ruled = {}
+
+
+def ruled_folders(root):
+    """the folders docs/design.md's dependency rules list (tests/check_layers.py reads the same table)"""
+    if root not in _ruled:
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+        import check_layers
+        design = root / "docs" / "design.md"
+        _ruled[root] = set(check_layers.read_rules(design)) if design.exists() else set()
+    return _ruled[root]
+
+
+def md_names(root):
+    return {p.name for p in root.rglob("*.md") if ".git" not in p.parts and "build" not in p.parts[:1]}
+
+
+def citation_problems(text_lines, where, root, names, backticked_only):
+    """[(lineno, what)] for the paths and *.md names cited by text_lines [(lineno, text)]"""
+    out = []
+    for lineno, line in text_lines:
+        spans = re.findall(r"`([^`]+)`", line) if backticked_only else [line]
+        for span in spans:
+            for m in PATH_TOKEN.finditer(span):
+                path = m.group(1).rstrip(".,:;)")
+                if re.search(r"[<>{}*]|\.\.\.|(^|[/_.-])X([/_.-]|$)|(^|/)[A-Z][A-Z_]+(/|$)", path) \
+                        or path.startswith(GENERATED) or path.rstrip("/") in ruled_folders(root):
+                    continue
+                if not (root / path).exists():
+                    out.append((lineno, f"cites `{path}`, which is not in the repository"))
+        for span in (re.findall(r"`([^`]+)`", line) if backticked_only else [line]) + \
+                ([re.sub(r"`[^`]*`", "", line)] if backticked_only else []):
+            for m in MD_TOKEN.finditer(span):
+                name = m.group(1)
+                if "*" in span[max(0, m.start() - 1):m.start()] or name.split("/")[-1] in names:
+                    continue
+                out.append((lineno, f"cites `{name}`, but no file of the repository is called that"))
+    return out
+
+
+def comment_lines(path):
+    """[(lineno, text)] of the comments of a source file (C: /* */ and //; others: the whole line after #,
+    and Python docstrings)"""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    out = []
+    if path.suffix in (".c", ".h"):
+        for m in re.finditer(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", text, re.S):
+            if m.group(0)[0] in "\"'":
+                continue
+            first = text.count("\n", 0, m.start()) + 1
+            for k, l in enumerate(m.group(0).split("\n")):
+                out.append((first + k, l))
+    elif path.suffix == ".py":
+        for m in re.finditer(r'"""(.*?)"""|#[^\n]*', text, re.S):
+            first = text.count("\n", 0, m.start()) + 1
+            for k, l in enumerate(m.group(0).split("\n")):
+                out.append((first + k, l))
+    else:  # shell, make
+        for k, l in enumerate(text.split("\n"), 1):
+            if "#" in l:
+                out.append((k, l[l.index("#"):]))
+    return out
+
+
+def check_citations(root):
+    root = pathlib.Path(root)
+    names = md_names(root)
+    n = 0
+    pages = [root / "README.md", root / "CONTRIBUTING.md"] + sorted((root / "docs").rglob("*.md")) + \
+        sorted((root / "ref").rglob("*.md")) + sorted((root / "trace").rglob("*.md")) + \
+        sorted((root / "tests").rglob("*.md")) + [root / "notebooks-data" / "reference" / "README.md",
+                                                  root / "notebooks-data" / "presets" / "README.md"]
+    for page in pages:
+        if not page.exists():
+            if page.name == "CONTRIBUTING.md":
+                problem(page, 1, "CONTRIBUTING.md is missing")
+            continue
+        prose, _ = split_page(page.read_text(encoding="utf-8"))
+        n += 1
+        for lineno, what in citation_problems(prose, page, root, names, True):
+            problem(page, lineno, what)
+    sources = [root / "Makefile"]
+    for tree in ("ref", "trace", "tests"):
+        for p in sorted((root / tree).rglob("*")):
+            if p.is_file() and (p.suffix in (".c", ".h", ".py", ".sh", ".mk") or p.name == "run"):
+                sources.append(p)
+    for src in sources:
+        n += 1
+        for lineno, what in citation_problems(comment_lines(src), src, root, names, False):
+            problem(src, lineno, what)
+    return n
+
+
+# ---- 5. the stage table of docs/index.md ----
+
+def defines(path, fn):
+    """is fn defined (not only declared) in the C file path?"""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for m in re.finditer(r"^[A-Za-z_][^\n;(=]*\b" + re.escape(fn) + r"\s*\(", text, re.M):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        if text[i:].lstrip().startswith("{"):
+            return True
+    return False
+
+
+def check_stage_table(root):
+    root = pathlib.Path(root)
+    page = root / "docs" / "index.md"
+    prose, _ = split_page(page.read_text(encoding="utf-8"))
+    families = {d.name for d in (root / "ref").iterdir() if d.is_dir()} - SHARED_REF
+    in_section, family, col, rows = False, None, None, 0
+    for lineno, line in prose:
+        if line.startswith("## "):
+            in_section = line.strip() == "## Where each stage lives"
+            continue
+        if not in_section:
+            continue
+        if line.startswith("### "):
+            family, col = re.sub(r"[^a-z0-9]", "", line[4:].lower()), None
+            continue
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if col is None:
+            col = next((i for i, c in enumerate(cells) if c.lower().startswith("c function")), None)
+            if col is None:
+                problem(page, lineno, "a stage table needs a 'C function (file)' column")
+                col = -1
+            continue
+        if col < 0 or re.match(r"^-+$", cells[0].replace(":", "")):
+            continue
+        rows += 1
+        pending, pairs = [], []
+        for m in re.finditer(r"`([A-Za-z_]\w*)`|\b((?:ref|trace)/[\w/.-]+\.[ch])\b", cells[col]):
+            if m.group(1):
+                pending.append(m.group(1))
+            else:
+                pairs += [(fn, m.group(2)) for fn in pending]
+                pending = []
+        for fn in pending:
+            problem(page, lineno, f"stage table: `{fn}` is not followed by the file it is in, (ref/.../file.c)")
+        if not pairs and not pending:
+            problem(page, lineno, "stage table: the row names no C function (file)")
+        for fn, f in pairs:
+            path = root / f
+            parts = pathlib.Path(f).parts
+            if not path.is_file():
+                problem(page, lineno, f"stage table: {f} does not exist")
+                continue
+            if family in families and parts[0] == "ref" and parts[1] in families and parts[1] != family:
+                problem(page, lineno, f"stage table: {f} is in another family's folder (this table is "
+                                      f"ref/{family}/ and the shared folders)")
+            if not defines(path, fn):
+                problem(page, lineno, f"stage table: `{fn}` is not defined in {f}")
+    return rows
+
+
 def main():
     only_links = "--links-only" in sys.argv
     n_links = sum(check_links(p) for p in PAGES)
     print(f"check_docs: {n_links} links in {len(PAGES)} pages")
     n_nb = check_notebooks()
     print(f"check_docs: {n_nb} notebooks checked for cleared outputs")
+    n_cited = check_citations(ROOT)
+    print(f"check_docs: citations checked in {n_cited} pages and source files")
+    n_rows = check_stage_table(ROOT)
+    print(f"check_docs: {n_rows} rows of docs/index.md's stage table checked against the code")
     if not only_links:
         if not (ROOT / "bin" / "vlmtrace").exists():
             problems.append("bin/vlmtrace: not built (run make first)")

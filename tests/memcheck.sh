@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/memcheck.sh [BIN] -- what `make memcheck` runs: bin/vlmtrace (the -O2 -g build, no sanitizers) under
 # valgrind's memcheck over every command-line path: `run` on each family's tiny reference model (small
-# images), preprocess, rope, show, diff, inspect, synth, and the error paths (missing file, truncated
+# images), preprocess, rope, show, diff (and diff --report), inspect, synth, and the error paths (missing file, truncated
 # checkpoint, bad config, bad image, write failure, no manifest, memory limit, arena limit, ...). A case
 # passes when the exit code is the one the path must give AND memcheck found nothing: no invalid read or
 # write, no use of uninitialised memory, no definite or indirect leak (error paths must free too).
@@ -70,6 +70,15 @@ check generate-video-nocache-literal 0 generate --model $E25 --image $E25/image.
 check show 0 show "$tmp/q2"
 check diff-pass 0 diff $R/qwen2vl-image $R/qwen2vl-image --summary
 check diff-fail 1 diff "$tmp/q25" $R/qwen25vl-image --all --json
+check diff-report-fail 1 diff "$tmp/inj" $R/qwenvl-image --report "$tmp/rep-fail" --show transformer.visual.ln_pre
+check diff-report-multi 1 diff "$tmp/q2m" $R/qwen2vl-multi --report "$tmp/rep-multi"
+check diff-report-kimi 0 diff "$tmp/kimi" $R/kimivl-multi --only 'vision_tower.encoder.blocks.0.*' --report "$tmp/rep-kimi"
+check diff-report-rope 0 diff $R/rope-index/qwen2vl-mrope $R/rope-index/qwen2vl-mrope --report "$tmp/rep-rope" \
+    --show mrope.q_embed
+check diff-report-again 0 diff $R/rope-index/qwen2vl-mrope $R/rope-index/qwen2vl-mrope --report "$tmp/rep-rope"
+check err-report-foreign 2 diff $R/qwen2vl-image $R/qwen2vl-image --report $R/qwen2vl-image
+check err-report-show 2 diff $R/qwen2vl-image $R/qwen2vl-image --report "$tmp/rep-x" --show nothing.here
+check err-report-write 3 VLMTRACE_FAIL_WRITE_AFTER=30000 diff $R/qwen2vl-image $R/qwen2vl-image --report "$tmp/rep-full"
 check inspect 0 inspect --model $R/kimivl-multi --image $R/kimivl-multi/image0.png
 check synth 0 synth --preset tiny-qwen2.5-vl --out "$tmp/synth" --shard-mb 0.05
 check run-synth 0 run --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png --max-pixels 8000

@@ -293,7 +293,7 @@ static void test_bugzoo_cross_image_leak(void **state)
     assert_int_equal(vt_numel(&ours), vt_numel(&ref));
     double max_abs = 0;
     for (int64_t i = 0; i < vt_numel(&ref); i++) max_abs = fmax(max_abs, fabs(vt_elem(&ours, i) - vt_elem(&ref, i)));
-    /* the recorded value, read from inputs.json, compared by the DESIGN.md rule */
+    /* the recorded value, read from inputs.json, compared by the comparison rule (docs/design.md) */
     void *text;
     size_t len;
     if (vt_read_file(VT_GOLDEN("kimivl-multi") "/inputs.json", &text, &len, 1 << 20, &st)) fail_msg("%s", st.msg);

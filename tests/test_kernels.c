@@ -1,5 +1,7 @@
 /* test_kernels.c -- the matrix-product kernel (ref/core/gemm.c) and the tiled attention (ref/core/attention.c)
- * against the naive loops they must equal bit for bit, on awkward shapes and at several thread counts. */
+ * against the naive loops they must equal bit for bit, on awkward shapes and at several thread counts, on
+ * every target; where the kernel has per-instruction-set clones (x86-64 GCC, core/isa.h), every variant
+ * against the one the loader picked. And the build itself: nothing but fmaf fuses a multiply-add. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -9,13 +11,16 @@
 #include "vt_test.h"
 
 #include "core/gemm.h"
+#include "core/isa.h"
 #include "core/ops.h"
 
+#if VT_ISA_HAS_CLONES
 /* tests/gemm_isa_*.c: ref/core/gemm.c with one micro-kernel variant each, instead of the run-time choice */
 void vt_gemm_abt_avx2(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
 void vt_gemm_abt_base(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
 void vt_gemm_abt_mat_avx2(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K);
 void vt_gemm_abt_mat_base(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K);
+#endif
 
 static float *rand_floats(int64_t n, unsigned seed)
 {
@@ -29,7 +34,9 @@ static float *rand_floats(int64_t n, unsigned seed)
     return p;
 }
 
-/* The definition gemm.h promises: acc = 0, fmaf in ascending k, then + bias. */
+/* The definition gemm.h promises, written plainly: acc = 0, one fmaf chain in ascending k, then + bias.
+ * The kernel cuts K into ceil(K / 1024) equal K-blocks and at each boundary stores the running float into
+ * C and loads it back, which changes no bit, so the chain here runs straight through. */
 static void naive_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
     for (int64_t i = 0; i < M; i++)
@@ -110,17 +117,23 @@ static void test_kernels_gemm_packed_strided(void **state)
     free(A), free(Bt), free(Bp), free(C);
 }
 
-/* Every variant gives the same bits: the baseline (fmaf from libm, the 8 x 32 sweep) always, AVX2 + FMA
- * (4 x 16 sub-tiles) when this CPU has it, against the clone the loader picked here. A variant that
- * reordered the sums, or fell back to a slow path that rounds differently, would differ in the last bits. */
+/* Where the clones exist, every variant gives the same bits: the baseline (fmaf from libm, the 8 x 32
+ * sweep) always, AVX2 + FMA (4 x 16 sub-tiles) when this CPU has it, against the clone the loader picked
+ * here. A variant that reordered the sums, or fell back to a slow path that rounds differently, would
+ * differ in the last bits. On every target, the kernel this build runs against the plain fmaf loop. */
 static void test_kernels_gemm_every_isa(void **state)
 {
     (void)state;
+#if VT_ISA_HAS_CLONES
     __builtin_cpu_init();
     const int v3 = __builtin_cpu_supports("x86-64-v3") != 0;
     printf("gemm: the loader picked the %s clone; comparing with the baseline%s\n",
            __builtin_cpu_supports("x86-64-v4") ? "x86-64-v4" : v3 ? "x86-64-v3" : "default",
            v3 ? " and x86-64-v3 (4 x 16) variants" : " variant");
+#else
+    printf("gemm: no instruction-set clones in this build (core/isa.h: x86-64 GCC only); the one plain "
+           "kernel against the fmaf loop\n");
+#endif
     const int64_t shapes[][3] = {{1, 1, 1}, {3, 33, 7}, {11, 70, 1176}, {17, 1176, 40}, {9, 40, 2500}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -129,6 +142,10 @@ static void test_kernels_gemm_every_isa(void **state)
         assert_true(c0 && c1);
         char what[96];
         vt_gemm_abt(c0, A, B, bias, M, N, K);
+        naive_abt(c1, A, B, bias, M, N, K);
+        snprintf(what, sizeof what, "kernel vs fmaf loop %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+        assert_same_bits(c0, c1, M, N, what);
+#if VT_ISA_HAS_CLONES
         vt_gemm_abt_base(c1, A, B, bias, M, N, K);
         snprintf(what, sizeof what, "baseline variant %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
         assert_same_bits(c1, c0, M, N, what);
@@ -137,6 +154,7 @@ static void test_kernels_gemm_every_isa(void **state)
             snprintf(what, sizeof what, "x86-64-v3 variant %lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
             assert_same_bits(c1, c0, M, N, what);
         }
+#endif
         free(A), free(B), free(bias), free(c0), free(c1);
     }
 }
@@ -148,8 +166,10 @@ static void test_kernels_gemm_every_isa(void **state)
 static void test_kernels_gemm_bf16_panels(void **state)
 {
     (void)state;
+#if VT_ISA_HAS_CLONES
     __builtin_cpu_init();
     const int v3 = __builtin_cpu_supports("x86-64-v3") != 0;
+#endif
     const int64_t shapes[][3] = {{1, 1, 1}, {1, 70, 1176}, {3, 33, 2500}, {15, 96, 40}, {17, 100, 1176}, {45, 64, 7}};
     const int saved = omp_get_max_threads();
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
@@ -179,17 +199,38 @@ static void test_kernels_gemm_bf16_panels(void **state)
             assert_same_bits(got, want, M, N, what);
         }
         omp_set_num_threads(saved);
+#if VT_ISA_HAS_CLONES
         vt_gemm_abt_mat_base(got, A, Pm, bias, M, N, K);
         assert_same_bits(got, want, M, N, "bf16 panels, baseline variant");
         if (v3) {
             vt_gemm_abt_mat_avx2(got, A, Pm, bias, M, N, K);
             assert_same_bits(got, want, M, N, "bf16 panels, x86-64-v3 variant");
         }
+#endif
         vt_mat one = {NULL, P};
         for (int64_t n = 0; n < N; n += 7) /* vt_mat_at reads the panel order back */
             assert_true(vt_mat_at(one, K, n, K - 1) == B[n * K + K - 1]);
         free(A), free(B), free(bias), free(P), free(want), free(got);
     }
+}
+
+/* The build contracts nothing: a * b + c is a rounded product, then a rounded sum, as GCC and clang both
+ * give with -ffp-contract=off (the Makefile's). With a = b = 1 + 2^-12 the product 1 + 2^-11 + 2^-24 rounds
+ * to 1 + 2^-11, so adding c = -(1 + 2^-11) gives 0; a fused multiply-add keeps the 2^-24. Clang contracts
+ * by default (-ffp-contract=on), GCC outside ISO C mode too (=fast); either would fail here on a CPU with
+ * FMA instructions (arm64, Apple Silicon; x86-64 with -march). fmaf itself must give the fused 2^-24. */
+static void test_kernels_no_fp_contraction(void **state)
+{
+    (void)state;
+    volatile float va = 1.0f + 0x1p-12f, vc = -(1.0f + 0x1p-11f); /* volatile: computed at run time */
+    const float a = va, b = va, c = vc;
+    const float one_expr = a * b + c;
+    const float p = a * b;
+    const float two_stmts = p + c;
+    if (one_expr != 0.0f) fail_msg("a * b + c gave %a, not 0: this build fuses it (-ffp-contract=off missing?)", one_expr);
+    if (two_stmts != 0.0f) fail_msg("p = a * b; p + c gave %a, not 0: this build fuses it across statements", two_stmts);
+    const float fused = fmaf(a, b, c);
+    if (fused != 0x1p-24f) fail_msg("fmaf(a, b, c) gave %a, not 0x1p-24: fmaf does not round once", fused);
 }
 
 /* Results identical for 1, 2 and 3 threads (rows split differently each time). */
@@ -287,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_kernels_gemm_awkward_shapes),
         cmocka_unit_test(test_kernels_gemm_packed_strided),
         cmocka_unit_test(test_kernels_gemm_every_isa),
+        cmocka_unit_test(test_kernels_no_fp_contraction),
         cmocka_unit_test(test_kernels_gemm_thread_invariance),
         cmocka_unit_test(test_kernels_gemm_bf16_panels),
         cmocka_unit_test(test_kernels_attention_segments_vs_literal),

@@ -70,7 +70,7 @@ static void test_mrope_golden_rope_index(void **state)
     }
 }
 
-/* ---- the two *-mrope cases under the DESIGN.md rule ------------------------------------------------ */
+/* ---- the two *-mrope cases under the comparison rule (docs/design.md) ---------------------------------------------- */
 
 static void test_mrope_golden_rotary(void **state)
 {

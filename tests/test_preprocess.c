@@ -38,7 +38,7 @@ static int64_t json_int(const cJSON *o, const char *key)
 }
 
 /* A tap that compares each tensor with the golden one of the same name (after renaming our
- * "<from>." prefix to "<to>."), by the DESIGN.md rule, and counts what it matched. */
+ * "<from>." prefix to "<to>."), by the comparison rule (docs/design.md), and counts what it matched. */
 typedef struct golden_tap {
     vt_manifest m;
     const char *from, *to;  /* rename prefix, or NULL */

@@ -36,7 +36,7 @@ static int64_t json_int(const cJSON *o, const char *key)
 }
 
 /* Our trace's image.0.* against the golden image.{k}.*: every golden tensor of that image present and
- * matching (uint8 and int64 exactly, floats by the DESIGN.md rule). */
+ * matching (uint8 and int64 exactly, floats by the comparison rule of docs/design.md). */
 static void check_trace_image(const char *ours, const char *case_dir, int k)
 {
     vt_manifest mo, mr;
@@ -54,7 +54,7 @@ static void check_trace_image(const char *ours, const char *case_dir, int k)
         const vt_manifest_entry *e = vt_manifest_find(&mo, oname);
         if (!e) fail_msg("%s: no %s (golden %s)", ours, oname, mr.t[i].name);
         vt_tensor a, b;
-        void *oa, *ob;
+        void *oa = NULL, *ob = NULL; /* fail_msg does not return, but clang cannot know it */
         if (vt_manifest_load(&mo, e, &a, &oa, &st) || vt_manifest_load(&mr, &mr.t[i], &b, &ob, &st))
             fail_msg("%s", st.msg);
         assert_tensor_close(&a, &b, mr.t[i].name);

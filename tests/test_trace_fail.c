@@ -1,7 +1,7 @@
 /* test_trace_fail.c -- runs that fail halfway, through the binary, for every family: a write that fails in
  * the middle of a trace (VLMTRACE_FAIL_WRITE_AFTER, outfile.h), a bad weight in the last block, a truncated
  * checkpoint, an old complete trace in the directory, an unwritable directory. Each ends with one line
- * naming the tensor or the file, the DESIGN.md exit code, and no manifest.json: a half-written trace never
+ * naming the tensor or the file, the exit code of docs/design.md, and no manifest.json: a half-written trace never
  * looks complete, and show / diff refuse it. */
 #include "vt_test.h"
 

@@ -5,7 +5,7 @@
  *   vt_test_tmpdir(buf)             a fresh empty directory under /tmp, removed by vt_test_rmtree
  *   vt_test_cli(out, cap, fmt, ...) run "$VLMTRACE_BIN <args>" through sh, capture stdout+stderr, return the exit code
  *   assert_tensor_close(ours, ref, name)
- *                                   the DESIGN.md rule; on failure prints the worst element and fails
+ *                                   the comparison rule (docs/design.md); on failure prints the worst element and fails
  *   assert_golden_dir_matches(ours_dir, ref_dir)
  *                                   vlmtrace diff in-process; prints the report on failure
  */

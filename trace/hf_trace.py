@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """hf_trace.py -- the PyTorch side of vlmtrace: run the Hugging Face / original PyTorch vision code on your
-checkpoint and inputs, and write every intermediate under vlmtrace's trace names (TRACE_SPEC.md), so that
+checkpoint and inputs, and write every intermediate under vlmtrace's trace names (docs/trace-spec.md), so that
 
     vlmtrace diff ours/ hf/
 

@@ -13,6 +13,19 @@
  * side (`--inject NAME`, which bug applies to which command and family, the manifest label) is
  * trace/cli/inject.h; docs/bug-zoo.md tells where each mistake was seen in the wild.
  *
+ * In a stage, a switch is ONE line, placed right after the reference's value is computed, that
+ * overrides that value when the flag is set:
+ *
+ *     int is_full = vt_qwen25vl_is_fullatt(&m->cfg, i);
+ *     VT_BUG_SWITCH(m->bugs, VT_BUG_FULLATT_AS_STRINGS, is_full = vt_qwen25vl_is_fullatt_as_string(&m->cfg, i));
+ *
+ * A reader skips every line that starts with VT_BUG_SWITCH and reads the reference's computation
+ * unchanged; a switch never sits inside a formula. An alternative too long for one line becomes a
+ * static function named after what it mirrors (kimivl_encoder.c: eager_attention). A new bug follows the
+ * same pattern: a flag below, one VT_BUG_SWITCH line in the stage, a row in the table below, its CLI
+ * name in trace/cli/inject.c, its story and a live report in docs/bug-zoo.md, a test in
+ * tests/test_bugzoo.c.
+ *
  *   flag                          stage that makes the mistake (file)
  *   VT_BUG_BILINEAR_RESIZE        qwen2_resize: PIL bilinear instead of bicubic (processor.c)
  *   VT_BUG_ROUND_HALF_AWAY        smart_resize: C round() (ties away from zero) instead of Python's
@@ -52,5 +65,12 @@ enum {
     VT_BUG_MROPE_SECTION_ORDER = 1u << 9,
     VT_BUG_DECODE_POSITIONS_RESTART = 1u << 10,
 };
+
+/* VT_BUG_SWITCH(bugs, FLAG, statement...): when FLAG is set in bugs, run the statement(s), which replace
+ * a value the line above computed (or return the alternative result). bugs == 0 is the reference. */
+#define VT_BUG_SWITCH(bugs, flag, ...)                                                                     \
+    do {                                                                                                   \
+        if ((bugs) & (flag)) { __VA_ARGS__; }                                                              \
+    } while (0)
 
 #endif

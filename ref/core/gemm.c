@@ -15,14 +15,18 @@
  *     row of A against its columns: independent fmaf chains, which the compiler turns into vfmadd on
  *     whole registers, enough of them to hide the FMA latency (8 x 32 = 16 AVX-512 registers; with AVX2,
  *     4 x 16 sub-tiles of 8 registers, since 16 registers cannot hold 8 x 32).
- *   - `target_clones` compiles that one function for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and the
- *     baseline; the loader picks one at run time.
+ *   - with GCC on x86-64, `target_clones` compiles that one function for x86-64-v4 (AVX-512), x86-64-v3
+ *     (AVX2 + FMA) and the baseline; the loader picks one at run time. Elsewhere (clang, arm64) it is
+ *     compiled once, plainly (core/isa.h).
  * Why it is deterministic: the accumulators are plain floats updated with fmaf in ascending k, each
  * output element by one thread. A K-block boundary only stores the running value and loads it back, so
  * blocking, the vector width and the thread count never change which operations happen in which order.
- * fmaf is one rounding by definition (the baseline clone calls libm's exact fmaf), so all clones agree.
+ * fmaf is one rounding by definition (the baseline clone calls libm's exact fmaf), so all clones agree,
+ * and so do other compilers and CPUs: no build contracts any other a * b + c (-ffp-contract=off).
  */
 #include "core/gemm.h"
+
+#include "core/isa.h"
 
 #include <math.h>
 #include <string.h>
@@ -91,25 +95,31 @@ static inline __attribute__((always_inline)) void sub_tile(float *restrict acc, 
         for (int j = 0; j < ns; j++) acc[(i0 + i) * NR + j0 + j] = c[i][j];
 }
 
-/* The one function compiled per instruction set; the loader picks the clone for this CPU. The tile is swept
- * in sub-tiles that fit the register file. AVX-512 has 32 registers of 16 floats: the whole 8 x 32 tile is
- * 16 of them, and each k-step is 2 loads of B, 8 broadcasts of A and 16 vfmadd. AVX2 has 16 registers of 8
- * floats, where 8 x 32 would be 32 accumulators and spill (0.30 of OpenBLAS): four 4 x 16 sub-tiles of 8
- * registers each, 2 loads, 4 broadcasts and 8 vfmadd per k-step. Every c[i][j] is the same fmaf chain
- * either way. `arch=x86-64-v3` is AVX2 with FMA (a clone listed as "avx2,fma" would be two clones, and
- * the "avx2" one would call libm's fmaf). */
+/* The one function compiled per instruction set (x86-64 GCC; core/isa.h); the loader picks the clone for
+ * this CPU. The tile is swept in sub-tiles that fit the register file. AVX-512 has 32 registers of 16
+ * floats: the whole 8 x 32 tile is 16 of them, and each k-step is 2 loads of B, 8 broadcasts of A and 16
+ * vfmadd. AVX2 has 16 registers of 8 floats, where 8 x 32 would be 32 accumulators and spill (0.30 of
+ * OpenBLAS): four 4 x 16 sub-tiles of 8 registers each, 2 loads, 4 broadcasts and 8 vfmadd per k-step.
+ * Every c[i][j] is the same fmaf chain either way. `arch=x86-64-v3` is AVX2 with FMA (a clone listed as
+ * "avx2,fma" would be two clones, and the "avx2" one would call libm's fmaf). */
 #ifdef VT_GEMM_ONE_TARGET /* tests/gemm_isa_*.c: one variant alone, so a test can compare it with the others */
 VT_GEMM_ONE_TARGET
 #else
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+VT_ISA_CLONES /* core/isa.h: x86-64 GCC only; one plain build elsewhere */
 #endif
 #ifndef VT_GEMM_WIDE /* tests/gemm_isa_*.c choose the sweep too */
-/* x86-64-v4's AVX-512 subsets: true exactly when the loader picks that clone (clang 14, which builds the
- * fuzzers, does not know the "x86-64-v4" feature string) */
+#if VT_ISA_HAS_CLONES
+/* x86-64-v4's AVX-512 subsets: true exactly when the loader picks that clone (spelled out: the test the
+ * loader makes for "arch=x86-64-v4") */
 #define VT_GEMM_WIDE                                                                   \
     (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&         \
      __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&        \
      __builtin_cpu_supports("avx512vl"))
+#else
+/* the plain build (clang, arm64, ...): 4 x 16 sub-tiles, whose 64 accumulators take 16 of arm64's 32
+ * 128-bit NEON registers (8 x 32 would need all 32 and more) */
+#define VT_GEMM_WIDE 0
+#endif
 #endif
 static void micro_tile(float *restrict acc, const float *restrict a, int64_t lda, const float *restrict bp,
                        int64_t kc)
@@ -214,7 +224,7 @@ static void pack_block(float *bp, vt_mat B, int64_t n0, int64_t nr, int64_t k0, 
 #ifdef VT_GEMM_ONE_TARGET
 VT_GEMM_ONE_TARGET
 #else
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+VT_ISA_CLONES /* core/isa.h: x86-64 GCC only */
 #endif
 static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp,
                       const uint16_t *restrict bp16, int64_t kc)

@@ -2,6 +2,7 @@
 #include "core/ops.h"
 
 #include "core/gemm.h"
+#include "core/isa.h"
 
 #include <math.h>
 #include <string.h>
@@ -52,11 +53,18 @@ void vt_rmsnorm(float *y, const float *x, const float *w, int64_t N, int64_t C, 
     }
 }
 
-/* The activations are elementwise (one libm call each): split across threads, which changes nothing. */
+/* The activations are elementwise (one libm call each): split across threads, which changes nothing.
+ * erf and tanh are taken in double and rounded once to float. C libraries' erff and tanhf differ in the
+ * last bit from one CPU to another (glibc 2.36: 31 and 2 of 4096 values between x86-64 and arm64, whose
+ * build fuses their multiply-adds; tests/same_bits.c), which moved GELU's output and every tensor after
+ * it. A double result is within about 1e-16 of the exact one, so it rounds to the correctly rounded float
+ * except within a hair of a halfway point: the same bits on any CPU in practice (no longer a property of
+ * one libm's float code), and closer to the exact GELU than erff's up to 1 ulp. */
 void vt_gelu_erf(float *y, const float *x, int64_t n)
 {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (int64_t i = 0; i < n; i++)
+        y[i] = 0.5f * x[i] * (1.0f + (float)erf((double)(x[i] * 0.70710678118654752f)));
 }
 
 void vt_gelu_tanh(float *y, const float *x, int64_t n)
@@ -65,7 +73,7 @@ void vt_gelu_tanh(float *y, const float *x, int64_t n)
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
-        y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+        y[i] = 0.5f * v * (1.0f + (float)tanh((double)(k * (v + 0.044715f * v * v * v))));
     }
 }
 
@@ -88,8 +96,9 @@ void vt_silu(float *y, const float *x, int64_t n)
  * 2^n built in the exponent bits. At most 1 ulp from exp on [-87, 0] (tests/test_kernels.c checks 2M
  * points against exp in double); below -87 (exp < 1.7e-38) and at -inf it gives 0; NaN gives NaN. The
  * range tests are done on the bits as integers, with masks: a float compare-and-select is not vectorised
- * under the default -ftrapping-math. Separate multiplies and adds (ISO C mode contracts nothing into FMA),
- * so every build gives the same bits. Only the magnitude of x is read: x must be <= 0 or NaN. */
+ * under the default -ftrapping-math. Separate multiplies and adds (every build has -ffp-contract=off, so
+ * nothing is fused into an FMA), so every build gives the same bits. Only the magnitude of x is read: x
+ * must be <= 0 or NaN. */
 static inline float exp_softmax(float x)
 {
     uint32_t u;
@@ -129,7 +138,7 @@ float vt_exp_softmax(float x) { return exp_softmax(x); }
  * goes to partial (phase + i) mod 8, then the 8 are added in a fixed tree. With phase = the row's first
  * key, a segment's row and the same row over every key with the others masked to exp(-inf) = +0 use the
  * same partitions (adding +0.0 changes no partial), which keeps the segment and literal paths bit-equal. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+VT_ISA_CLONES /* core/isa.h: x86-64 GCC only */
 void vt_softmax_row_at(float *x, int64_t n, int64_t phase)
 {
     enum { W = 16, P = 8 };

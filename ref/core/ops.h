@@ -71,7 +71,7 @@ typedef struct vt_heads {
 } vt_heads;
 
 /*
- * Attention restricted to segments (the segment path of DESIGN.md): query rows and key rows are cut at
+ * Attention restricted to segments (the segment path of docs/design.md, "The stages"): query rows and key rows are cut at
  * the same boundaries cu[0]=0 < cu[1] < ... < cu[nseg]=L, and a row attends only inside its segment, as
  * the reference's additive mask built from cu_seqlens makes it (0 inside, -inf outside). Never forms an
  * L x L buffer; work is the sum of squared segment lengths (both products go through gemm.h).

@@ -7,7 +7,7 @@
  *
  * A failing function fills `st` with a code and a one-line message naming the file or tensor and the
  * problem, and returns the code. Only main() prints and exits. The codes are the process exit codes of
- * DESIGN.md: 2 for bad input (malformed file, inconsistent config, a size refused before allocating, an
+ * docs/design.md ("Exit codes"): 2 for bad input (malformed file, inconsistent config, a size refused before allocating, an
  * output path that cannot be created), 3 for resource failures (an allocation or a write that failed).
  * VT_ASSERT guards programmer errors only; anything that depends on input is validated and returned.
  */

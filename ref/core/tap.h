@@ -1,8 +1,8 @@
 /*
- * tap.h -- how a forward pass reports its named intermediates (DESIGN.md, "Who depends on whom").
+ * tap.h -- how a forward pass reports its named intermediates (docs/design.md, "Architecture").
  *
  * ref/ never writes files. A stage computes a tensor and hands it to the tap it was given, under the
- * name the same tensor has on the PyTorch side (TRACE_SPEC.md):
+ * name the same tensor has on the PyTorch side (docs/trace-spec.md):
  *
  *     VT_TRY(vt_tap_emitf(tap, st, &qkv, "visual.blocks.%d.attn.qkv", i));
  *

@@ -26,7 +26,8 @@
  *     vt_arena_free(&a);
  *     vt_kimivl_free(&m);
  *
- * May include: ref/core/ and ref/io/ (and this folder).
+ * May include: ref/core/, ref/io/, ref/vision/, ref/processor/, ref/mrope/, ref/tokenizer/, ref/lm/ (and
+ * this folder); it uses ref/core/ and ref/io/ only.
  *
  * Every stage reports its output through the tap under the golden name (docs/trace-spec.md rules 5 and 9:
  * `vision_tower.*`, `multi_modal_projector.*`, `image.{k}.*`). The weights own one malloc'd buffer; all

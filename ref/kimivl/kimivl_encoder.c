@@ -139,6 +139,25 @@ void vt_kimivl_eager_mask(float *mask, const int32_t *cu, int n, int64_t N)
             for (int64_t j = cu[g]; j < cu[g + 1]; j++) mask[i * N + j] = 1.0f;
 }
 
+/* mirrors eager_attention (VL_VISION_ATTENTION_FUNCTIONS["eager"]), the bug zoo's cross-image-leak:
+ * softmax(q k^T * scale + mask) v with the boolean image mask ADDED (+1 inside an image, +0 across), so
+ * packed images see each other. q, k [N, H, hd], v in place -> out [N, D]. */
+static int eager_attention(float *out, vt_heads qh, vt_heads kh, vt_heads vh, const int32_t *cu, int n, int64_t N,
+                           int H, int hd, float scale, vt_arena *a, vt_status *st)
+{
+    if (N > VT_KIMIVL_LITERAL_MAX_N)
+        return vt_fail(st, VT_EINPUT, "attention: an eager %lld x %lld mask is too large (at most %d patches)",
+                       (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
+    vt_arena_pos mark = vt_arena_mark(a);
+    float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
+    if (!mask) return st->code;
+    vt_kimivl_eager_mask(mask, cu, n, N);
+    int rc = vt_attention_masked(out, qh, kh, vh, N, N, H, hd, mask, scale);
+    vt_arena_reset(a, mark);
+    if (rc) return vt_fail(st, VT_ERESOURCE, "attention: out of memory for a score row of %lld keys", (long long)N);
+    return VT_OK;
+}
+
 /* mirrors sdpa_attention (VL_VISION_ATTENTION_FUNCTIONS["sdpa"], the same numbers as its flash path).
  * q, k [N, H, hd] after RoPE, v read in place from wqkv [N, 3D] -> out [N, D] (heads concatenated).
  * Each image attends only to itself: the reference's boolean mask is True on the diagonal blocks and
@@ -157,23 +176,10 @@ static int vt_kimivl_sdpa_attention(float *out, const float *q, const float *k, 
     vt_heads qh = {q, D, hd}, kh = {k, D, hd}, vh = {qkv + 2 * D, 3 * D, hd};
     const unsigned bugs = opts ? opts->bugs : 0;
     const int32_t one_segment[2] = {0, (int32_t)N};
-    if (bugs & VT_BUG_NO_SEGMENT_MASK) { /* bug zoo: every image attends to every other one */
-        cu = one_segment;
-        n = 1;
-    }
-    if (bugs & VT_BUG_CROSS_IMAGE_LEAK) { /* bug zoo: eager_attention, the mask added as +1 / +0 */
-        if (N > VT_KIMIVL_LITERAL_MAX_N)
-            return vt_fail(st, VT_EINPUT, "attention: an eager %lld x %lld mask is too large (at most %d patches)",
-                           (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
-        vt_arena_pos mark = vt_arena_mark(a);
-        float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
-        if (!mask) return st->code;
-        vt_kimivl_eager_mask(mask, cu, n, N);
-        int rc = vt_attention_masked(out, qh, kh, vh, N, N, H, hd, mask, scale);
-        vt_arena_reset(a, mark);
-        if (rc) return vt_fail(st, VT_ERESOURCE, "attention: out of memory for a score row of %lld keys", (long long)N);
-        return VT_OK;
-    }
+    /* bug zoo, no-segment-mask: every image attends to every other one */
+    VT_BUG_SWITCH(bugs, VT_BUG_NO_SEGMENT_MASK, cu = one_segment; n = 1);
+    /* bug zoo, cross-image-leak: the reference's own eager path, the mask added as +1 / +0 */
+    VT_BUG_SWITCH(bugs, VT_BUG_CROSS_IMAGE_LEAK, return eager_attention(out, qh, kh, vh, cu, n, N, H, hd, scale, a, st));
     if (opts && opts->literal_mask) {
         if (N > VT_KIMIVL_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
             return vt_fail(st, VT_EINPUT, "attention: a literal %lld x %lld mask is too large (at most %d patches; "

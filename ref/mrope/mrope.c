@@ -396,7 +396,9 @@ int vt_mrope_get_rope_index(vt_tensor *position_ids, vt_tensor *rope_deltas, con
     const int64_t *mask = in->attention_mask ? vt_i64(in->attention_mask) : NULL;
     /* bug zoo, sequential-positions: a port that treats the model as a text model takes this branch for
      * every input, so image and video tokens get 1D positions on all three axes */
-    if ((!in->image_grid_thw && !in->video_grid_thw) || (in->bugs & VT_BUG_SEQUENTIAL_POSITIONS)) {
+    int text_only = !in->image_grid_thw && !in->video_grid_thw;
+    VT_BUG_SWITCH(in->bugs, VT_BUG_SEQUENTIAL_POSITIONS, text_only = 1);
+    if (text_only) {
         get_rope_index_text(pos, deltas, mask, B, L);
         return VT_OK;
     }
@@ -537,8 +539,8 @@ int vt_mrope_forward(vt_mrope_outputs *out, const vt_mrope_inputs *in, const vt_
     VT_TRY(vt_tensor_alloc(&sin, a, VT_F32, VT_DIMS(B, 1, L, hd), st));
     /* bug zoo, no-mrope-sections: the split skipped, every channel keeps the first (temporal) axis, which
      * is the section [hd/2, 0, 0] */
-    const int no_split[3] = {hd / 2, 0, 0};
-    const int *section = (in->bugs & VT_BUG_NO_MROPE_SECTIONS) ? no_split : tc->mrope_section;
+    int section[3] = {tc->mrope_section[0], tc->mrope_section[1], tc->mrope_section[2]};
+    VT_BUG_SWITCH(in->bugs, VT_BUG_NO_MROPE_SECTIONS, section[0] = hd / 2; section[1] = section[2] = 0);
     vt_mrope_section_split(vt_f32(&cos), vt_f32(&cos3), section, B, L, hd);
     vt_mrope_section_split(vt_f32(&sin), vt_f32(&sin3), section, B, L, hd);
     out->cos = cos;

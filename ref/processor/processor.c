@@ -91,7 +91,8 @@ static int qwen2_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, in
     }
     /* round(height / factor) * factor: half to even (42 / 28 = 1.5 -> 2, 70 / 28 = 2.5 -> 2). The bug
      * zoo's round-half-away is the C port's round(), ties away from zero (70 / 28 = 2.5 -> 3). */
-    double (*round_fn)(double) = (bugs & VT_BUG_ROUND_HALF_AWAY) ? round : python_round;
+    double (*round_fn)(double) = python_round;
+    VT_BUG_SWITCH(bugs, VT_BUG_ROUND_HALF_AWAY, round_fn = round);
     int64_t h_bar = (int64_t)round_fn((double)height / (double)factor) * factor;
     int64_t w_bar = (int64_t)round_fn((double)width / (double)factor) * factor;
     if (h_bar * w_bar > max_pixels) {
@@ -122,8 +123,9 @@ int vt_processor_smart_resize(int64_t *out_h, int64_t *out_w, int64_t height, in
  * [H, W, 3] -> [h, w, 3]. bugs: VT_BUG_BILINEAR_RESIZE resamples with PIL BILINEAR instead (bugzoo.h). */
 static int qwen2_resize(uint8_t *dst, int64_t h, int64_t w, const vt_image *img, unsigned bugs, vt_status *st)
 {
-    if (bugs & VT_BUG_BILINEAR_RESIZE) return vt_resize_pil_bilinear(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
-    return vt_resize_pil_bicubic(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
+    int (*resample)(uint8_t *, int, int, const uint8_t *, int, int, int, vt_status *) = vt_resize_pil_bicubic;
+    VT_BUG_SWITCH(bugs, VT_BUG_BILINEAR_RESIZE, resample = vt_resize_pil_bilinear);
+    return resample(dst, (int)w, (int)h, img->rgb, img->w, img->h, 3, st);
 }
 
 /* mirrors rescale (x * rescale_factor in float64, cast to float32) then normalize ((x - mean) / std in

@@ -16,8 +16,8 @@
  *     order before the blocks; window attention (cu_window_seqlens) in every block except
  *     fullatt_block_indexes, which attend over whole images (cu_seqlens);
  *   - after the merger, the reverse index argsort(window_index) puts the tokens back in image order.
- * May include: ref/core/, ref/io/, ref/vision/, ref/processor/, ref/mrope/ (and this folder); never
- * ref/qwen2vl/. Ownership as in qwen2vl.h. Legend as in vision.h, plus: M = N / U merged tokens, W windows,
+ * May include: ref/core/, ref/io/, ref/vision/, ref/processor/, ref/mrope/, ref/tokenizer/, ref/lm/ (and
+ * this folder); never ref/qwen2vl/. Ownership as in qwen2vl.h. Legend as in vision.h, plus: M = N / U merged tokens, W windows,
  * ws = window_size / spatial_merge_size / patch_size merged tokens per window side, I intermediate_size.
  */
 #ifndef VT_QWEN25VL_H

@@ -129,14 +129,12 @@ int vt_qwen25vl_forward(vt_tensor *out, const vt_qwen25vl_model *m, const vt_ten
     /* cu_seqlens as in Qwen2-VL: one segment per image and video time slice */
     vt_tensor cu_full;
     VT_TRY(vt_vision_cu_seqlens(&cu_full, grid_thw, a, st));
-    vt_vision_segments win = {vt_i32(&cu_win), cu_win.shape[0] - 1, NULL};
-    vt_vision_segments full = {vt_i32(&cu_full), cu_full.shape[0] - 1, NULL};
-    vt_tensor cu_one; /* bug zoo, no-segment-mask: both kinds of block attend over one segment [0, N) */
-    if (m->bugs & VT_BUG_NO_SEGMENT_MASK) {
-        VT_TRY(vt_vision_one_segment(&cu_one, N, a, st));
-        win.cu = full.cu = vt_i32(&cu_one);
-        win.S = full.S = 1;
-    }
+    /* bug zoo, no-segment-mask: both computed (and traced) right, then both kinds of block attend over
+     * one segment [0, N) */
+    vt_tensor cu_w = cu_win, cu_f = cu_full; /* the segments the blocks attend within */
+    VT_BUG_SWITCH(m->bugs, VT_BUG_NO_SEGMENT_MASK, VT_TRY(vt_vision_one_segment(&cu_f, N, a, st)); cu_w = cu_f);
+    vt_vision_segments win = {vt_i32(&cu_w), cu_w.shape[0] - 1, NULL};
+    vt_vision_segments full = {vt_i32(&cu_f), cu_f.shape[0] - 1, NULL};
     if (attn == VT_ATTN_LITERAL) { /* one N x N mask per kind, built once */
         float *mw, *mf;
         VT_TRY(vt_vision_segment_mask(&mw, win.cu, win.S, N, a, st));
@@ -150,8 +148,8 @@ int vt_qwen25vl_forward(vt_tensor *out, const vt_qwen25vl_model *m, const vt_ten
     vt_vision_ctx cx = {N, C, H, D, cos, sin, attn, tap, a, st};
     int traced_win = 0, traced_full = 0; /* each cu tensor is traced where a block first takes it */
     for (int i = 0; i < c->depth; i++) {
-        int is_full = (m->bugs & VT_BUG_FULLATT_AS_STRINGS) ? vt_qwen25vl_is_fullatt_as_string(&m->cfg, i)
-                                                             : vt_qwen25vl_is_fullatt(&m->cfg, i);
+        int is_full = vt_qwen25vl_is_fullatt(&m->cfg, i);
+        VT_BUG_SWITCH(m->bugs, VT_BUG_FULLATT_AS_STRINGS, is_full = vt_qwen25vl_is_fullatt_as_string(&m->cfg, i));
         if (is_full && !traced_full++) VT_TRY(vt_tap_emit(tap, "visual.cu_seqlens", &cu_full, st));
         if (!is_full && !traced_win++) VT_TRY(vt_tap_emit(tap, "visual.cu_window_seqlens", &cu_win, st));
         VT_TRY(vt_qwen25vl_vision_block(vt_f32(&xw), &m->w.blocks[i], c->hidden_act, c->mlp_hidden,
@@ -169,8 +167,8 @@ int vt_qwen25vl_forward(vt_tensor *out, const vt_qwen25vl_model *m, const vt_ten
     int64_t *reverse = vt_arena_alloc(a, (size_t)M * sizeof(int64_t), st);
     if (!reverse) return st->code;
     vt_qwen25vl_argsort(reverse, vt_i64(&window_index), M);
-    if (m->bugs & VT_BUG_NO_REVERSE_INDEX) /* bug zoo: the reorder forgotten, tokens stay in window order */
-        for (int64_t j = 0; j < M; j++) reverse[j] = j;
+    /* bug zoo, no-reverse-index: the reorder forgotten, tokens stay in window order */
+    VT_BUG_SWITCH(m->bugs, VT_BUG_NO_REVERSE_INDEX, for (int64_t j = 0; j < M; j++) reverse[j] = j);
     for (int64_t j = 0; j < M; j++)
         memcpy(vt_f32(out) + j * O, vt_f32(&merged) + reverse[j] * O, (size_t)O * sizeof(float));
     VT_TRY(vt_tap_emit(tap, "visual.merger.unwindowed", out, st));

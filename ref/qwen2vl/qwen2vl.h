@@ -16,8 +16,8 @@
  * vt_qwen2vl_free releases both. The forward allocates everything, its output included, from the caller's
  * arena, and reports each intermediate through the tap under its Hugging Face name (docs/trace-spec.md).
  *
- * May include: ref/core/, ref/io/, ref/vision/, ref/processor/, ref/mrope/ (and this folder). Legend as in
- * vision.h.
+ * May include: ref/core/, ref/io/, ref/vision/, ref/processor/, ref/mrope/, ref/tokenizer/, ref/lm/ (and this
+ * folder; README.md, docs/design.md "Dependency rules"). Legend as in vision.h.
  */
 #ifndef VT_QWEN2VL_H
 #define VT_QWEN2VL_H

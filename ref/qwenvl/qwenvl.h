@@ -27,7 +27,7 @@
  * The model owns one weight buffer (every pointer of vt_qwenvl_weights points into it) and the array of
  * per-block pointer structs; vt_qwenvl_free releases both. Everything a forward computes comes from the
  * caller's arena. Each stage reports its output through the tap under the reference's name
- * (TRACE_SPEC.md, prefix `transformer.visual.`), with the reference's shapes: resblock tensors are
+ * (docs/trace-spec.md, prefix `transformer.visual.`), with the reference's shapes: resblock tensors are
  * sequence-first [L, B, W], conv1 is [B, W, g, g].
  */
 #ifndef VT_QWENVL_H

@@ -165,9 +165,9 @@ static int visual_attention(float *ctx, const float *qkv, int64_t L, int64_t B, 
     /* where head h's q, k, v start inside a row of 3W, and the step from one head to the next: per head
      * interleaved [h][q|k|v][hd] in the reference; bug zoo, qkv-global-split: [q|k|v][h][hd], as
      * nn.MultiheadAttention and most ViTs lay it out */
-    const int global = (bugs & VT_BUG_QKV_GLOBAL_SPLIT) != 0;
-    const int64_t q_off = 0, k_off = global ? W : hd, v_off = global ? 2 * W : 2 * hd;
-    const int64_t head_step = global ? hd : 3 * hd;
+    const int64_t q_off = 0;
+    int64_t k_off = hd, v_off = 2 * hd, head_step = 3 * hd;
+    VT_BUG_SWITCH(bugs, VT_BUG_QKV_GLOBAL_SPLIT, k_off = W; v_off = 2 * W; head_step = hd);
     for (int64_t b = 0; b < B; b++) {
         /* query_layer[l, b, h, :] / norm_factor, gathered contiguous as [L, H, hd] */
         for (int64_t l = 0; l < L; l++)

@@ -6,18 +6,19 @@
 # measures the peak RSS of each run.
 
 DEBS_BENCH := $(DEBS_BUILD) libopenblas-dev time
-BENCH_OBJ  := build/opt/tests/bench/bench_gemm.o build/opt/ref/core/gemm.o build/opt/ref/core/attention.o build/opt/ref/core/ops.o \
-              build/opt/ref/core/status.o
+BENCH_OBJ  := $(addprefix $(BUILD)opt/,tests/bench/bench_gemm.o ref/core/gemm.o ref/core/attention.o ref/core/ops.o \
+              ref/core/status.o)
 
 .PHONY: bench deps-bench
 
 deps-bench:
 	$(call ensure_debs,$(DEBS_BENCH))
 
-bin/bench_gemm: $(BENCH_OBJ)
+$(BIN)bench_gemm: $(BENCH_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT_FLAGS) -fopenmp $^ -o $@ -lopenblas -lm
+	$(CC) $(OPT_FLAGS) $^ -o $@ $(EXTRA_LDFLAGS) $(OPENMP_LIBS) -lopenblas -lm
 
+# (make bench CC=clang: the clang build's kernels, bin/clang/)
 bench: deps-bench
-	@$(MAKE) --no-print-directory bin/vlmtrace bin/bench_gemm
-	@sh tests/bench/bench.sh
+	@$(MAKE) --no-print-directory $(BIN)vlmtrace $(BIN)bench_gemm
+	@BENCH_BIN=$(BIN:/=) sh tests/bench/bench.sh

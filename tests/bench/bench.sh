@@ -17,10 +17,12 @@
 # Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b"), BENCH_LM (default 1; 0 skips section 6),
 # BENCH_NEW_TOKENS (decoded tokens in section 6, 16), BENCH_REPS (GEMM repetitions, 3),
 # BENCH_RUNS (runs of each vlmtrace configuration, the fastest kept, 2),
-# OPENBLAS_CORETYPE (see below), BENCH_KEEP=1 keeps the traces under build/bench/.
+# OPENBLAS_CORETYPE (see below), BENCH_KEEP=1 keeps the traces under build/bench/, BENCH_BIN the build's
+# folder (bin; `make bench CC=clang` passes bin/clang).
 # Exit status: 0 when every target is met, 1 when one is missed (the report says which), 2 on a failure.
 set -u
-BIN=bin/vlmtrace
+BIN=${BENCH_BIN:-bin}/vlmtrace
+GEMM=${BENCH_BIN:-bin}/bench_gemm
 OUT=build/bench
 REPS=${BENCH_REPS:-3}
 TOWERS=${BENCH_TOWERS:-"qwen2-vl-2b qwen2.5-vl-7b"}
@@ -51,11 +53,11 @@ echo
 echo "== 1. GEMM: our kernel against OpenBLAS (target: at least 0.5 of its rate on every shape)"
 for tower in $TOWERS; do
     for t in 1 2; do
-        bin/bench_gemm --tower "$tower" --threads "$t" --reps "$REPS"
+        $GEMM --tower "$tower" --threads "$t" --reps "$REPS"
         case $? in
         0) ;;
         1) miss "GEMM below 0.5 of OpenBLAS on a $tower shape at $t thread(s)" ;;
-        *) die "bin/bench_gemm failed" ;;
+        *) die "$GEMM failed" ;;
         esac
         echo
     done

@@ -12,12 +12,12 @@
 # A run stops at the first crash, leak, sanitizer report or timeout, prints the input's path and fails.
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout
+FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tokens
 FUZZ_CC      ?= clang
 FUZZ_RSS_MB  ?= 2560
 DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev
 
-FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -D_DEFAULT_SOURCE -Iref -Itrace
+FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -ffp-contract=off -D_DEFAULT_SOURCE -Iref -Itrace
 FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_SRC := $(filter-out trace/cli/cli_%.c,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
@@ -32,6 +32,7 @@ FUZZ_MAXLEN_config    := 16384
 FUZZ_MAXLEN_preproc   := 8192
 FUZZ_MAXLEN_image     := 65536
 FUZZ_MAXLEN_layout    := 4096
+FUZZ_MAXLEN_tokens    := 512
 FUZZ_DICT_st_header := safetensors
 FUZZ_DICT_st_index  := json
 FUZZ_DICT_npy       := npy
@@ -40,6 +41,7 @@ FUZZ_DICT_config    := json
 FUZZ_DICT_preproc   := json
 FUZZ_DICT_image     := image
 FUZZ_DICT_layout    := layout
+FUZZ_DICT_tokens    := tokens
 
 FUZZ_ENV := TMPDIR=$(CURDIR)/build/fuzz/tmp ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:halt_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -59,7 +61,7 @@ build/fuzz/%.o: %.c
 # not ours to change; docs/robustness.md#what-was-found-and-fixed)
 build/fuzz/stb_image.o: tests/fuzz/stb_image.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined \
+	$(FUZZ_CC) -std=c11 -ffp-contract=off -D_DEFAULT_SOURCE $(FUZZ_SAN) -fsanitize=fuzzer-no-link,address,undefined \
 	  -fno-sanitize=pointer-overflow,nonnull-attribute -w -c $< -o $@
 
 build/fuzz/libvt.a: $(FUZZ_LIB_OBJ)
@@ -93,6 +95,7 @@ fuzz: fuzz-build fuzz-corpus
 	    config) len=$(FUZZ_MAXLEN_config); dict=$(FUZZ_DICT_config);; \
 	    preproc) len=$(FUZZ_MAXLEN_preproc); dict=$(FUZZ_DICT_preproc);; \
 	    image) len=$(FUZZ_MAXLEN_image); dict=$(FUZZ_DICT_image);; \
+	    tokens) len=$(FUZZ_MAXLEN_tokens); dict=$(FUZZ_DICT_tokens);; \
 	    *) len=$(FUZZ_MAXLEN_layout); dict=$(FUZZ_DICT_layout);; \
 	  esac; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: build/fuzz/log/$$t.log)"; \

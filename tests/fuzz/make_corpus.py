@@ -18,6 +18,7 @@ what the fuzzers added in earlier runs stays). Sources:
              in the formats the golden set lacks (16-bit grey and palette PNG, PNG with eXIf, BMP,
              GIF, PNM)
   layout     tests/fuzz/seeds/layout/
+  tokens     tests/fuzz/seeds/tokens/ (the diff's locator on M-RoPE token traces)
 Only the standard library is used.
 """
 import hashlib
@@ -171,6 +172,7 @@ def main():
     copy_seeds(out, "image")
 
     copy_seeds(out, "layout")
+    copy_seeds(out, "tokens")
     for t in sorted(os.listdir(out)):
         print("%-10s %4d seeds in %s" % (t, len(os.listdir(os.path.join(out, t))), os.path.join(out, t)))
 

@@ -10,11 +10,11 @@
  * One function per target, each calling the same in-memory entry point the command line's file
  * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse (with the language
  * model's fields and vt_lm_generation_config_parse),
- * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build), then using what it got the way
+ * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build, vt_locator_build), then using what it got the way
  * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
  * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
  * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
- * the contract of DESIGN.md ("never a crash"), and the regression test checks the same.
+ * the contract of docs/design.md ("Exit codes": never a crash), and the regression test checks the same.
  *
  * The sharded-index target is the one that needs files: the index is written beside two small shards
  * in a private temporary directory (made on first use, removed at exit) and opened with
@@ -35,6 +35,8 @@
 #include "cli/rope_layout.h"
 #include "io/safetensors.h"
 #include "core/status.h"
+#include "diff/locate.h"
+#include "diff/report.h"
 
 typedef int (*vt_fuzz_fn)(const uint8_t *data, size_t size, vt_status *st);
 
@@ -404,6 +406,134 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
 
 #endif
 
+/* ================================ the diff's locator on token traces ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_tokens)
+/* The locator reads a reference trace's input_ids, position_ids and grids to put every image / video pad
+ * token back on its merged grid (diff's where-lines, diff --report's maps). Those tensors come from
+ * strangers: here they are made from the input bytes and written as a small trace (in a private
+ * temporary directory) with a config.json naming the token ids, then every element of a [B, 1, L, 4]
+ * rotary tensor and of position_ids is located and mapped.
+ *   byte 0: B = 1 + b % 2; byte 1: L = 1 + b % 40; byte 2: flags (1 position_ids, 2 image_grid_thw,
+ *   4 video_grid_thw, 8 huge positions, 16 huge grids); then B*L token kinds (b % 8: 3 vision_start,
+ *   4 vision_end, 5 image pad, 6 video pad, else text), 3*B*L positions and 2 x 4 x 3 grid values
+ *   (signed bytes; times 2^56 when huge). Missing bytes read as 0. */
+static char tok_dir[256];
+
+static void tok_cleanup(void)
+{
+    static const char *const names[] = {"config.json", "manifest.json", "input_ids.npy", "position_ids.npy",
+                                        "image_grid_thw.npy", "video_grid_thw.npy", "mrope.cos.npy"};
+    char p[400];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", tok_dir, names[i]);
+        remove(p);
+    }
+    rmdir(tok_dir);
+}
+
+static const char tok_cfg[] =
+    "{\"model_type\":\"qwen2_vl\",\"hidden_size\":48,\"num_attention_heads\":3,\"num_key_value_heads\":1,"
+    "\"image_token_id\":5,\"video_token_id\":6,\"vision_start_token_id\":3,\"vision_end_token_id\":4,"
+    "\"rope_scaling\":{\"mrope_section\":[2,3,3]},\"vision_config\":{\"depth\":2,\"embed_dim\":64,"
+    "\"num_heads\":4,\"hidden_size\":48}}";
+
+static int tok_write(const char *name, vt_tensor *t, char *manifest, size_t cap, vt_status *st)
+{
+    char path[400], shape[128] = "";
+    snprintf(path, sizeof path, "%s/%s.npy", tok_dir, name);
+    VT_TRY(vt_npy_write(path, t, st));
+    for (int d = 0; d < t->ndim; d++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? "," : "", (long long)t->shape[d]);
+    size_t n = strlen(manifest);
+    snprintf(manifest + n, cap - n, "%s{\"name\":\"%s\",\"file\":\"%s.npy\",\"dtype\":\"%s\",\"shape\":[%s]}",
+             strchr(manifest, '{') != strrchr(manifest, '{') || manifest[n - 1] == '}' ? "," : "", name, name,
+             vt_dtype_name(t->dtype), shape);
+    return VT_OK;
+}
+
+int vt_fuzz_tokens(const uint8_t *data, size_t size, vt_status *st)
+{
+    if (!tok_dir[0]) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(tok_dir, sizeof tok_dir, "%s/vt-fuzz-tok-XXXXXX", tmp && tmp[0] && strlen(tmp) < 200 ? tmp : "/tmp");
+        if (!mkdtemp(tok_dir)) return vt_fail(st, VT_ERESOURCE, "cannot create a temporary directory");
+        atexit(tok_cleanup);
+        char p[400];
+        snprintf(p, sizeof p, "%s/config.json", tok_dir);
+        FILE *f = fopen(p, "wb");
+        if (!f || fwrite(tok_cfg, 1, sizeof tok_cfg - 1, f) != sizeof tok_cfg - 1) {
+            if (f) fclose(f);
+            return vt_fail(st, VT_ERESOURCE, "cannot write %s", p);
+        }
+        fclose(f);
+    }
+    size_t at = 0;
+#define NEXT() (at < size ? data[at++] : 0)
+    const int64_t B = 1 + NEXT() % 2, L = 1 + NEXT() % 40;
+    const int flags = NEXT();
+    int64_t ids[2 * 40], pos[3 * 2 * 40], grid[2][12];
+    for (int64_t i = 0; i < B * L; i++) {
+        int k = NEXT() % 8;
+        ids[i] = k >= 3 && k <= 6 ? k : 100 + k;
+    }
+    const int64_t big = (int64_t)1 << 56;
+    for (int64_t i = 0; i < 3 * B * L; i++) pos[i] = (int8_t)NEXT() * (flags & 8 ? big : 1);
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < 12; i++) grid[g][i] = (int8_t)NEXT() * (flags & 16 ? big : 1);
+#undef NEXT
+    char manifest[4096] = "{\"model\":\"qwen2_vl\",\"tensors\":[";
+    vt_tensor t = vt_tensor_of(VT_I64, ids, VT_DIMS(B, L));
+    int rc = tok_write("input_ids", &t, manifest, sizeof manifest, st);
+    if (rc == VT_OK && (flags & 1)) {
+        t = vt_tensor_of(VT_I64, pos, VT_DIMS(3, B, L));
+        rc = tok_write("position_ids", &t, manifest, sizeof manifest, st);
+    }
+    for (int g = 0; g < 2 && rc == VT_OK; g++)
+        if (flags & (2 << g)) {
+            t = vt_tensor_of(VT_I64, grid[g], VT_DIMS(4, 3));
+            rc = tok_write(g ? "video_grid_thw" : "image_grid_thw", &t, manifest, sizeof manifest, st);
+        }
+    float cosv[2 * 40 * 4] = {0};
+    vt_tensor cosr = vt_tensor_of(VT_F32, cosv, VT_DIMS(B, 1, L, 4));
+    if (rc == VT_OK) rc = tok_write("mrope.cos", &cosr, manifest, sizeof manifest, st);
+    if (rc) return rc;
+    strcat(manifest, "]}");
+    char p[400];
+    snprintf(p, sizeof p, "%s/manifest.json", tok_dir);
+    FILE *f = fopen(p, "wb");
+    if (!f || fwrite(manifest, 1, strlen(manifest), f) != strlen(manifest)) {
+        if (f) fclose(f);
+        return vt_fail(st, VT_ERESOURCE, "cannot write %s", p);
+    }
+    fclose(f);
+    vt_manifest m;
+    VT_TRY(vt_manifest_read(&m, tok_dir, st));
+    vt_locator *l;
+    if ((rc = vt_locator_build(&l, &m, st)) != VT_OK) {
+        vt_manifest_free(&m);
+        return rc;
+    }
+    /* every element located, with and without its text; then the map of the whole tensor */
+    vt_location o;
+    for (int64_t i = 0; i < vt_numel(&cosr); i++) {
+        vt_locate(l, "mrope.cos", &cosr, i, &o);
+        vt_locate_quiet(l, "mrope.cos", &cosr, i, &o);
+    }
+    vt_tensor pt = vt_tensor_of(VT_I64, pos, VT_DIMS(3, B, L));
+    for (int64_t i = 0; i < vt_numel(&pt); i++) vt_locate(l, "position_ids", &pt, i, &o);
+    float err[2 * 40 * 4];
+    for (int64_t i = 0; i < vt_numel(&cosr); i++) err[i] = (float)(i % 7);
+    rep_map map;
+    rc = report_map_build(l, "mrope.cos", &cosr, err, &map, st);
+    if (rc == VT_OK) report_map_free(&map);
+    vt_locator_free(l);
+    vt_manifest_free(&m);
+    return rc;
+}
+
+#endif
+
 /* ================================ the table ================================ */
 
 #ifndef VT_FUZZ_TARGET
@@ -415,7 +545,7 @@ typedef struct vt_fuzz_target {
 static const vt_fuzz_target vt_fuzz_targets[] = {
     {"st_header", vt_fuzz_st_header}, {"st_index", vt_fuzz_st_index}, {"npy", vt_fuzz_npy},
     {"manifest", vt_fuzz_manifest},   {"config", vt_fuzz_config},     {"preproc", vt_fuzz_preproc},
-    {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},
+    {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},     {"tokens", vt_fuzz_tokens},
 };
 #define VT_FUZZ_N_TARGETS ((int)(sizeof vt_fuzz_targets / sizeof vt_fuzz_targets[0]))
 

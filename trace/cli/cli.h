@@ -2,7 +2,7 @@
  * cli.h -- the `vlmtrace` subcommands and the small argv helpers they share.
  *
  * Each subcommand is `int cli_NAME(int argc, char **argv, vt_status *st)` with argv[0] the subcommand's
- * name. It returns the process exit code (DESIGN.md): 0 success, 1 a diff mismatch, 2 usage or input
+ * name. It returns the process exit code (docs/design.md, "Exit codes"): 0 success, 1 a diff mismatch, 2 usage or input
  * error, 3 resource failure; on 2 and 3 st->msg holds the one-line reason and main prints it.
  */
 #ifndef VT_CLI_H

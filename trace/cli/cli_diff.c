@@ -6,7 +6,7 @@
 
 static const char diff_usage[] =
     "usage: vlmtrace diff OURS REF [--only GLOB]... [--rtol R] [--atol A] [--all] [--quiet]\n"
-    "                              [--summary | --json]\n"
+    "                              [--summary | --json] [--report DIR [--show NAME]...]\n"
     "\n"
     "Walk REF's manifest in order and compare every tensor with the one of the same name in OURS.\n"
     "Integer and uint8 tensors must match exactly; float32 elements pass when\n"
@@ -29,13 +29,21 @@ static const char diff_usage[] =
     "  --json       one JSON document for scripts (schema in docs/traces.md): per tensor status, shape,\n"
     "               max_abs, max_rel, cosine, worst element, locator; the verdict. Stops at the first\n"
     "               failure like the text report unless --all.\n"
+    "  --report DIR also write pictures and one self-contained report.html into DIR: the error walk (every\n"
+    "               tensor's max relative error against the tolerance, in manifest order; the numbers in\n"
+    "               DIR/walk.tsv), error maps of the first failing tensor on each input's resized image,\n"
+    "               per head and per channel. The report compares every tensor; the text stops showing\n"
+    "               them at the first failure unless --all. DIR must be new, empty, or an earlier report\n"
+    "               (which is replaced); anything else is refused and left untouched.\n"
+    "  --show NAME  draw the error maps of tensor NAME too (repeatable; with --report)\n"
     "\n"
-    "Exit status: 0 all compared tensors match, 1 a mismatch or a missing tensor, 2 bad input.\n";
+    "Exit status: 0 all compared tensors match, 1 a mismatch or a missing tensor (with or without --report),\n"
+    "2 bad input (or a --report DIR that may not be written, a --show NAME not in REF), 3 a failed write.\n";
 
 static int diff_run(int argc, char **argv, vt_status *st)
 {
     vt_diff_opts o = vt_diff_defaults();
-    vt_strlist only = {0};
+    vt_strlist only = {0}, show = {0};
     const char *dirs[2] = {NULL, NULL};
     int ndirs = 0, rc = VT_OK;
     vt_args a = {argc, argv, 1};
@@ -44,6 +52,14 @@ static int diff_run(int argc, char **argv, vt_status *st)
         int m;
         if ((m = vt_arg_value(&a, "--only", &v, st)) != 0)
             rc = m < 0 ? VT_EINPUT : vt_strlist_push(&only, v, st);
+        else if ((m = vt_arg_value(&a, "--report", &v, st)) != 0) {
+            if (m < 0) rc = VT_EINPUT;
+            else if (o.report_dir) rc = vt_fail(st, VT_EINPUT, "--report given twice");
+            else if (!v[0]) rc = vt_fail(st, VT_EINPUT, "--report needs a directory");
+            else o.report_dir = v;
+        }
+        else if ((m = vt_arg_value(&a, "--show", &v, st)) != 0)
+            rc = m < 0 ? VT_EINPUT : vt_strlist_push(&show, v, st);
         else if ((m = vt_arg_value(&a, "--rtol", &v, st)) != 0)
             rc = m < 0 ? VT_EINPUT : vt_parse_double("--rtol", v, 0, 1e6, &o.cmp.rtol, st);
         else if ((m = vt_arg_value(&a, "--atol", &v, st)) != 0)
@@ -66,12 +82,16 @@ static int diff_run(int argc, char **argv, vt_status *st)
             rc = vt_fail(st, VT_EINPUT, "more than two directories given (see vlmtrace diff --help)");
     }
     if (rc == VT_OK && ndirs != 2) rc = vt_fail(st, VT_EINPUT, "need OURS and REF directories (see vlmtrace diff --help)");
+    if (rc == VT_OK && show.n && !o.report_dir) rc = vt_fail(st, VT_EINPUT, "--show draws into a report: give --report DIR too");
     if (rc == VT_OK) {
         o.only = only.v;
         o.n_only = only.n;
+        o.show = show.v;
+        o.n_show = show.n;
         rc = vt_diff(dirs[0], dirs[1], &o, stdout, st);
     }
     vt_strlist_free(&only);
+    vt_strlist_free(&show);
     return rc;
 }
 

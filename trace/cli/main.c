@@ -1,7 +1,7 @@
 /*
  * main.c -- the `vlmtrace` command line: dispatch to a subcommand, print its one-line error, exit.
  *
- * Exit codes (DESIGN.md): 0 success; 1 `diff` found a mismatch; 2 usage or input error; 3 internal or
+ * Exit codes (docs/design.md, "Exit codes"): 0 success; 1 `diff` found a mismatch; 2 usage or input error; 3 internal or
  * resource failure.
  */
 #include <stdio.h>

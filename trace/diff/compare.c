@@ -1,4 +1,4 @@
-/* compare.c -- the DESIGN.md comparison rule (see compare.h). */
+/* compare.c -- the comparison rule of docs/design.md (see compare.h). */
 #include "diff/compare.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * compare.h -- the comparison rule of DESIGN.md, shared by `vlmtrace diff` and every golden test.
+ * compare.h -- the comparison rule of docs/design.md ("The comparison rule"), shared by `vlmtrace diff` and every golden test.
  *
  * Integer and uint8 tensors must be equal exactly. A float32 element passes when
  *     |ours - ref| <= atol + rtol * |ref|,   atol = A * max(1, max|ref|)   (A = 1e-5, rtol = 1e-4)

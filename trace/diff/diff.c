@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "diff/diff_report.h"
+#include "diff/report.h"
 
 vt_diff_opts vt_diff_defaults(void)
 {
@@ -141,6 +142,9 @@ static void print_verdict(FILE *out, const diff_walk *w, const vt_diff_opts *o)
         if (!o->all && w->n_unvisited)
             fprintf(out, "stopped at the first failure; %d later tensor(s) not compared (--all compares them)\n",
                     w->n_unvisited);
+        if (!o->all && w->n_unshown)
+            fprintf(out, "%d later tensor(s) not shown here (--all shows them); the report compares them all\n",
+                    w->n_unshown);
     }
     int only_ours = 0;
     for (int i = 0; i < w->mo->n; i++)
@@ -173,7 +177,7 @@ static int check_traces(const vt_manifest *mo, const vt_manifest *mr, const vt_d
 
 static int walk(diff_walk *w, const vt_diff_opts *o, FILE *out, vt_status *st)
 {
-    const int text = o->format == VT_DIFF_TEXT, all = o->all || o->format == VT_DIFF_SUMMARY;
+    const int text = o->format == VT_DIFF_TEXT, all = o->all || o->format == VT_DIFF_SUMMARY || o->report_dir;
     int namew = 20;
     for (int i = 0; i < w->mr->n; i++) {
         int l = (int)strlen(w->mr->t[i].name);
@@ -201,7 +205,8 @@ static int walk(diff_walk *w, const vt_diff_opts *o, FILE *out, vt_status *st)
         } else {
             VT_TRY(compare_one(w, r, o, st));
         }
-        if (text) print_row(out, r, o, namew);
+        if (text && (o->all || w->first_fail < 0)) print_row(out, r, o, namew);
+        else if (text) w->n_unshown++;
         switch (r->status) {
         case DS_OK:
             w->n_pass++;
@@ -237,6 +242,7 @@ int vt_diff(const char *ours_dir, const char *ref_dir, const vt_diff_opts *o, FI
     w.first_fail = w.last_pass_before = -1;
     vt_locator *loc = NULL;
     int rc = check_traces(&mo, &mr, o, st);
+    if (rc == VT_OK && o->report_dir) rc = report_check(&mr, o, st);
     if (rc == VT_OK) rc = vt_locator_build(&loc, &mr, st);
     w.loc = loc;
     if (rc == VT_OK && !(w.rows = calloc((size_t)(mr.n ? mr.n : 1), sizeof *w.rows)))
@@ -251,6 +257,7 @@ int vt_diff(const char *ours_dir, const char *ref_dir, const vt_diff_opts *o, FI
             print_verdict(out, &w, o);
         }
     }
+    if (rc == VT_OK && o->report_dir) rc = report_write(&w, o, st);
     if (rc == VT_OK) rc = (w.n_fail + w.n_missing) ? VT_EDIFF : VT_OK;
     free(w.rows);
     vt_locator_free(loc);

@@ -1,6 +1,6 @@
 /*
  * diff.h -- `vlmtrace diff OURS REF`: walk REF's manifest in order and compare each tensor with ours by
- * the DESIGN.md rule (compare.h), reporting the first divergence and the last tensor that passed before it,
+ * the comparison rule of docs/design.md (compare.h), reporting the first divergence and the last tensor that passed before it,
  * and where in the model the worst element of a failing tensor sits (locate.h: input, patch (t, h, w),
  * head, attention segment or window).
  *
@@ -17,6 +17,9 @@
  *   summary         one line per group (a block visual.blocks.{i}, an input image.{k}, the merger, ...)
  *                   with its count of failures, first failing and worst tensor; implies all;
  *   json            one JSON document (schema in docs/traces.md) for scripts; honours all.
+ * With o.report_dir, also a directory of pictures and one self-contained report.html (report.h): the exit
+ * status stays the diff's (0 / 1) unless the report itself fails (2: a directory that may not be written,
+ * a --show name not in REF; 3: a write that failed).
  */
 #ifndef VT_DIFF_H
 #define VT_DIFF_H
@@ -38,6 +41,10 @@ typedef struct vt_diff_opts {
     int all;           /* keep going after the first failure */
     int quiet;         /* print only failures and the verdict (text) */
     vt_diff_format format;
+    const char *report_dir; /* --report DIR: pictures and report.html (report.h); the walk then compares
+                               every tensor, the text still stops showing them at the first failure */
+    char *const *show;      /* --show NAME: tensors whose error maps the report draws too */
+    int n_show;
 } vt_diff_opts;
 
 vt_diff_opts vt_diff_defaults(void);

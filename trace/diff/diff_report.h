@@ -38,6 +38,7 @@ typedef struct diff_walk {
     diff_row *rows;  /* [mr->n], in reference order */
     int n;
     int n_pass, n_fail, n_missing, n_not_traced, n_outside, n_unvisited;
+    int n_unshown;   /* compared for --report but not printed (text, without --all) */
     int first_fail, last_pass_before; /* row indices, -1 none */
 } diff_walk;
 

@@ -19,7 +19,7 @@ static int load_ints(const vt_manifest *m, const char *name, int64_t **vals, int
     *vals = NULL;
     *n = 0;
     const vt_manifest_entry *e = vt_manifest_find(m, name);
-    if (!e || e->dtype == VT_F32 || e->ndim < 1 || e->ndim > 2) return VT_OK;
+    if (!e || e->dtype == VT_F32 || e->ndim < 1 || e->ndim > 3) return VT_OK;
     vt_tensor t;
     void *owned;
     VT_TRY(vt_manifest_load(m, e, &t, &owned, st));
@@ -34,7 +34,7 @@ static int load_ints(const vt_manifest *m, const char *name, int64_t **vals, int
     free(owned);
     *vals = v;
     *n = k;
-    if (cols) *cols = e->ndim == 2 ? e->shape[1] : 1;
+    if (cols) *cols = e->ndim >= 2 ? e->shape[e->ndim - 1] : 1;
     return VT_OK;
 }
 
@@ -145,6 +145,76 @@ static void read_config(vt_locator *l, const vt_manifest *m)
     free(c);
 }
 
+/* M-RoPE / language-model traces: every run of image (video) pad tokens in input_ids is one image (video),
+ * in the order get_rope_index consumes them (over the batch rows in turn). Its merged grid comes from
+ * image_grid_thw / video_grid_thw when the trace has them, else from the reference's own position_ids
+ * (the h and w ranges of the run). Each pad token becomes merged token j of its input, row-major (t, h, w)
+ * as get_rope_index lays the run out. */
+static int build_token_spans(vt_locator *l, const vt_manifest *m, vt_status *st)
+{
+    if (!l->ids || l->ids_B <= 0 || l->tok_image < 0) return VT_OK;
+    const int64_t BL = l->ids_B * l->ids_L;
+    int64_t *gi = NULL, *gv = NULL, *pos = NULL, ngi = 0, ngv = 0, npos = 0, ci = 0, cv = 0;
+    int rc = load_ints(m, "image_grid_thw", &gi, &ngi, &ci, st);
+    if (rc == VT_OK) rc = load_ints(m, "video_grid_thw", &gv, &ngv, &cv, st);
+    if (rc == VT_OK) rc = load_ints(m, "position_ids", &pos, &npos, NULL, st);
+    l->tok_input = malloc((size_t)BL * sizeof *l->tok_input);
+    l->tok_local = malloc((size_t)BL * sizeof *l->tok_local);
+    if (rc == VT_OK && (!l->tok_input || !l->tok_local)) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    const int64_t mg = l->merge;
+    int n_img = 0, n_vid = 0;
+    for (int64_t i = 0; rc == VT_OK && i < BL; i++) l->tok_input[i] = -1, l->tok_local[i] = -1;
+    for (int64_t b = 0; rc == VT_OK && b < l->ids_B; b++) {
+        const int64_t *row = l->ids + b * l->ids_L;
+        for (int64_t s = 0; s < l->ids_L && rc == VT_OK;) {
+            const int64_t id = row[s];
+            if (id != l->tok_image && id != l->tok_video) {
+                s++;
+                continue;
+            }
+            int64_t e = s;
+            while (e < l->ids_L && row[e] == id) e++;
+            const int video = id == l->tok_video;
+            const int k = video ? n_vid++ : n_img++;
+            const int64_t *g = video ? gv : gi, ng = video ? ngv / 3 : ngi / 3;
+            int64_t gt = 0, gh = 0, gw = 0; /* merged grid */
+            const int64_t n = e - s; /* a grid of more cells than the run has tokens cannot be it */
+            if (g && (video ? cv : ci) == 3 && k < ng && g[k * 3] >= 1 && g[k * 3] <= n && g[k * 3 + 1] >= mg &&
+                g[k * 3 + 1] <= mg * n && g[k * 3 + 2] >= mg && g[k * 3 + 2] <= mg * n && g[k * 3 + 1] % mg == 0 &&
+                g[k * 3 + 2] % mg == 0) {
+                gt = g[k * 3];
+                gh = g[k * 3 + 1] / mg;
+                gw = g[k * 3 + 2] / mg;
+                if (gt * gh > n) gt = 0; /* (each <= n: no overflow) */
+            } else if (pos && npos == 3 * BL) {
+                int64_t h0 = INT64_MAX, h1 = INT64_MIN, w0 = INT64_MAX, w1 = INT64_MIN;
+                for (int64_t j = s; j < e; j++) {
+                    int64_t ph = pos[BL + b * l->ids_L + j], pw = pos[2 * BL + b * l->ids_L + j];
+                    h0 = ph < h0 ? ph : h0, h1 = ph > h1 ? ph : h1, w0 = pw < w0 ? pw : w0, w1 = pw > w1 ? pw : w1;
+                }
+                /* position ids are the reference's, but may be anything: ranges wider than the run are no grid */
+                gh = h1 >= h0 && (uint64_t)h1 - (uint64_t)h0 < (uint64_t)n ? h1 - h0 + 1 : 0;
+                gw = w1 >= w0 && (uint64_t)w1 - (uint64_t)w0 < (uint64_t)n ? w1 - w0 + 1 : 0;
+                gt = gh > 0 && gw > 0 && gh * gw <= n ? n / (gh * gw) : 0;
+            }
+            if (gt > 0 && gh > 0 && gw > 0 && gt * gh <= n && gt * gh * gw == n) {
+                int before = l->n_in;
+                rc = add_input(l, video ? "video" : "image", k, gt, gh * mg, gw * mg, st);
+                if (rc == VT_OK && l->n_in > before)
+                    for (int64_t j = s; j < e; j++) {
+                        l->tok_input[b * l->ids_L + j] = l->n_in - 1;
+                        l->tok_local[b * l->ids_L + j] = j - s;
+                    }
+            }
+            s = e;
+        }
+    }
+    free(gi);
+    free(gv);
+    free(pos);
+    return rc;
+}
+
 int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
 {
     *out = NULL;
@@ -216,12 +286,31 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
         }
     }
     read_config(l, m);
+    if (l->fam == FAM_ROPE && (rc = build_token_spans(l, m, st)) != VT_OK) {
+        vt_locator_free(l);
+        return rc;
+    }
     const int64_t U = (int64_t)l->merge * l->merge;
     for (int i = 0; i < l->n_in; i++) l->in[i].mrow0 = l->in[i].row0 / U;
+    if (l->window_index && l->cuw && l->n_wi == l->N / U && l->n_wi > 0) {
+        /* window-order merged row r sits in window w (cu_window_seqlens counts patch rows); it is merged
+         * token window_index[r] of the original order */
+        if (!(l->win_of_merged = malloc((size_t)l->n_wi * sizeof *l->win_of_merged))) {
+            vt_locator_free(l);
+            return vt_fail(st, VT_ERESOURCE, "out of memory");
+        }
+        for (int64_t r = 0; r < l->n_wi; r++) l->win_of_merged[r] = -1;
+        for (int64_t r = 0; r < l->n_wi; r++) {
+            int64_t u = l->window_index[r];
+            if (u < 0 || u >= l->n_wi) continue;
+            for (int64_t w = 0; w + 1 < l->n_cuw; w++)
+                if (r * U >= l->cuw[w] && r * U < l->cuw[w + 1]) l->win_of_merged[u] = (int)w;
+        }
+    }
 
     static const char *const fam_names[] = {"unknown layout", "Qwen2-VL", "Qwen2.5-VL", "Kimi-VL", "Qwen-VL", "M-RoPE"};
     int len = snprintf(l->summary, sizeof l->summary, "%s", fam_names[l->fam]);
-    if (l->n_in)
+    if (l->n_in && l->fam != FAM_ROPE)
         len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", %d input(s) (%lld patch rows)", l->n_in,
                         (long long)l->N);
     if (l->cu) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", %s", l->cu_name);
@@ -246,10 +335,46 @@ void vt_locator_free(vt_locator *l)
     free(l->cu);
     free(l->cuw);
     free(l->ids);
+    free(l->tok_input);
+    free(l->tok_local);
+    free(l->win_of_merged);
     free(l);
 }
 
 const char *vt_locator_summary(const vt_locator *l) { return l ? l->summary : "no locator"; }
+
+int vt_locator_input(const vt_locator *l, int i, const char **name, int64_t *t, int64_t *h, int64_t *w)
+{
+    if (!l || i < 0 || i >= l->n_in) return 0;
+    *name = l->in[i].name;
+    *t = l->in[i].t;
+    *h = l->in[i].h;
+    *w = l->in[i].w;
+    return 1;
+}
+
+int vt_locator_merge(const vt_locator *l) { return l ? l->merge : 2; }
+
+int vt_locator_mrope_section(const vt_locator *l, int sec[3])
+{
+    if (!l || !l->have_section) return 0;
+    memcpy(sec, l->mrope_section, sizeof l->mrope_section);
+    return 1;
+}
+
+int vt_locate_window(const vt_locator *l, const char *input, int64_t t, int64_t h, int64_t w)
+{
+    if (!l || !l->win_of_merged) return -1;
+    const int64_t m = l->merge;
+    for (int i = 0; i < l->n_in; i++) {
+        const loc_input *p = &l->in[i];
+        if (strcmp(p->name, input) != 0) continue;
+        if (t < 0 || h < 0 || w < 0 || t >= p->t || h >= p->h || w >= p->w || p->h % m || p->w % m) return -1;
+        int64_t u = p->mrow0 + t * (p->h / m) * (p->w / m) + (h / m) * (p->w / m) + w / m;
+        return u < l->n_wi ? l->win_of_merged[u] : -1;
+    }
+    return -1;
+}
 
 /* ======================================== rows -> patches ======================================== */
 
@@ -272,6 +397,8 @@ void loc_local_patch(const vt_locator *l, int i, int64_t j, int merge_order, vt_
     const loc_input *p = &l->in[i];
     const int64_t m = l->merge, U = m * m;
     snprintf(o->input, sizeof o->input, "%s", p->name);
+    o->grid_h = p->h;
+    o->grid_w = p->w;
     if (merge_order && p->h % m == 0 && p->w % m == 0) {
         int64_t blk = j / U, sub = j % U, per_t = (p->h / m) * (p->w / m), rem = blk % per_t;
         o->t = blk / per_t;
@@ -293,6 +420,8 @@ void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *
     const int64_t m = l->merge, b = u - p->mrow0, per_t = (p->h / m) * (p->w / m);
     if (per_t <= 0) return; /* a grid smaller than one merge block: no merged tokens to name */
     snprintf(o->input, sizeof o->input, "%s", p->name);
+    o->grid_h = p->h;
+    o->grid_w = p->w;
     o->token = u;
     o->sub = sub;
     o->t = b / per_t;
@@ -303,6 +432,22 @@ void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *
         o->h += sub / m;
         o->w += sub % m;
         o->merged = 0;
+    }
+}
+
+void loc_token(const vt_locator *l, int64_t b, int64_t tok, vt_location *o)
+{
+    o->seq = b;
+    o->pos = tok;
+    o->row = tok;
+    if (!l->ids || b < 0 || tok < 0 || b >= l->ids_B || tok >= l->ids_L) return;
+    const int64_t id = l->ids[b * l->ids_L + tok];
+    o->token_kind = id == l->tok_image ? 'i' : id == l->tok_video ? 'v' : id == l->tok_vstart ? 's'
+                  : id == l->tok_vend ? 'e' : l->tok_image >= 0 ? 't' : 0;
+    if (l->tok_input && l->tok_input[b * l->ids_L + tok] >= 0) {
+        const loc_input *p = &l->in[l->tok_input[b * l->ids_L + tok]];
+        loc_merged_patch(l, p->mrow0 + l->tok_local[b * l->ids_L + tok], -1, o);
+        o->token = -1; /* the merged token is named by its input and patches, not by a tower row */
     }
 }
 
@@ -460,11 +605,13 @@ static void describe(const vt_locator *l, vt_location *o)
     }
 }
 
-void vt_locate(const vt_locator *l, const char *name, const vt_tensor *ref, int64_t flat, vt_location *o)
+static void locate(const vt_locator *l, const char *name, const vt_tensor *ref, int64_t flat, vt_location *o,
+                   int text)
 {
     memset(o, 0, sizeof *o);
     o->row = o->t = o->h = o->w = o->pixel_y = o->pixel_x = o->query = o->token = o->sub = -1;
     o->head = o->segment = o->window = o->block = o->block_attention = -1;
+    o->seq = o->pos = -1;
     if (!l || flat < 0 || ref->ndim < 1) return;
     o->merge = l->merge;
     int64_t c[VT_MAX_DIMS], f = flat;
@@ -478,14 +625,28 @@ void vt_locate(const vt_locator *l, const char *name, const vt_tensor *ref, int6
     else if (l->fam == FAM_KIMI) loc_kimi(l, name, ref, c, o, &att);
     else if (l->fam == FAM_QWENVL) loc_qwenvl(l, name, ref, c, o, &att);
     else if (l->fam == FAM_ROPE) {
-        loc_rope(l, name, ref, c, o);
-        o->valid = o->text[0] != 0;
+        loc_rope(l, name, ref, c, o, text);
+        o->valid = text ? o->text[0] != 0 : o->seq >= 0 || o->head >= 0;
         return;
     }
     if (att != ATT_NONE) {
         heads_of(l, name, att, ref, c, o);
         segments_of(l, o);
     }
-    describe(l, o);
-    o->valid = o->text[0] != 0;
+    if (text) {
+        describe(l, o);
+        o->valid = o->text[0] != 0;
+    } else {
+        o->valid = o->input[0] || o->head >= 0 || o->query >= 0;
+    }
+}
+
+void vt_locate(const vt_locator *l, const char *name, const vt_tensor *ref, int64_t flat, vt_location *o)
+{
+    locate(l, name, ref, flat, o, 1);
+}
+
+void vt_locate_quiet(const vt_locator *l, const char *name, const vt_tensor *ref, int64_t flat, vt_location *o)
+{
+    locate(l, name, ref, flat, o, 0);
 }

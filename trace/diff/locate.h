@@ -53,6 +53,10 @@ typedef struct vt_location {
     int64_t win_lo, win_hi;
     int block;                   /* block index parsed from the name, -1 if none */
     int block_attention;         /* Qwen2.5-VL with config.json: 1 full, 0 window, -1 unknown */
+    int64_t grid_h, grid_w;      /* the patch grid (h, w) of `input` lives in (0 unknown) */
+    int64_t seq, pos;            /* token tensors (M-RoPE, language model): batch row and position, -1 */
+    char token_kind;             /* ... and what the token is: 't' text, 'i' image pad, 'v' video pad,
+                                    's' vision_start, 'e' vision_end, 0 unknown */
     char text[640];              /* all of the above as one line */
 } vt_location;
 
@@ -64,6 +68,22 @@ void vt_locator_free(vt_locator *l);
 
 /* Locate element `flat` of tensor `name` whose reference tensor is `ref` (its shape is what matters). */
 void vt_locate(const vt_locator *l, const char *name, const vt_tensor *ref, int64_t flat, vt_location *out);
+
+/* The same without the one-line text (o->text stays ""; o->valid says whether anything was placed):
+ * for pictures that place every element of a tensor (diff --report). */
+void vt_locate_quiet(const vt_locator *l, const char *name, const vt_tensor *ref, int64_t flat, vt_location *out);
+
+/* The Qwen2.5-VL attention window (cu_window_seqlens) that holds patch (t, h, w) of input `input`, -1 when
+ * the trace has no windows or the patch is outside every input. */
+int vt_locate_window(const vt_locator *l, const char *input, int64_t t, int64_t h, int64_t w);
+
+/* The inputs the locator knows, in row order: name ("image.0"), patch grid (t, h, w); 0 when i is past
+ * the last. Qwen-VL's batch images are not listed (their grid is the fixed g x g). */
+int vt_locator_input(const vt_locator *l, int i, const char **name, int64_t *t, int64_t *h, int64_t *w);
+
+/* The spatial merge size (2), and config.json's mrope_section (0 when unknown). */
+int vt_locator_merge(const vt_locator *l);
+int vt_locator_mrope_section(const vt_locator *l, int sec[3]);
 
 /* One line describing what the locator derived from the trace ("Qwen2.5-VL: 1 input, window_index,
  * cu_window_seqlens, 4 heads"), for the report header. */

@@ -50,6 +50,8 @@ static int locate_input_tensor(const vt_locator *l, const char *name, const vt_t
         if (ph <= 0 || ph % p->h != 0) return 1;
         int64_t P = ph / p->h, F = video ? ref->shape[0] : 1, T = (F + p->t - 1) / p->t;
         snprintf(o->input, sizeof o->input, "%s", p->name);
+        o->grid_h = p->h;
+        o->grid_w = p->w;
         o->pixel_y = y;
         o->pixel_x = x;
         o->t = video ? c[0] / (T ? T : 1) : 0;
@@ -192,6 +194,7 @@ void loc_qwenvl(const vt_locator *l, const char *name, const vt_tensor *ref, con
         o->h = tok / g;
         o->w = tok % g;
     }
+    if (o->h >= 0 && g > 0) o->grid_h = o->grid_w = g;
     if (query >= 0 && qg > 0) {
         o->query = query;
         o->query_grid = (int)qg;
@@ -205,7 +208,7 @@ void loc_qwenvl(const vt_locator *l, const char *name, const vt_tensor *ref, con
 
 /* M-RoPE: [3, B, L] position ids, [B, 1 or H, L, hd] rotary tensors: which token of which row, which
  * axis; for a rotary channel, the frequency and the axis mrope_section gives it. */
-void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o)
+void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o, int text)
 {
     int64_t b = -1, tok = -1, axis = -1, head = -1, ch = -1;
     if (!strcmp(name, "position_ids") && ref->ndim == 3) {
@@ -225,6 +228,12 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
     } else {
         return;
     }
+    if (tok >= 0) loc_token(l, b, tok, o);
+    if (head >= 0) {
+        o->head = (int)head;
+        o->n_heads = (int)ref->shape[1];
+    }
+    if (!text) return;
     int len = 0;
 #define RAPPEND(...) len += snprintf(o->text + len, sizeof o->text - (size_t)len, __VA_ARGS__)
     o->row = tok;
@@ -241,8 +250,6 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
         }
     }
     if (head >= 0) {
-        o->head = (int)head;
-        o->n_heads = (int)ref->shape[1];
         RAPPEND("; head %lld of %lld", (long long)head, (long long)ref->shape[1]);
     }
     if (ch >= 0) {

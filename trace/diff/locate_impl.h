@@ -39,6 +39,9 @@ struct vt_locator {
     int64_t *ids, ids_B, ids_L;     /* M-RoPE traces: input_ids [B, L] */
     int64_t tok_image, tok_video, tok_vstart, tok_vend; /* their special ids (config.json), -1 unknown */
     int mrope_section[3], have_section;                 /* config.json's text side */
+    int32_t *tok_input;  /* M-RoPE traces: per token [B * L], the input its vision pad belongs to (-1 none) */
+    int64_t *tok_local;  /* ... and which merged token of that input it is */
+    int *win_of_merged;  /* Qwen2.5-VL: the window of each merged token (original order), -1 unknown */
     char summary[256];
 };
 
@@ -54,6 +57,9 @@ int loc_input_of(const vt_locator *l, int64_t r, int merged);
 void loc_local_patch(const vt_locator *l, int i, int64_t j, int merge_order, vt_location *o);
 /* Merged token u (original order) of all inputs; sub >= 0 names one patch of its m x m block. */
 void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *o);
+/* Token `tok` of batch row b of an M-RoPE / language-model trace: seq, pos, token_kind, and for an image or
+ * video pad its merged token on that input's grid (from input_ids, config.json's token ids, the grids). */
+void loc_token(const vt_locator *l, int64_t b, int64_t tok, vt_location *o);
 
 /* ---- per family: the element's row, patch and attention kind (locate_families.c) ---- */
 
@@ -61,7 +67,7 @@ void loc_qwen2(const vt_locator *l, const char *name, const vt_tensor *ref, cons
 void loc_kimi(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o, int *att);
 void loc_qwenvl(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o,
                 int *att);
-/* M-RoPE traces: fills o->text itself. */
-void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o);
+/* M-RoPE traces: fills o->text itself (when `text`). */
+void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o, int text);
 
 #endif

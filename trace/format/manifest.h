@@ -1,5 +1,5 @@
 /*
- * manifest.h -- manifest.json, the table of contents of a trace directory (TRACE_SPEC.md).
+ * manifest.h -- manifest.json, the table of contents of a trace directory (docs/trace-spec.md).
  *
  *     {"model": "qwen2_vl", "only": [...], "pictures": [...], "inject": "...",
  *      "tensors": [{"name": ..., "file": ..., "dtype": ..., "shape": [...], "note": ...}, ...]}

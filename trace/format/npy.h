@@ -1,9 +1,9 @@
 /*
  * npy.h -- numpy .npy files (format v1.0; v2.0/3.0 headers are read too), the trace file format.
  *
- *     VT_TRY(vt_npy_write("trace/visual.patch_embed.npy", &t, st));
+ *     VT_TRY(vt_npy_write("ours/visual.patch_embed.npy", &t, st));
  *     vt_tensor t; void *owned;
- *     VT_TRY(vt_npy_read("ref/visual.patch_embed.npy", &t, &owned, st));  ...  free(owned);
+ *     VT_TRY(vt_npy_read("hf/visual.patch_embed.npy", &t, &owned, st));  ...  free(owned);
  *
  * Dtypes: float32 '<f4', int32 '<i4', int64 '<i8', uint8 '|u1'; C order only. The writer pads the
  * header exactly as numpy 1.24 does, so our files are byte-identical to np.save's. The reader trusts

@@ -1,5 +1,5 @@
 /*
- * outfile.h -- writing output files with the exit-code split of DESIGN.md: a path that cannot be
+ * outfile.h -- writing output files with the exit-code split of docs/design.md ("Exit codes"): a path that cannot be
  * created is an input error (2); a write that fails after it started (disk full) is a resource error (3).
  *
  *     vt_file f;

@@ -1,5 +1,5 @@
 /*
- * tracer.h -- the tap that writes a trace directory (TRACE_SPEC.md).
+ * tracer.h -- the tap that writes a trace directory (docs/trace-spec.md).
  *
  *     vt_tracer tr;
  *     VT_TRY(vt_tracer_open(&tr, "out/", "qwen2_vl", only_globs, n_only, st));  // mkdir -p, drops an old manifest
