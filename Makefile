@@ -13,6 +13,7 @@
 #                         headless Chromium
 #   make report-pictures  redraw the bug zoo's `diff --report` pictures the docs show (docs/img/report/)
 #   make house-check      (part of make test) the include rules, docs/trace-spec.md against the goldens, docs/design.md's C program
+#   make measure-checkpoints   regenerate docs/checkpoints.md's measured table (dated, on this machine)
 #   make memcheck         bin/vlmtrace under valgrind over every CLI path, failing ones too (tests/memcheck.sh)
 #   make fuzz [FUZZ_SECONDS=N]   each libFuzzer target (tests/fuzz/) for N s (60); docs/robustness.md
 #   make bench    full-size speed: GEMM vs OpenBLAS, towers on 448x448, tracing cost, RSS (docs/performance.md)
@@ -73,7 +74,7 @@ STB_LIB   :=
 else
 STB_LIB   := -lstb
 endif
-LDLIBS    := $(EXTRA_LDFLAGS) $(OPENMP_LIBS) -lcjson $(STB_LIB) -ljpeg -lexif -lm
+LDLIBS    := $(EXTRA_LDFLAGS) $(OPENMP_LIBS) -lcjson $(STB_LIB) -ljpeg -lexif -lpcre2-8 -lutf8proc -lm
 TEST_LIBS := -lcmocka
 
 # ref/io/stb/stb_impl.c is stb's own code, compiled only with STB=headers (one folder down: not in REF_SRC)
@@ -86,7 +87,7 @@ TEST_NAMES:= $(notdir $(TEST_SRC:.c=))
 
 # Debian packages: to build, to test, and (later targets) for the notebooks. The arm64 cross-build takes
 # every lib*-dev of the build (and cmocka) in its :arm64 flavour, so the two lists cannot drift apart.
-DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev
+DEBS_BUILD := gcc make libc6-dev libcjson-dev libstb-dev libjpeg-dev libexif-dev libpcre2-dev libutf8proc-dev
 DEBS_TEST  := $(DEBS_BUILD) libcmocka-dev python3-torch python3-numpy python3-pil clang libomp-dev
 DEBS_ARM64 := gcc-aarch64-linux-gnu qemu-user-static libgomp1:arm64 \
               $(addsuffix :arm64,$(filter lib%-dev,$(DEBS_BUILD)) libcmocka-dev)
@@ -95,7 +96,7 @@ DEBS_NOTEBOOKS := $(DEBS_BUILD) python3 python3-numpy python3-matplotlib python3
 DEBS_BROWSER := chromium chromium-driver python3-selenium python3-pil poppler-utils
 
 .PHONY: all demo test test-clang test-arm64 debug help clean deps-build deps-test deps-arm64 tests-build tests-build-plain
-.PHONY: notebooks notebooks-data docs-check deps-notebooks report-pictures
+.PHONY: notebooks notebooks-data docs-check deps-notebooks report-pictures measure-checkpoints
 all: bin/vlmtrace
 
 # ---- variants: $(BUILD)<v>/... objects, binaries under $(BIN) (opt), $(BIN)san/, $(BIN)debug/ ----
@@ -233,6 +234,11 @@ docs-check:
 report-pictures: deps-build
 	@$(MAKE) --no-print-directory bin/vlmtrace
 	@/usr/bin/python3 tests/report_pictures.py
+
+# the measured table of docs/checkpoints.md, regenerated on this machine (dated; never compared by docs-check)
+measure-checkpoints: deps-build
+	@$(MAKE) --no-print-directory bin/vlmtrace
+	@sh tests/measure_checkpoints.sh --write
 
 # ---- the house (docs/design.md): the dependency rules over every #include, the trace spec's name lists
 # against the golden manifests, and the page's C program compiled against ref/ alone (no trace/) and run ----

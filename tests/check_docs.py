@@ -6,7 +6,8 @@
    notebooks-data/reference/README.md, outside code, must resolve: a relative target names
    a file or directory inside the repository, and a `#anchor` names a heading of the target page (GitHub's
    anchor rules: lower case, punctuation dropped, spaces to hyphens, -1, -2, ... for repeats). http(s) and
-   mailto links are not fetched.
+   mailto links are not fetched. Every embedded PNG (`![alt](x.png)`, `<img src>`) is decoded and must show
+   more than one colour (a blank picture fails).
 
 2. Commands. In fenced code blocks, every command line that starts with `bin/vlmtrace` or `make` (bare, or
    after a `$ ` prompt) is run from the repository root and must exit 0, or N when the line ends with a
@@ -23,6 +24,8 @@
    mirrors the repository root (symlinks), so files a command creates next to the repository's top level
    (`port/`, `ours-tiny/`) land in the scratch directory and later blocks of the same page still see them.
    `make T` for a target T that .ci/run itself runs (test, notebooks, ...) is not run again here.
+   Whatever a page's commands create at the top of the clone must be ignored by git (build/, or a name
+   .gitignore lists): following the docs never litters the clone.
 
 3. Notebooks. docs/notebooks/*.ipynb are committed with their outputs cleared (the repository stays light;
    `make notebooks` writes executed copies to build/notebooks/).
@@ -169,15 +172,81 @@ def check_link(page, lineno, target):
                 problem(page, lineno, f"link '{target}': {dest.relative_to(ROOT)} has {n} lines")
 
 
+def png_pixels(path):
+    """Decode a non-interlaced 8-bit PNG (grey, RGB, palette, with or without alpha) with the standard library
+    alone: -> (width, height, set of the RGB colours it shows)."""
+    import struct
+    import zlib
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, plte = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+        elif kind == b"PLTE":
+            plte = [tuple(body[i:i + 3]) for i in range(0, len(body), 3)]
+        elif kind == b"IDAT":
+            idat += body
+    if depth != 8 or interlace:
+        raise ValueError(f"bit depth {depth}, interlace {interlace}: not read here")
+    ch = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[ctype]
+    raw, stride, prev, colours = zlib.decompress(idat), w * ch, bytearray(w * ch), set()
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - ch] if i >= ch else 0
+            b, c = prev[i], prev[i - ch] if i >= ch else 0
+            if f == 1: line[i] = (line[i] + a) & 255
+            elif f == 2: line[i] = (line[i] + b) & 255
+            elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        for x in range(0, stride, ch):
+            px = line[x:x + ch]
+            colours.add(plte[px[0]] if ctype == 3 else tuple(px[:3]) if ch >= 3 else (px[0],) * 3)
+        prev = line
+        if len(colours) > 1 and y > 0 and y % 64 == 0 and len(colours) > 8:
+            break
+    return w, h, colours
+
+
+def check_picture(page, lineno, target):
+    """An embedded picture must show something: more than one colour."""
+    path = (page.parent / target.partition("#")[0]).resolve()
+    if path.suffix.lower() != ".png" or not path.exists():
+        return
+    try:
+        w, h, colours = png_pixels(path)
+    except (ValueError, KeyError, OSError) as e:
+        problem(page, lineno, f"picture '{target}': cannot be rendered ({e})")
+        return
+    if len(colours) < 2:
+        problem(page, lineno, f"picture '{target}': {w}x{h} of a single colour {sorted(colours)[0]} (blank)")
+
+
+MEASURED = re.compile(r"<!--\s*measured:\s*(.+?),\s*(\d{4}-\d{2}-\d{2}),\s*(\S.*?)\s*-->")
+
+
 def check_links(page):
     prose, _ = split_page(page.read_text(encoding="utf-8"))
     n = 0
     for lineno, line in prose:
+        if "<!-- measured" in line and not MEASURED.search(line):
+            problem(page, lineno, "a measured-numbers marker must say `<!-- measured: COMMAND, YYYY-MM-DD, MACHINE -->`")
         text = re.sub(r"(`+)(?:(?!\1).)+\1", "", line)     # no links inside inline code
         for m in LINK.finditer(text):
             check_link(page, lineno, m.group(1)); n += 1
+            if m.group(0).startswith("!"):
+                check_picture(page, lineno, m.group(1))
         for m in IMG.finditer(text):
             check_link(page, lineno, m.group(1)); n += 1
+            check_picture(page, lineno, m.group(1))
         m = REFDEF.match(text)
         if m:
             check_link(page, lineno, m.group(1)); n += 1
@@ -237,6 +306,69 @@ def block_commands(block):
     return cmds
 
 
+def shown_outputs(block):
+    """In a `$ ` block: {lineno of a command: [(lineno, shown output line)]}, the lines printed under it."""
+    out, cur, cont = {}, None, False
+    for lineno, l in block["lines"]:
+        if l.startswith("$ "):
+            cur, cont = lineno, l.rstrip().endswith("\\")
+            out[cur] = []
+        elif cont:
+            cont = l.rstrip().endswith("\\")
+        elif cur is not None and l.strip():
+            out[cur].append((lineno, l))
+    return out
+
+
+NUM = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def same_at_printed_precision(shown, actual):
+    """The shown number and the printed one agree to the digits shown: |a - s| <= half a unit of the shown
+    number's last digit."""
+    try:
+        s, a = float(shown), float(actual)
+    except ValueError:
+        return shown == actual
+    mant, _, exp = shown.lower().partition("e")
+    decimals = len(mant.split(".")[1]) if "." in mant else 0
+    unit = 10.0 ** (-decimals + (int(exp) if exp else 0))
+    return abs(a - s) <= 0.5 * unit * (1 + 1e-9) + 1e-300
+
+
+def line_matches(shown, actual):
+    """A shown output line against a printed one: the text alike (blanks collapsed), numbers to their shown
+    precision; a shown line ending in "..." stands for a prefix of the printed one."""
+    shown, actual = " ".join(shown.split()), " ".join(actual.split())
+    prefix = shown.endswith("...") and not actual.endswith("...")
+    if prefix:
+        shown = shown[:-3].rstrip()
+    ts, ns, ta, na = NUM.split(shown), NUM.findall(shown), NUM.split(actual), NUM.findall(actual)
+    if len(na) < len(ns) or (len(na) != len(ns) and not prefix):
+        return False
+    for k in range(len(ns)):
+        if ts[k] != ta[k] or not same_at_printed_precision(ns[k], na[k]):
+            return False
+    tail = ta[len(ns)] if len(ns) < len(ta) else ""
+    return tail.startswith(ts[len(ns)]) if prefix else tail == ts[len(ns)]
+
+
+def check_shown(page, lineno, shown, printed):
+    """Every shown line, in order, is a printed line (lines may be left out between them; "..." marks that)."""
+    printed = [l for l in printed.split("\n") if l.strip()]
+    k = 0
+    for sl, s in shown:
+        if s.strip() == "...":
+            continue
+        while k < len(printed) and not line_matches(s, printed[k]):
+            k += 1
+        if k == len(printed):
+            problem(page, sl, f"the page shows `{s.strip()[:100]}` under the command of line {lineno}, which no "
+                              "longer prints it (regenerate the excerpt)")
+            return
+        k += 1
+
+
 def expected_exit(cmd, verdict):
     """`# exits N` on the command; else 1 when the shown output ends in FAIL:, else 0"""
     m = re.search(r"#\s*exits?\s+(\d+)\s*$", cmd.split("\n")[0] if "<<" in cmd else cmd)
@@ -254,7 +386,7 @@ def is_assignment(cmd):
 
 
 def run_block(page, block, cmds, scratch, log):
-    script = ["cd " + sh_quote(str(scratch))]
+    script = ["cd " + sh_quote(str(scratch)), "exec 2>&1"]
     for lineno, cmd, verdict in cmds:
         exp = expected_exit(cmd, verdict)
         script.append(f'echo "__BEGIN {lineno}"')
@@ -283,6 +415,9 @@ def run_block(page, block, cmds, scratch, log):
     for lineno, cmd, verdict in cmds:
         if lineno == failed_at or lineno not in outputs:
             break
+        shown = shown_outputs(block).get(lineno)
+        if shown and "measured" not in " ".join(block["markers"]):
+            check_shown(page, lineno, shown, outputs[lineno])
         if verdict and verdict not in [l.strip() for l in outputs[lineno].split("\n")]:
             got = [l.strip() for l in outputs.get(lineno, "").split("\n") if VERDICT.match(l.strip())]
             problem(page, lineno, f"the page shows `{verdict}` but the command printed "
@@ -292,6 +427,19 @@ def run_block(page, block, cmds, scratch, log):
 
 def sh_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
+
+
+def check_litter(page, scratch):
+    """Following a page must not litter the clone: whatever its commands created at the top level (the
+    scratch entries that are not the repository's own symlinks) is ignored by git."""
+    for entry in sorted(scratch.iterdir()):
+        if entry.is_symlink():
+            continue
+        name = entry.name + ("/" if entry.is_dir() else "")
+        r = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index", name])
+        if r.returncode != 0:
+            problem(page, 1, f"following this page creates {name} at the top of the clone, which git does not "
+                             "ignore: write it under build/, or list it in .gitignore")
 
 
 def check_commands(page, skip_targets, log):
@@ -322,6 +470,7 @@ def check_commands(page, skip_targets, log):
                     keep.append((lineno, c, v))
             if keep:
                 run_block(page, block, keep, scratch, log)
+        check_litter(page, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

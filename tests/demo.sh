@@ -23,7 +23,12 @@ rc=$?
 set -e
 echo
 if [ "$rc" = 0 ]; then
-    echo "demo verdict: PASS -- the C vision tower matches Hugging Face on all $n_ref reference tensors (final output in $out/visual.npy, attention mask picture in $out/trace/visual.attention_mask.png)"
+    echo "demo verdict: PASS -- the C vision tower matches Hugging Face on all $n_ref reference tensors (final output in $out/visual.npy)"
+    # the picture of this run: the photo as the processor resized it, its patches and the merge blocks,
+    # each numbered with the row of visual.npy it became
+    patches=$(bin/vlmtrace show "$out/trace" --only visual.patch_embed | awk '$1 == "visual.patch_embed" {print $3}' | tr -d '[,')
+    tokens=$(bin/vlmtrace show "$out/trace" --only visual | awk '$1 == "visual" {print $3}' | tr -d '[,')
+    echo "look at $out/trace/image.0.grid.png: how the photo became $tokens tokens -- resized to a multiple of 28 px, cut into $patches patches of 14 px, every 2x2 block of patches fused into one numbered row of $out/visual.npy"
 else
     echo "demo verdict: FAIL -- vlmtrace diff exited $rc; the first divergence is named above"
     exit 1

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/memcheck.sh [BIN] -- what `make memcheck` runs: bin/vlmtrace (the -O2 -g build, no sanitizers) under
 # valgrind's memcheck over every command-line path: `run` on each family's tiny reference model (small
-# images), preprocess, rope, show, diff (and diff --report), inspect, synth, and the error paths (missing file, truncated
+# images), preprocess, rope, show, diff (and diff --report), inspect, synth, tokenize, and the error paths (missing file, truncated
 # checkpoint, bad config, bad image, write failure, no manifest, memory limit, arena limit, ...). A case
 # passes when the exit code is the one the path must give AND memcheck found nothing: no invalid read or
 # write, no use of uninitialised memory, no definite or indirect leak (error paths must free too).
@@ -88,6 +88,13 @@ check rope-synth-ids 0 rope --model "$tmp/synth" --layout "text:3 image:1x4x6 te
 check generate-synth-bf16 0 generate --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png --max-pixels 8000 \
     --input-ids "$tmp/synth-ids/input_ids.npy" --max-new-tokens 2
 
+# tokenize: the real 11 MB tokenizer.json; text with added tokens, NFC, CJK, an emoji; a long piece (the bucket
+# path); decoding with a character cut by a special token
+printf '<|im_start|>user\nCaf\303\251 cafe\314\201 \350\247\206\350\247\211 \360\237\221\215  x\n<|im_end|>' >"$tmp/tok.txt"
+head -c 3000 /dev/zero | tr '\0' ' ' >>"$tmp/tok.txt"
+check tokenize-file-json 0 tokenize --model $R/tokenizer --file "$tmp/tok.txt" --json
+check tokenize-text 0 tokenize --tokenizer $R/tokenizer/tokenizer.json --text "Hello world, it's 2026!"
+check tokenize-ids-json 0 tokenize --tokenizer $R/tokenizer/tokenizer.json --ids "172 151645 63219 222 151700 9707" --json
 
 # ---- the error paths: each must free what it allocated before it failed ----
 mkdir -p "$tmp/trunc" "$tmp/badcfg" "$tmp/bad"
@@ -132,6 +139,31 @@ check err-rope-layout 2 rope --config $R/rope-index/qwen2vl-image/config.json --
 check err-diff-usage 2 diff "$tmp/q2"
 check err-synth-preset 2 synth --preset no-such-preset --out "$tmp/e11"
 check err-synth-write 3 VLMTRACE_FAIL_WRITE_AFTER=20000 synth --preset tiny-kimi-vl --out "$tmp/e12"
+# ---- issue 21: refusals (on copies of the references), --only matching nothing, --json, the family check,
+# the literal limit ----
+cp -r $R/qwen2vl-image "$tmp/gold" && cp -r $R/preprocess-sizes "$tmp/gold-pp" && chmod -R u+w "$tmp/gold" "$tmp/gold-pp"
+check err-guard-run-trace 2 run --model "$tmp/gold" --image $R/qwen2vl-image/image.0.png --trace "$tmp/gold"
+check err-guard-run-out 2 run --model "$tmp/gold" --image $R/qwen2vl-image/image.0.png --out "$tmp/gold/visual.npy"
+check err-guard-preprocess 2 preprocess --family qwen2-vl --image $R/qwen2vl-image/image.0.png --trace "$tmp/gold-pp"
+check err-guard-rope 2 rope --model "$tmp/gold" --layout "text:3" --trace "$tmp/gold-pp"
+check err-guard-synth 2 synth --preset tiny-qwen2-vl --out "$tmp/gold"
+check err-only-nothing 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --max-pixels 20000 \
+    --trace "$tmp/e13" --only 'vision.*'
+check only-one-glob-nothing 0 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --max-pixels 20000 \
+    --trace "$tmp/e14" --only 'vision.*' --only 'visual.merger*' --json
+check err-preprocess-family 2 preprocess --family qwen2-vl --model $R/kimivl-image --image $R/kimivl-image/image0.png \
+    --trace "$tmp/e15"
+check err-literal-limit 2 run --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png --min-pixels 12845056 \
+    --max-pixels 12845056 --attn literal
+check err-args-twice 2 run --model a --model b
+check diff-two-models 1 diff $R/kimivl-image $R/qwen2vl-image --json
+printf 'caf\303\251 \344\275' >"$tmp/bad/text.txt"
+check err-tokenize-utf8 2 tokenize --tokenizer $R/tokenizer/tokenizer.json --file "$tmp/bad/text.txt"
+sed 's/"ignore_merges": false/"ignore_merges": true/' $R/tokenizer/tokenizer.json >"$tmp/bad/tokenizer.json"
+check err-tokenize-json 2 tokenize --model "$tmp/bad" --text hi
+head -c 5000000 $R/tokenizer/tokenizer.json >"$tmp/trunc/tokenizer.json"
+check err-tokenize-truncated 2 tokenize --model "$tmp/trunc" --ids "1 2"
+check err-tokenize-ids 2 tokenize --tokenizer $R/tokenizer/tokenizer.json --ids "1 two"
 
 end=$(date +%s)
 n=$((pass + $(echo $fail | wc -w)))

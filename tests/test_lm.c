@@ -153,8 +153,8 @@ static void golden_generate(const char *case_dir)
     vt_test_tmpdir(dir);
     snprintf(trace, sizeof trace, "%s/trace", dir);
     snprintf(ids, sizeof ids, "%s/ids.npy", dir);
-    int rc = generate_case(case_dir, "--input-ids %s/input_ids.npy --max-new-tokens 8 --trace %s --out %s", case_dir,
-                           trace, ids);
+    int rc = generate_case(case_dir, "--input-ids %s/input_ids.npy --max-new-tokens 8 --trace %s --out %s --quiet",
+                           case_dir, trace, ids);
     if (rc != 0) fail_msg("generate exited %d:\n%s", rc, out);
     assert_dirs_match(trace, case_dir);
     /* stdout: the ids on one line, as --out has them */
@@ -242,7 +242,7 @@ static void test_lm_stops_at_eos(void **state)
     link_case(dir, E2E2, "\"eos_token_id\": 243", "\"eos_token_id\": 5");
     snprintf(trace, sizeof trace, "%s/trace", dir);
     int rc = vt_test_cli(out, sizeof out, "generate --model %s --input-ids %s/input_ids.npy --image %s/image.0.png "
-                         "--min-pixels 3136 --max-pixels 40000 --max-new-tokens 8 --trace %s", dir, dir, dir, trace);
+                         "--min-pixels 3136 --max-pixels 40000 --max-new-tokens 8 --trace %s --quiet", dir, dir, dir, trace);
     if (rc) fail_msg("exit %d:\n%s", rc, out);
     assert_string_equal(out, "193 193 193 5\n");
     vt_tensor ours, ref;
@@ -468,6 +468,10 @@ static void test_lm_bad_input(void **state)
     mkdir(layered, 0755);
     link_case(layered, E2E2, "\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1");
     expect_refused(dir, "more layers than config.json's num_hidden_layers 1", layered, gids, "");
+    /* --trace into a golden case: refused (the reference is never overwritten), nothing written */
+    assert_int_equal(vt_test_cli(out, sizeof out, "generate --model %s --image %s/image.0.png --input-ids %s "
+                                 "--trace %s", E2E2, E2E2, gids, E2E2), 2);
+    expect_error(2, "not a trace; nothing was written");
     /* missing --input-ids */
     assert_int_equal(vt_test_cli(out, sizeof out, "generate --model %s --image %s/image.0.png", E2E2, E2E2), 2);
     expect_error(2, "no --input-ids");

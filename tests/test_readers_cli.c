@@ -203,7 +203,7 @@ static void test_readers_cli_inspect_golden_and_presets(void **state)
     assert_non_null(strstr(out, "usage: vlmtrace inspect"));
     expect_error(vt_test_cli(out, sizeof out, "inspect"), NULL, "give --model DIR and/or --image FILE");
     expect_error(vt_test_cli(out, sizeof out, "inspect --model"), NULL, "--model needs a value");
-    expect_error(vt_test_cli(out, sizeof out, "inspect --frobnicate"), NULL, "unexpected argument --frobnicate");
+    expect_error(vt_test_cli(out, sizeof out, "inspect --frobnicate"), NULL, "unknown option --frobnicate");
 }
 
 /* ---- bad checkpoints ---- */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
@@ -490,9 +491,20 @@ static void test_report_refusals(void **state)
     k = slurp(cmd, NULL);
     assert_string_equal(k, "not a report\n");
     free(k);
-    /* the reference trace itself */
+    /* --force writes beside what is there: the report's own names are replaced, anything else is kept */
+    char keep[300];
+    snprintf(keep, sizeof keep, "%s/notes.txt", dir);
+    vt_test_write_file(keep, "mine\n", 5);
+    rc = vt_test_cli(out, sizeof out, "diff %s %s --report %s --force", ref, ref, dir);
+    if (rc != 0) fail_msg("--force: exit %d\n%s", rc, out);
+    k = slurp(keep, NULL);
+    assert_string_equal(k, "mine\n");
+    free(k);
+    snprintf(cmd, sizeof cmd, "%s/report.html", dir);
+    assert_true(access(cmd, R_OK) == 0);
+    /* the reference trace itself (a model directory too): the output guard refuses it */
     rc = vt_test_cli(out, sizeof out, "diff %s %s --report %s", ref, ref, ref);
-    if (rc != 2 || !strstr(out, "no earlier vlmtrace diff --report wrote")) fail_msg("trace dir: exit %d\n%s", rc, out);
+    if (rc != 2 || !strstr(out, "holds a checkpoint or config")) fail_msg("trace dir: exit %d\n%s", rc, out);
     /* a file; a path under a file (cannot be created) */
     rc = vt_test_cli(out, sizeof out, "diff %s %s --report %s", ref, ref, path);
     if (rc != 2 || !strstr(out, "not a directory")) fail_msg("file: exit %d\n%s", rc, out);

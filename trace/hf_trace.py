@@ -6,9 +6,24 @@ checkpoint and inputs, and write every intermediate under vlmtrace's trace names
 
 works with no renaming.
 
-    /usr/bin/python3 trace/hf_trace.py --model ID_OR_DIR --image FILE [--image FILE]...
+    ~/hf451/bin/python trace/hf_trace.py --model ID_OR_DIR --image FILE [--image FILE]...
         [--video F1,F2,...]... [--fps F]... [--min-pixels N] [--max-pixels N]
         --trace DIR [--only GLOB]... [--load vision|full]
+
+The interpreter: the one of a virtual environment that holds the requirement lines of your processor mode
+and family (docs/diff-your-port.md, step 1):
+
+    python3 -m venv ~/hf451 && ~/hf451/bin/pip install -r trace/requirements-hf-slow.txt
+
+trace/requirements-hf-slow.txt    Qwen2-VL, Qwen2.5-VL, Qwen-VL, Kimi-VL with the slow (PIL) processor, as the
+                                  goldens: transformers 4.51.3
+trace/requirements-hf-fast.txt    the fast (torchvision) processor (transformers 5.0.0.dev0, torchvision)
+trace/requirements-hf-qwen3vl.txt Qwen3-VL (transformers 5.0.0.dev0)
+
+Without transformers at all, tests/py/fake_transformers.py runs this script's command line over stand-in
+modules with Debian's /usr/bin/python3 (python3-numpy, python3-torch, python3-pil): docs/diff-your-port.md
+opens with it. The imports are checked before anything else: a missing numpy, torch, Pillow or
+transformers is one line naming what to install and which interpreter ran the script.
 
 The family comes from config.json's model_type: qwen2_vl (Qwen2-VL), qwen2_5_vl (Qwen2.5-VL), qwen
 (Qwen-VL, remote code) and kimi_vl (Kimi-VL, remote code; both loaded with trust_remote_code=True).
@@ -44,9 +59,12 @@ import re
 import sys
 import tempfile
 
-import numpy as np
+try:  # numpy is needed to trace; --help and the one-line message for a missing numpy work without it
+    import numpy as np
+except ImportError:  # pragma: no cover - reported by main()
+    np = None
 
-try:  # torch is needed to trace; --help and the error message for a missing torch work without it
+try:  # torch likewise
     import torch
 except ImportError:  # pragma: no cover - reported by main()
     torch = None
@@ -1082,21 +1100,47 @@ def _fail(code, msg):
     return code
 
 
+REQUIREMENTS = "trace/requirements-hf-slow.txt"
+
+
+def missing_imports():
+    """None when numpy, torch, Pillow and transformers all import; else the one line that says which are
+    missing, how to install them and which interpreter ran the script (the first python3 on PATH is often
+    not the one with the packages)."""
+    import importlib.util
+
+    def importable(mod):
+        if mod in sys.modules:  # imported already (or a stand-in installed under that name)
+            return sys.modules[mod] is not None
+        try:
+            return importlib.util.find_spec(mod) is not None
+        except (ImportError, ValueError):
+            return False
+    need = [("numpy", np is not None), ("torch", torch is not None), ("Pillow", importable("PIL")),
+            ("transformers", importable("transformers"))]
+    gone = [name for name, ok in need if not ok]
+    if not gone:
+        return None
+    gone = gone[0] if len(gone) == 1 else ", ".join(gone[:-1]) + " and " + gone[-1]
+    return ("needs %s, which %s cannot import: run this script with the interpreter of a virtual environment "
+            "made from the requirement lines (python3 -m venv ~/hf451 && ~/hf451/bin/pip install -r %s; "
+            "docs/diff-your-port.md), or try it without transformers: /usr/bin/python3 "
+            "tests/py/fake_transformers.py with Debian's python3-numpy python3-torch python3-pil"
+            % (gone, sys.executable, REQUIREMENTS))
+
+
 def main(argv=None):
     try:
         args = parse_args(argv)
     except SystemExit as e:
         return 2 if e.code not in (0, None) else 0
+    missing = missing_imports()
+    if missing:
+        return _fail(2, missing)
     if args.use_fast:
         return _fail(2, "--use-fast: refused -- the fast (torchvision) image processor resizes with torch's "
                         "bicubic and gives other pixels than the slow PIL processor the reference and the "
                         "goldens use; drop --use-fast")
-    if torch is None:
-        return _fail(2, "needs torch (Debian: apt-get install python3-torch; or pip install torch)")
-    import importlib.util
-    if importlib.util.find_spec("transformers") is None:
-        return _fail(2, "needs transformers (pip install transformers==%s); it is not importable by %s"
-                        % (TRANSFORMERS_KNOWN, sys.executable))
     for path in args.image + [f for v in args.video for f in v.split(",")]:
         if not os.path.isfile(path):
             return _fail(2, "%s: no such file" % path)

@@ -23,6 +23,9 @@ typedef enum vt_attn_mode {
     VT_ATTN_SEGMENTS = 0, /* walk each segment of cu_seqlens, never forming N x N (the fast path) */
     VT_ATTN_LITERAL = 1,  /* the reference's N x N additive mask, 0 inside / -inf outside (the teaching path) */
 } vt_attn_mode;
+/* The literal path's largest N: its [N, N] float mask is then 4 GiB. Every family refuses more, before
+ * allocating, and says that the segment path (the same numbers) has no such limit. */
+#define VT_ATTN_LITERAL_MAX_N 32768
 
 /* y = x @ W^T + b, the layout of torch.nn.Linear. x [N, I], W [O, I], b [O] or NULL -> y [N, O].
  * Goes through vt_gemm_abt (gemm.h): one fmaf chain per element in ascending i, OpenMP over rows. */

@@ -30,7 +30,6 @@
 #include "io/resize.h"
 
 #define VT_KIMIVL_LN_EPS 1e-5f
-#define VT_KIMIVL_LITERAL_MAX_N 32768 /* a 4 GiB mask */
 
 /* ================================ stages ================================= */
 
@@ -145,9 +144,9 @@ void vt_kimivl_eager_mask(float *mask, const int32_t *cu, int n, int64_t N)
 static int eager_attention(float *out, vt_heads qh, vt_heads kh, vt_heads vh, const int32_t *cu, int n, int64_t N,
                            int H, int hd, float scale, vt_arena *a, vt_status *st)
 {
-    if (N > VT_KIMIVL_LITERAL_MAX_N)
+    if (N > VT_ATTN_LITERAL_MAX_N)
         return vt_fail(st, VT_EINPUT, "attention: an eager %lld x %lld mask is too large (at most %d patches)",
-                       (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
+                       (long long)N, (long long)N, VT_ATTN_LITERAL_MAX_N);
     vt_arena_pos mark = vt_arena_mark(a);
     float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
     if (!mask) return st->code;
@@ -181,9 +180,9 @@ static int vt_kimivl_sdpa_attention(float *out, const float *q, const float *k, 
     /* bug zoo, cross-image-leak: the reference's own eager path, the mask added as +1 / +0 */
     VT_BUG_SWITCH(bugs, VT_BUG_CROSS_IMAGE_LEAK, return eager_attention(out, qh, kh, vh, cu, n, N, H, hd, scale, a, st));
     if (opts && opts->literal_mask) {
-        if (N > VT_KIMIVL_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
+        if (N > VT_ATTN_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
             return vt_fail(st, VT_EINPUT, "attention: a literal %lld x %lld mask is too large (at most %d patches; "
-                           "the segment path has no such limit)", (long long)N, (long long)N, VT_KIMIVL_LITERAL_MAX_N);
+                           "the segment path has no such limit)", (long long)N, (long long)N, VT_ATTN_LITERAL_MAX_N);
         vt_arena_pos mark = vt_arena_mark(a);
         float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
         if (!mask) return st->code;

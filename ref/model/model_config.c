@@ -111,6 +111,11 @@ static int load_generation_config(vt_model_config *c, const char *model_dir, vt_
 int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st)
 {
     char path[4096];
+    struct stat sd;
+    /* a file given where the model directory goes (an image, a config.json itself) */
+    if (stat(model_dir, &sd) == 0 && !S_ISDIR(sd.st_mode))
+        return vt_fail(st, VT_EINPUT, "%s is a file, not a model directory (the directory holding config.json and the "
+                       "safetensors)", model_dir);
     VT_TRY(vt_path_join(path, sizeof path, model_dir, "config.json", st));
     VT_TRY(vt_config_load_file(c, path, st));
     VT_TRY(load_generation_config(c, model_dir, st));

@@ -55,8 +55,10 @@ int vt_vision_cu_seqlens(vt_tensor *cu, const vt_tensor *grid_thw, vt_arena *a, 
 
 int vt_vision_segment_mask(float **mask_out, const int32_t *cu, int64_t S, int64_t N, vt_arena *a, vt_status *st)
 {
-    if (N > 0 && (uint64_t)N > SIZE_MAX / sizeof(float) / (uint64_t)N)
-        return vt_fail(st, VT_EINPUT, "an N x N mask for N = %lld does not fit in memory", (long long)N);
+    if (N > VT_ATTN_LITERAL_MAX_N) /* refused before allocating: the mask alone would be N*N*4 bytes */
+        return vt_fail(st, VT_EINPUT, "--attn literal: a %lld x %lld mask (%.1f GiB) is too large (at most %d patches; "
+                       "--attn segments computes the same numbers without it)", (long long)N, (long long)N,
+                       (double)N * (double)N * 4 / (1u << 30), VT_ATTN_LITERAL_MAX_N);
     float *mask = vt_arena_alloc(a, (size_t)N * (size_t)N * sizeof(float), st);
     if (!mask) return vt_wrap(st, "the literal attention mask (%lld x %lld): ", (long long)N, (long long)N);
     /* attention_mask = torch.full([1, N, N], torch.finfo(q.dtype).min) -- -inf here: exp() of either is 0 */

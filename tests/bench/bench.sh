@@ -8,14 +8,15 @@
 #      outputs only and a full trace, with the peak RSS of each run against the float32 weight size;
 #   4. the 1-thread and 2-thread traces compared byte for byte (cmp);
 #   5. one full-size block through the segment path against the literal path (`vlmtrace diff`);
-#   6. the language model of Qwen2-VL-2B (the whole synth model): `vlmtrace generate` on the 448 x 448
+#   6. the tokenizer: tokenizer.json load time and a 1 MB encode, cold and warm word cache (bin/bench_tokenizer).
+#   7. the language model of Qwen2-VL-2B (the whole synth model): `vlmtrace generate` on the 448 x 448
 #      image and a 30-token question, 2 threads: prefill seconds and GFLOP/s, its matrix products against
 #      OpenBLAS (bin/bench_gemm --tower qwen2-vl-2b-lm), decode tokens per second against the memory-
 #      bandwidth floor (the weights read per token / the copy bandwidth bin/bench_gemm --copy-bandwidth
 #      measures), peak RSS against the checkpoint's size on disk; the KV cache against --no-cache.
 #
-# Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b"), BENCH_LM (default 1; 0 skips section 6),
-# BENCH_NEW_TOKENS (decoded tokens in section 6, 16), BENCH_REPS (GEMM repetitions, 3),
+# Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b"), BENCH_LM (default 1; 0 skips section 7),
+# BENCH_NEW_TOKENS (decoded tokens in section 7, 16), BENCH_REPS (GEMM repetitions, 3),
 # BENCH_RUNS (runs of each vlmtrace configuration, the fastest kept, 2),
 # OPENBLAS_CORETYPE (see below), BENCH_KEEP=1 keeps the traces under build/bench/, BENCH_BIN the build's
 # folder (bin; `make bench CC=clang` passes bin/clang).
@@ -200,19 +201,19 @@ for tower in $TOWERS; do
     rm -rf "$OUT/$tower.seg" "$OUT/$tower.lit"
 done
 
-# ---- 6. the language model ----
+# ---- 7. the language model ----
 if [ "${BENCH_LM:-1}" = 1 ]; then
     CK=$OUT/qwen2-vl-2b
     NEW=${BENCH_NEW_TOKENS:-16}
     echo
-    echo "== 6. the language model: qwen2-vl-2b whole, the 448 x 448 image + a 30-token question, 2 threads"
+    echo "== 7. the language model: qwen2-vl-2b whole, the 448 x 448 image + a 30-token question, 2 threads"
     [ -f "$CK/config.json" ] || $BIN synth --preset qwen2-vl-2b --out "$CK" > "$OUT/qwen2-vl-2b.synth.txt" || die "synth failed"
     # the prompt: 15 text ids, <|vision_start|>, 256 <|image_pad|>, <|vision_end|>, 15 text ids (L = 288)
     rm -rf "$OUT/lm.prompt"
     $BIN rope --model "$CK" --layout "text:15 image:1x32x32 text:15" --trace "$OUT/lm.prompt" > /dev/null || die "rope --layout failed"
     L=288
-    bin/bench_gemm --tower qwen2-vl-2b-lm --threads 2 --reps "$REPS" || { [ $? = 1 ] && miss "GEMM below 0.5 of OpenBLAS on a language-model shape"; }
-    bin/bench_gemm --copy-bandwidth --threads 2 --reps "$REPS" | tee "$OUT/lm.copy.txt"
+    $GEMM --tower qwen2-vl-2b-lm --threads 2 --reps "$REPS" || { [ $? = 1 ] && miss "GEMM below 0.5 of OpenBLAS on a language-model shape"; }
+    $GEMM --copy-bandwidth --threads 2 --reps "$REPS" | tee "$OUT/lm.copy.txt"
     BW=$(sed -n 's/.*best of [0-9]*: \([0-9.]*\) GB\/s.*/\1/p' "$OUT/lm.copy.txt")
     best=""
     r=0
@@ -273,6 +274,15 @@ if [ "${BENCH_LM:-1}" = 1 ]; then
         miss "the KV cache and full recomputation give different ids"
     fi
 fi
+
+echo
+echo "== 6. tokenizer: load the 11 MB tokenizer.json, encode 1 MB (docs/tokenizer.md#speed)"
+${BENCH_BIN:-bin}/bench_tokenizer
+case $? in
+0) ;;
+1) miss "tokenizer below its speed targets (cold encode >= 7.5 MiB/s, load < 0.2 s)" ;;
+*) die "bench_tokenizer failed" ;;
+esac
 
 echo
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

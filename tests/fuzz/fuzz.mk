@@ -12,16 +12,16 @@
 # A run stops at the first crash, leak, sanitizer report or timeout, prints the input's path and fails.
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tokens
+FUZZ_TARGETS ?= st_header st_index npy manifest config preproc image layout tokens args tok_json tok_encode
 FUZZ_CC      ?= clang
 FUZZ_RSS_MB  ?= 2560
-DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev
+DEBS_FUZZ    := clang libclang-rt-14-dev python3 libcjson-dev libstb-dev libjpeg-dev libexif-dev libpcre2-dev libutf8proc-dev
 
 FUZZ_WARN    := -std=c11 -Wall -Wextra -Wpedantic -Wno-unknown-pragmas -ffp-contract=off -D_DEFAULT_SOURCE -Iref -Itrace
 FUZZ_SAN     := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_LIB_SRC := $(filter-out trace/cli/cli_%.c,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(FUZZ_LIB_SRC))
-FUZZ_LIBS    := -lcjson -ljpeg -lexif -lm
+FUZZ_LIBS    := -lcjson -ljpeg -lexif -lpcre2-8 -lutf8proc -lm
 
 # per target: the largest input tried, and its dictionary
 FUZZ_MAXLEN_st_header := 65536
@@ -33,6 +33,9 @@ FUZZ_MAXLEN_preproc   := 8192
 FUZZ_MAXLEN_image     := 65536
 FUZZ_MAXLEN_layout    := 4096
 FUZZ_MAXLEN_tokens    := 512
+FUZZ_MAXLEN_args      := 2048
+FUZZ_MAXLEN_tok_json  := 65536
+FUZZ_MAXLEN_tok_encode := 4096
 FUZZ_DICT_st_header := safetensors
 FUZZ_DICT_st_index  := json
 FUZZ_DICT_npy       := npy
@@ -42,6 +45,9 @@ FUZZ_DICT_preproc   := json
 FUZZ_DICT_image     := image
 FUZZ_DICT_layout    := layout
 FUZZ_DICT_tokens    := tokens
+FUZZ_DICT_args      := args
+FUZZ_DICT_tok_json  := tokenizer
+FUZZ_DICT_tok_encode := tokenizer
 
 FUZZ_ENV := TMPDIR=$(CURDIR)/build/fuzz/tmp ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:halt_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -96,6 +102,9 @@ fuzz: fuzz-build fuzz-corpus
 	    preproc) len=$(FUZZ_MAXLEN_preproc); dict=$(FUZZ_DICT_preproc);; \
 	    image) len=$(FUZZ_MAXLEN_image); dict=$(FUZZ_DICT_image);; \
 	    tokens) len=$(FUZZ_MAXLEN_tokens); dict=$(FUZZ_DICT_tokens);; \
+	    args) len=$(FUZZ_MAXLEN_args); dict=$(FUZZ_DICT_args);; \
+	    tok_json) len=$(FUZZ_MAXLEN_tok_json); dict=$(FUZZ_DICT_tok_json);; \
+	    tok_encode) len=$(FUZZ_MAXLEN_tok_encode); dict=$(FUZZ_DICT_tok_encode);; \
 	    *) len=$(FUZZ_MAXLEN_layout); dict=$(FUZZ_DICT_layout);; \
 	  esac; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s (log: build/fuzz/log/$$t.log)"; \

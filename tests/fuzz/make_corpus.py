@@ -19,6 +19,13 @@ what the fuzzers added in earlier runs stays). Sources:
              GIF, PNM)
   layout     tests/fuzz/seeds/layout/
   tokens     tests/fuzz/seeds/tokens/ (the diff's locator on M-RoPE token traces)
+  args       tests/fuzz/seeds/args/ (argv lists, one argument a line)
+  tok_json   tests/fuzz/seeds/tok_json/ (qwen-small.json: the golden tokenizer.json cut down to its 256 byte
+             tokens, its first 400 merges and its 26 added tokens, with the real normalizer, pre-tokenizer
+             and decoder; `make_corpus.py --small-tokenizer FILE` writes it), and that file with its merges
+             as "a b" strings
+  tok_encode the texts of the golden cases.json behind the header the target reads (a byte k, then k added
+             tokens each ended by a NUL), with no added token, and with <|im_start|> and <think>
 Only the standard library is used.
 """
 import hashlib
@@ -128,9 +135,36 @@ def made_images():
                   b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 
 
+def small_tokenizer(n_merges=400):
+    """The golden tokenizer.json cut down: the 256 byte tokens (ids 0-255, as in the file), the first
+    n_merges merges (each one's parts are bytes or made by an earlier merge; merge k makes id 256 + k) and
+    the added tokens (ids after those), everything else as in the file."""
+    with open(os.path.join(GOLDEN, "tokenizer", "tokenizer.json"), encoding="utf-8") as f:
+        t = json.load(f)
+    inv = {i: s for s, i in t["model"]["vocab"].items()}
+    vocab = {inv[i]: i for i in range(256)}
+    merges = []
+    for a, b in t["model"]["merges"][:n_merges]:
+        assert a in vocab and b in vocab
+        vocab[a + b] = 256 + len(merges)
+        merges.append([a, b])
+    added = []
+    for k, a in enumerate(t["added_tokens"]):
+        a = dict(a)
+        a["id"] = 256 + n_merges + k
+        added.append(a)
+    t["model"]["vocab"], t["model"]["merges"], t["added_tokens"] = vocab, merges, added
+    return t
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--small-tokenizer":
+        with open(sys.argv[2], "w", encoding="utf-8") as f:
+            json.dump(small_tokenizer(), f, ensure_ascii=False, indent=1)
+            f.write("\n")
+        return
     if len(sys.argv) != 2:
-        sys.exit("usage: make_corpus.py OUT_DIR")
+        sys.exit("usage: make_corpus.py OUT_DIR   (or: make_corpus.py --small-tokenizer FILE)")
     out = sys.argv[1]
 
     for p in golden_files(lambda n, p: n.endswith(".safetensors")):
@@ -173,6 +207,18 @@ def main():
 
     copy_seeds(out, "layout")
     copy_seeds(out, "tokens")
+    copy_seeds(out, "args")
+
+    copy_seeds(out, "tok_json")
+    t = small_tokenizer()
+    t["model"]["merges"] = [a + " " + b for a, b in t["model"]["merges"]]
+    put(out, "tok_json", json.dumps(t, ensure_ascii=False).encode("utf-8"), "small_string_merges")
+    with open(os.path.join(GOLDEN, "tokenizer", "cases.json"), encoding="utf-8") as f:
+        cases = json.load(f)
+    for c in cases:
+        text = c["text"].encode("utf-8")
+        put(out, "tok_encode", b"\x00" + text, c["name"])
+        put(out, "tok_encode", b"\x02<|im_start|>\x00<think>\x00" + text, c["name"] + "_added")
     for t in sorted(os.listdir(out)):
         print("%-10s %4d seeds in %s" % (t, len(os.listdir(os.path.join(out, t))), os.path.join(out, t)))
 

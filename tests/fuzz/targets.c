@@ -10,7 +10,8 @@
  * One function per target, each calling the same in-memory entry point the command line's file
  * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse (with the language
  * model's fields and vt_lm_generation_config_parse),
- * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build, vt_locator_build), then using what it got the way
+ * vt_preproc_parse, vt_image_decode_info, vt_rope_layout_parse/_build, vt_locator_build, vt_opts_parse,
+ * vt_tokenizer_parse, vt_tokenizer_encode), then using what it got the way
  * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
  * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
  * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
@@ -32,11 +33,15 @@
 #include "format/manifest.h"
 #include "mrope/mrope.h"
 #include "format/npy.h"
+#include "cli/cli.h"
 #include "cli/rope_layout.h"
 #include "io/safetensors.h"
 #include "core/status.h"
 #include "diff/locate.h"
 #include "diff/report.h"
+#include "io/fileio.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_impl.h"
 
 typedef int (*vt_fuzz_fn)(const uint8_t *data, size_t size, vt_status *st);
 
@@ -534,7 +539,224 @@ int vt_fuzz_tokens(const uint8_t *data, size_t size, vt_status *st)
 
 #endif
 
+/* ================================ tokenizer ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_tok_json) || defined(VT_FUZZ_ONLY_tok_encode)
+/* What a loaded tokenizer must do with text it accepts: every id known; decode(encode(text)) == text when
+ * NFC cannot have changed it (no normalizer, or no byte >= 0xCC: only code points below U+0300); the
+ * streaming decoder's pieces whole UTF-8 and together the whole decode. */
+static int fuzz_tok_roundtrip(vt_tokenizer *tok, const char *text, size_t len, vt_status *st)
+{
+    int32_t *ids;
+    size_t n;
+    int rc = vt_tokenizer_encode(tok, text, len, &ids, &n, st);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) VT_ASSERT(ids[i] >= 0 && ids[i] < vt_tokenizer_n_ids(tok) && tok->kind[ids[i]]);
+    char *dec;
+    size_t dlen;
+    rc = vt_tokenizer_decode(tok, ids, n, 0, &dec, &dlen, st);
+    if (rc == VT_OK) {
+        int nfc_safe = !tok->nfc;
+        if (!nfc_safe) {
+            nfc_safe = 1;
+            for (size_t i = 0; i < len; i++) nfc_safe &= (unsigned char)text[i] < 0xcc;
+        }
+        VT_ASSERT(!nfc_safe || (dlen == len && memcmp(dec, text, len) == 0));
+        vt_tokenizer_stream ds;
+        vt_tokenizer_stream_init(&ds, tok, 0);
+        size_t at = 0;
+        vt_status sst = {0};
+        for (size_t i = 0; i <= n && rc == VT_OK; i++) {
+            const char *piece;
+            size_t k;
+            rc = i < n ? vt_tokenizer_stream_push(&ds, ids[i], &piece, &k, st) : vt_tokenizer_stream_finish(&ds, &piece, &k, st);
+            if (rc) break;
+            VT_ASSERT(vt_tokenizer_check_utf8(piece, k, "piece", &sst) == VT_OK);
+            VT_ASSERT(at + k <= dlen && memcmp(dec + at, piece, k) == 0);
+            at += k;
+        }
+        VT_ASSERT(rc || at == dlen);
+        vt_tokenizer_stream_free(&ds);
+        free(dec);
+    }
+    free(ids);
+    return rc;
+}
+#endif
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_tok_json)
+/* tokenizer.json in memory (what vt_tokenizer_load reads); a tokenizer that loads encodes a text with
+ * letters, digits, spaces, CJK, an emoji, a combining accent and an added token's text, and one that NFC
+ * cannot change, and decodes them. */
+int vt_fuzz_tok_json(const uint8_t *data, size_t size, vt_status *st)
+{
+    static const char mixed[] = "Hello world, it's 2026!\r\n  \t\xe8\xa7\x86\xe8\xa7\x89 <|im_start|>user\n"
+                                "cafe\xcc\x81 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd   ";
+    /* below U+0300 only: NFC leaves it alone, so it must come back byte for byte */
+    static const char latin[] = "I'M caf\xc3\xa9 d\xc3\xa9j\xc3\xa0,\t 1,000\xc2\xa0km <|im_end|>\r\n\n  x  ";
+    vt_tokenizer *tok;
+    int rc = vt_tokenizer_parse(&tok, data, size, st);
+    if (rc) return rc;
+    rc = fuzz_tok_roundtrip(tok, mixed, sizeof mixed - 1, st);
+    if (rc == VT_OK) rc = fuzz_tok_roundtrip(tok, latin, sizeof latin - 1, st);
+    vt_tokenizer_free(tok);
+    return rc;
+}
+#endif
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_tok_encode)
+#define FUZZ_TOK_BASE "tests/fuzz/seeds/tok_json/qwen-small.json"
+
+static int fuzz_tok_encode_text(vt_tokenizer *tok, const char *text, size_t len, vt_status *st);
+
+/* The input: a byte k (k & 7 added tokens), k contents each ended by a NUL, then the text. The tokenizer is
+ * FUZZ_TOK_BASE (the Qwen tokenizer cut down to 400 merges) with those contents appended to its added
+ * tokens (ids after its own, special or not by turns); then the text is encoded and decoded, and its first
+ * 128 bytes go through the three BPE paths, which must agree. The tokenizer is kept for the next input
+ * with the same header (it stays reachable at exit, so the leak checker does not count it). */
+int vt_fuzz_tok_encode(const uint8_t *data, size_t size, vt_status *st)
+{
+    static void *base;
+    static size_t base_len;
+    if (!base) {
+        vt_status bst = {0};
+        if (vt_read_file(FUZZ_TOK_BASE, &base, &base_len, (size_t)1 << 20, &bst)) {
+            fprintf(stderr, "vt-fuzz: %s (run from the repository root)\n", bst.msg);
+            abort();
+        }
+    }
+    size_t pos = size ? 1 : 0;
+    int k = size ? data[0] & 7 : 0;
+    for (int i = 0; i < k && pos < size; i++) { /* the header's length */
+        const uint8_t *nul = memchr(data + pos, 0, size - pos);
+        pos = nul ? (size_t)(nul - data) + 1 : size;
+    }
+    /* the same header as the last input: the same tokenizer (building one costs a JSON parse and a regex JIT) */
+    static uint8_t *last_hdr;
+    static size_t last_len;
+    static vt_tokenizer *last_tok;
+    if (last_tok && last_len == pos && (pos == 0 || memcmp(last_hdr, data, pos) == 0))
+        return fuzz_tok_encode_text(last_tok, (const char *)data + pos, size - pos, st);
+    vt_tokenizer_free(last_tok);
+    free(last_hdr);
+    last_tok = NULL;
+    last_hdr = NULL;
+    pos = size ? 1 : 0;
+    cJSON *root = cJSON_ParseWithLength(base, base_len);
+    VT_ASSERT(root != NULL);
+    cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    int first_id = 256 + 400 + cJSON_GetArraySize(added);
+    for (int i = 0; i < k && pos < size; i++) {
+        const uint8_t *nul = memchr(data + pos, 0, size - pos);
+        size_t len = nul ? (size_t)(nul - (data + pos)) : size - pos;
+        char *content = vt_fuzz_text(data + pos, len);
+        cJSON *a = cJSON_CreateObject();
+        if (!content || !a) {
+            free(content);
+            cJSON_Delete(a);
+            cJSON_Delete(root);
+            return vt_fail(st, VT_ERESOURCE, "out of memory");
+        }
+        cJSON_AddNumberToObject(a, "id", first_id + i);
+        cJSON_AddStringToObject(a, "content", content);
+        cJSON_AddBoolToObject(a, "special", i % 2 == 0);
+        cJSON_AddItemToArray(added, a);
+        free(content);
+        pos += len + (nul != NULL);
+    }
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!json) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_tokenizer *tok;
+    int rc = vt_tokenizer_parse(&tok, json, strlen(json), st);
+    free(json);
+    if (rc) return rc;
+    last_hdr = malloc(pos ? pos : 1);
+    if (!last_hdr) {
+        vt_tokenizer_free(tok);
+        return vt_fail(st, VT_ERESOURCE, "out of memory");
+    }
+    if (pos) memcpy(last_hdr, data, pos);
+    last_len = pos;
+    last_tok = tok;
+    return fuzz_tok_encode_text(tok, (const char *)data + pos, size - pos, st);
+}
+
+/* the text part of a tok_encode input, with its tokenizer */
+static int fuzz_tok_encode_text(vt_tokenizer *tok, const char *text, size_t len, vt_status *st)
+{
+    int32_t a[128], b[128], c[128];
+    size_t na, nb, nc, m = len < 128 ? len : 128;
+    VT_ASSERT(vt_tok_bpe(tok, (const unsigned char *)text, m, a, &na, VT_TOK_BPE_SCAN, st) == VT_OK);
+    VT_ASSERT(vt_tok_bpe(tok, (const unsigned char *)text, m, b, &nb, VT_TOK_BPE_HEAP, st) == VT_OK);
+    VT_ASSERT(vt_tok_bpe(tok, (const unsigned char *)text, m, c, &nc, VT_TOK_BPE_BUCKETS, st) == VT_OK);
+    VT_ASSERT(na == nb && na == nc && !memcmp(a, b, na * sizeof *a) && !memcmp(a, c, na * sizeof *a));
+    return fuzz_tok_roundtrip(tok, text, len, st);
+}
+#endif
+
 /* ================================ the table ================================ */
+
+/* ================================ the command line's arguments ================================ */
+
+#if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_args)
+/* The bytes as an argv (split at NUL and newline bytes, at most 64 arguments), parsed by vt_opts_parse
+ * against a table holding every kind of flag, then every --video value split as run and preprocess do. */
+int vt_fuzz_args(const uint8_t *data, size_t size, vt_status *st)
+{
+    char *s = vt_fuzz_text(data, size);
+    if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    char *argv[65];
+    int argc = 0;
+    argv[argc++] = "fuzz";
+    for (char *p = s; argc < 65 && p <= s + size;) {
+        size_t n = strcspn(p, "\n");
+        argv[argc++] = p;
+        if (p + n >= s + size) break;
+        p[n] = 0;
+        p += n + 1;
+    }
+    const char *model = NULL, *out = NULL;
+    vt_strlist images = {0}, videos = {0}, pos = {0};
+    vt_numlist fps = {0};
+    int64_t threads = 0;
+    double rtol = 0;
+    int mode = 0, viz = 0;
+    static const char *const modes[] = {"segments", "literal", NULL};
+    const vt_opt opts[] = {
+        {"--model", VT_OPT_STRING, 0, &model, "DIR", 0, 0, NULL},
+        {"--out", VT_OPT_STRING, 0, &out, "FILE", 0, 0, NULL},
+        {"--image", VT_OPT_STRING, 1, &images, "FILE", 0, 0, NULL},
+        {"--video", VT_OPT_STRING, 1, &videos, "F1,F2,...", 0, 0, NULL},
+        {"--fps", VT_OPT_DOUBLE, 1, &fps, "F", 1e-3, 1e6, NULL},
+        {"--threads", VT_OPT_INT, 0, &threads, "N", 1, 1024, NULL},
+        {"--rtol", VT_OPT_DOUBLE, 0, &rtol, "R", 0, 1e6, NULL},
+        {"--attn", VT_OPT_CHOICE, 0, &mode, "MODE", 0, 0, modes},
+        {"--viz", VT_OPT_FLAG, 0, &viz, NULL, 0, 0, NULL},
+    };
+    int rc = vt_opts_parse("fuzz", opts, VT_N_OPTS(opts), argc, argv, (size & 1) ? &pos : NULL, st);
+    for (int v = 0; rc == VT_OK && v < videos.n; v++) {
+        char *buf, **items;
+        int n;
+        rc = vt_split_list("--video", videos.v[v], &buf, &items, &n, st);
+        if (rc == VT_OK) {
+            for (int k = 0; k < n; k++) rc |= items[k][0] == 0; /* never an empty item */
+            free(buf);
+            free(items);
+            if (rc) abort();
+        }
+    }
+    if (rc == VT_OK && mode != 0 && mode != 1) abort();
+    for (int k = 0; rc == VT_OK && k < fps.n; k++)
+        if (!(fps.v[k] >= 1e-3 && fps.v[k] <= 1e6)) abort();
+    vt_strlist_free(&images);
+    vt_strlist_free(&videos);
+    vt_strlist_free(&pos);
+    vt_numlist_free(&fps);
+    free(s);
+    return rc;
+}
+#endif
 
 #ifndef VT_FUZZ_TARGET
 typedef struct vt_fuzz_target {
@@ -546,6 +768,7 @@ static const vt_fuzz_target vt_fuzz_targets[] = {
     {"st_header", vt_fuzz_st_header}, {"st_index", vt_fuzz_st_index}, {"npy", vt_fuzz_npy},
     {"manifest", vt_fuzz_manifest},   {"config", vt_fuzz_config},     {"preproc", vt_fuzz_preproc},
     {"image", vt_fuzz_image},         {"layout", vt_fuzz_layout},     {"tokens", vt_fuzz_tokens},
+    {"args", vt_fuzz_args},           {"tok_json", vt_fuzz_tok_json}, {"tok_encode", vt_fuzz_tok_encode},
 };
 #define VT_FUZZ_N_TARGETS ((int)(sizeof vt_fuzz_targets / sizeof vt_fuzz_targets[0]))
 

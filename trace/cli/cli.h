@@ -27,29 +27,78 @@ extern const vt_cli_cmd vt_cmd_diff;
 extern const vt_cli_cmd vt_cmd_rope;
 extern const vt_cli_cmd vt_cmd_inspect;
 extern const vt_cli_cmd vt_cmd_synth;
+extern const vt_cli_cmd vt_cmd_tokenize;
 extern const vt_cli_cmd vt_cmd_generate;
-
-/* ---- argv helpers ---- */
-
-typedef struct vt_args {
-    int argc;
-    char **argv;
-    int i;          /* index of the argument being looked at */
-} vt_args;
-
-/* Is argv[i] the flag `name`? For flags with values, on a match *val receives the next argument (or
- * "--flag=value"'s value) and i advances; a flag without a value is a usage error (returns -1). */
-int vt_arg_flag(vt_args *a, const char *name);
-int vt_arg_value(vt_args *a, const char *name, const char **val, vt_status *st);
-/* Strict number parsing: the whole string, in range; VT_EINPUT naming the flag otherwise. */
-int vt_parse_double(const char *flag, const char *s, double lo, double hi, double *out, vt_status *st);
-int vt_parse_int64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out, vt_status *st);
 
 /* A growable list of strings for repeatable flags (--only, --image). Owns nothing. */
 typedef struct vt_strlist {
     char **v;
     int n, cap;
 } vt_strlist;
+
+/* ---- the argument parser every subcommand uses (args.c) ----
+ *
+ * A subcommand describes its flags in a table and hands argv to vt_opts_parse, which fills the
+ * destinations and returns VT_EINPUT with one line naming the flag for anything wrong:
+ *
+ *     const char *model = NULL; vt_strlist images = {0}; int64_t threads = 0; int viz = 0, attn = 0;
+ *     static const char *const attn_modes[] = {"segments", "literal", NULL};
+ *     const vt_opt opts[] = {
+ *         {"--model", VT_OPT_STRING, 0, &model, "DIR"},
+ *         {"--image", VT_OPT_STRING, 1, &images, "FILE"},             // repeatable: a vt_strlist
+ *         {"--threads", VT_OPT_INT, 0, &threads, "N", 1, 1024},       // an int64_t in [lo, hi]
+ *         {"--attn", VT_OPT_CHOICE, 0, &attn, "MODE", .choices = attn_modes},  // an int: the index
+ *         {"--viz", VT_OPT_FLAG, 0, &viz, NULL},                        // an int set to 1
+ *     };
+ *     VT_TRY(vt_opts_parse("run", opts, VT_N_OPTS(opts), argc, argv, NULL, st));
+ *
+ * Kinds and destinations (repeat 0 / repeat 1):
+ *     VT_OPT_STRING   const char *        / vt_strlist       (the strings point into argv)
+ *     VT_OPT_INT      int64_t             / -                (whole string, in [lo, hi])
+ *     VT_OPT_DOUBLE   double              / vt_numlist       (finite, in [lo, hi])
+ *     VT_OPT_CHOICE   int (index in choices)                 (choices: NULL-terminated)
+ *     VT_OPT_FLAG     int, set to 1                          (no value)
+ * Values: `--flag value` or `--flag=value`; a value that begins with "--" is refused as a forgotten value
+ * (`--trace --viz`). A non-repeatable flag given twice with different values is an error naming both;
+ * an unknown option names the nearest known one. Positional arguments go to *pos (its strings point
+ * into argv); with pos NULL any positional argument is an error. `--help` is handled by main before. */
+typedef enum vt_opt_kind { VT_OPT_STRING, VT_OPT_INT, VT_OPT_DOUBLE, VT_OPT_CHOICE, VT_OPT_FLAG } vt_opt_kind;
+
+typedef struct vt_opt {
+    const char *name;            /* "--model" */
+    vt_opt_kind kind;
+    int repeat;                  /* 1: the flag may be given more than once (a list destination) */
+    void *dest;
+    const char *help;            /* the value's placeholder in messages ("DIR", "N"); NULL for a flag */
+    double lo, hi;               /* VT_OPT_INT / VT_OPT_DOUBLE bounds */
+    const char *const *choices;  /* VT_OPT_CHOICE */
+} vt_opt;
+#define VT_N_OPTS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* A growable list of numbers for repeatable numeric flags (--fps). */
+typedef struct vt_numlist {
+    double *v;
+    int n, cap;
+} vt_numlist;
+void vt_numlist_free(vt_numlist *l);
+
+int vt_opts_parse(const char *cmd, const vt_opt *opts, int n_opts, int argc, char **argv, vt_strlist *pos,
+                  vt_status *st);
+
+/* The flag-at-a-time helpers the table replaced; kept only until the subcommands written in parallel
+ * (tokenize, generate) move to vt_opts_parse at integration. New code: vt_opts_parse. */
+typedef struct vt_args {
+    int argc;
+    char **argv;
+    int i;          /* index of the argument being looked at */
+} vt_args;
+int vt_arg_flag(vt_args *a, const char *name);
+int vt_arg_value(vt_args *a, const char *name, const char **val, vt_status *st);
+
+/* Strict number parsing: the whole string, in range; VT_EINPUT naming the flag otherwise. */
+int vt_parse_double(const char *flag, const char *s, double lo, double hi, double *out, vt_status *st);
+int vt_parse_int64(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out, vt_status *st);
+
 int vt_strlist_push(vt_strlist *l, const char *s, vt_status *st);
 void vt_strlist_free(vt_strlist *l);
 

@@ -34,8 +34,10 @@ static const char diff_usage[] =
     "               DIR/walk.tsv), error maps of the first failing tensor on each input's resized image,\n"
     "               per head and per channel. The report compares every tensor; the text stops showing\n"
     "               them at the first failure unless --all. DIR must be new, empty, or an earlier report\n"
-    "               (which is replaced); anything else is refused and left untouched.\n"
+    "               (which is replaced); anything else is refused and left untouched, unless --force.\n"
     "  --show NAME  draw the error maps of tensor NAME too (repeatable; with --report)\n"
+    "  --force      write the report into a directory that holds other files (a model, a trace): they are\n"
+    "               kept, the report's own files are replaced\n"
     "\n"
     "Exit status: 0 all compared tensors match, 1 a mismatch or a missing tensor (with or without --report),\n"
     "2 bad input (or a --report DIR that may not be written, a --show NAME not in REF), 3 a failed write.\n";
@@ -45,42 +47,28 @@ static int diff_run(int argc, char **argv, vt_status *st)
     vt_diff_opts o = vt_diff_defaults();
     vt_strlist only = {0}, show = {0};
     const char *dirs[2] = {NULL, NULL};
-    int ndirs = 0, rc = VT_OK;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc && rc == VT_OK; a.i++) {
-        const char *v;
-        int m;
-        if ((m = vt_arg_value(&a, "--only", &v, st)) != 0)
-            rc = m < 0 ? VT_EINPUT : vt_strlist_push(&only, v, st);
-        else if ((m = vt_arg_value(&a, "--report", &v, st)) != 0) {
-            if (m < 0) rc = VT_EINPUT;
-            else if (o.report_dir) rc = vt_fail(st, VT_EINPUT, "--report given twice");
-            else if (!v[0]) rc = vt_fail(st, VT_EINPUT, "--report needs a directory");
-            else o.report_dir = v;
-        }
-        else if ((m = vt_arg_value(&a, "--show", &v, st)) != 0)
-            rc = m < 0 ? VT_EINPUT : vt_strlist_push(&show, v, st);
-        else if ((m = vt_arg_value(&a, "--rtol", &v, st)) != 0)
-            rc = m < 0 ? VT_EINPUT : vt_parse_double("--rtol", v, 0, 1e6, &o.cmp.rtol, st);
-        else if ((m = vt_arg_value(&a, "--atol", &v, st)) != 0)
-            rc = m < 0 ? VT_EINPUT : vt_parse_double("--atol", v, 0, 1e6, &o.cmp.atol, st);
-        else if (vt_arg_flag(&a, "--all"))
-            o.all = 1;
-        else if (vt_arg_flag(&a, "--quiet"))
-            o.quiet = 1;
-        else if (vt_arg_flag(&a, "--summary") || vt_arg_flag(&a, "--json")) {
-            vt_diff_format f = !strcmp(argv[a.i], "--json") ? VT_DIFF_JSON : VT_DIFF_SUMMARY;
-            if (o.format != VT_DIFF_TEXT && o.format != f)
-                rc = vt_fail(st, VT_EINPUT, "--summary and --json are two different reports: give one");
-            o.format = f;
-        }
-        else if (argv[a.i][0] == '-')
-            rc = vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace diff --help)", argv[a.i]);
-        else if (ndirs < 2)
-            dirs[ndirs++] = argv[a.i];
-        else
-            rc = vt_fail(st, VT_EINPUT, "more than two directories given (see vlmtrace diff --help)");
-    }
+    int ndirs = 0, summary = 0, json = 0;
+    vt_strlist pos = {0};
+    const vt_opt opts[] = {
+        {"--only", VT_OPT_STRING, 1, &only, "GLOB", 0, 0, NULL},
+        {"--report", VT_OPT_STRING, 0, &o.report_dir, "DIR", 0, 0, NULL},
+        {"--show", VT_OPT_STRING, 1, &show, "NAME", 0, 0, NULL},
+        {"--force", VT_OPT_FLAG, 0, &o.force, NULL, 0, 0, NULL},
+        {"--rtol", VT_OPT_DOUBLE, 0, &o.cmp.rtol, "R", 0, 1e6, NULL},
+        {"--atol", VT_OPT_DOUBLE, 0, &o.cmp.atol, "A", 0, 1e6, NULL},
+        {"--all", VT_OPT_FLAG, 0, &o.all, NULL, 0, 0, NULL},
+        {"--quiet", VT_OPT_FLAG, 0, &o.quiet, NULL, 0, 0, NULL},
+        {"--summary", VT_OPT_FLAG, 0, &summary, NULL, 0, 0, NULL},
+        {"--json", VT_OPT_FLAG, 0, &json, NULL, 0, 0, NULL},
+    };
+    int rc = vt_opts_parse("diff", opts, VT_N_OPTS(opts), argc, argv, &pos, st);
+    if (rc == VT_OK && o.report_dir && !o.report_dir[0]) rc = vt_fail(st, VT_EINPUT, "--report needs a directory");
+    if (rc == VT_OK && summary && json)
+        rc = vt_fail(st, VT_EINPUT, "--summary and --json are two different reports: give one");
+    o.format = json ? VT_DIFF_JSON : summary ? VT_DIFF_SUMMARY : VT_DIFF_TEXT;
+    if (rc == VT_OK && pos.n > 2) rc = vt_fail(st, VT_EINPUT, "more than two directories given (see vlmtrace diff --help)");
+    for (int k = 0; rc == VT_OK && k < pos.n; k++) dirs[ndirs++] = pos.v[k];
+    vt_strlist_free(&pos);
     if (rc == VT_OK && ndirs != 2) rc = vt_fail(st, VT_EINPUT, "need OURS and REF directories (see vlmtrace diff --help)");
     if (rc == VT_OK && show.n && !o.report_dir) rc = vt_fail(st, VT_EINPUT, "--show draws into a report: give --report DIR too");
     if (rc == VT_OK) {

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/inject.h"
+#include "cli/output.h"
 #include "cli/run.h"
 #include "format/npy.h"
 
@@ -15,7 +16,7 @@ static const char generate_usage[] =
     "usage: vlmtrace generate --model DIR --input-ids F.npy [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                         [--min-pixels N] [--max-pixels N] [--max-new-tokens N] [--trace DIR] [--only GLOB]...\n"
     "                         [--out F.npy] [--threads N] [--attn literal|segments] [--no-cache] [--widen-bf16]\n"
-    "                         [--inject BUG] [--timings]\n"
+    "                         [--inject BUG] [--timings] [--force] [--quiet]\n"
     "\n"
     "Run the whole Qwen2-VL / Qwen2.5-VL model in DIR: the images and videos through the processor and the\n"
     "vision tower, their rows scattered into the prompt's <|image_pad|> / <|video_pad|> positions, the Qwen2\n"
@@ -45,12 +46,16 @@ static const char generate_usage[] =
     "                       tower's (as for run) and the language model's mrope-section-order,\n"
     "                       decode-positions-restart\n"
     "  --timings            wall-clock seconds per stage on stderr (decoding is charged to generated_ids)\n"
+    "  --force              write --trace / --out over a checkpoint, a config or another producer's trace\n"
+    "                       (refused otherwise, as every writing command does)\n"
+    "  --quiet              no summary line on stderr (the ids still go to stdout)\n"
     "\n"
     "Progress (prefill time, then tokens per second) goes to stderr when it is a terminal.\n"
     "Exit status: 0 success, 2 usage or input error, 3 resource failure.\n";
 
 typedef struct gen_args {
     vt_gen_opts g;
+    vt_output out; /* --force, --quiet (output.h); stdout holds the ids, so there is no --json */
     vt_timings timings;
     vt_strlist images, only;
     char **video_bufs;
@@ -161,6 +166,10 @@ static int parse_args(gen_args *r, int argc, char **argv, vt_status *st)
             r->g.widen_bf16 = 1;
         } else if (vt_arg_flag(&a, "--timings")) {
             o->timings = &r->timings;
+        } else if (vt_arg_flag(&a, "--force")) {
+            r->out.force = 1;
+        } else if (vt_arg_flag(&a, "--quiet")) {
+            r->out.quiet = 1;
         } else if (argv[a.i][0] == '-') {
             return vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace generate --help)", argv[a.i]);
         } else {
@@ -216,7 +225,11 @@ static int generate_run(int argc, char **argv, vt_status *st)
     gen_args r;
     memset(&r, 0, sizeof r);
     vt_timings_start(&r.timings);
+    vt_output_start(&r.out);
     int rc = parse_args(&r, argc, argv, st);
+    /* never write over a checkpoint, a config or another producer's trace (format/guard.h) */
+    if (rc == VT_OK && r.g.run.trace_dir) rc = vt_output_guard(r.g.run.trace_dir, VT_OUT_DIR, "--trace", r.out.force, st);
+    if (rc == VT_OK && r.g.run.out_path) rc = vt_output_guard(r.g.run.out_path, VT_OUT_FILE, "--out", r.out.force, st);
     if (rc == VT_OK) rc = read_input_ids(&r, st);
     static vt_model_config cfg; /* large; one per process */
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.g.run.model_dir, st);
@@ -234,10 +247,18 @@ static int generate_run(int argc, char **argv, vt_status *st)
     memset(&mem, 0, sizeof mem);
     r.g.run.mem = &mem;
     if (rc == VT_OK) rc = vt_run_generate(&r.g, &cfg, tr_open ? &tr : NULL, st);
+    if (rc == VT_OK && tr_open) rc = vt_output_check_only("generate", &tr, st);
     if (rc == VT_OK && tr_open) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
     if (rc == VT_OK && r.g.run.timings) {
         vt_timings_mark(r.g.run.timings, "manifest.json");
         vt_timings_print(r.g.run.timings, stderr, omp_get_max_threads());
+    }
+    if (rc == VT_OK) {
+        vt_written w[2];
+        int n = 0;
+        if (tr_open) w[n++] = vt_written_trace(&tr);
+        if (r.g.run.out_path) w[n++] = vt_written_file("--out", r.g.run.out_path);
+        vt_output_done(&r.out, "generate", w, n);
     }
     if (tr_open) vt_tracer_close(&tr);
     gen_args_free(&r);

@@ -259,22 +259,12 @@ static int inspect_run(int argc, char **argv, vt_status *st)
 {
     const char *dir = NULL, *image = NULL;
     int no_exif = 0;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *v;
-        int m;
-        if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            dir = v;
-        } else if ((m = vt_arg_value(&a, "--image", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            image = v;
-        } else if (vt_arg_flag(&a, "--no-exif")) {
-            no_exif = 1;
-        } else {
-            return vt_fail(st, VT_EINPUT, "unexpected argument %s (see vlmtrace inspect --help)", argv[a.i]);
-        }
-    }
+    const vt_opt opts[] = {
+        {"--model", VT_OPT_STRING, 0, &dir, "DIR", 0, 0, NULL},
+        {"--image", VT_OPT_STRING, 0, &image, "FILE", 0, 0, NULL},
+        {"--no-exif", VT_OPT_FLAG, 0, &no_exif, NULL, 0, 0, NULL},
+    };
+    VT_TRY(vt_opts_parse("inspect", opts, VT_N_OPTS(opts), argc, argv, NULL, st));
     if (!dir && !image) return vt_fail(st, VT_EINPUT, "give --model DIR and/or --image FILE (see vlmtrace inspect --help)");
     if (no_exif && !image) return vt_fail(st, VT_EINPUT, "--no-exif needs --image");
     inspect_state *s = calloc(1, sizeof *s);

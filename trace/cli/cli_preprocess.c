@@ -1,4 +1,5 @@
 /* cli_preprocess.c -- `vlmtrace preprocess`: Qwen2-VL / Qwen2.5-VL preprocessing alone, traced. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +14,13 @@
 #include "processor/processor.h"
 #include "cli/run_limits.h"
 #include "format/tracer.h"
+#include "cli/output.h"
 #include "viz/viz.h"
 
 static const char preprocess_usage[] =
     "usage: vlmtrace preprocess --family qwen2-vl|qwen2.5-vl [--model DIR] [--image FILE]...\n"
     "                           [--video F1,F2,...]... [--min-pixels N] [--max-pixels N]\n"
-    "                           --trace DIR [--only GLOB]... [--viz] [--inject BUG]\n"
+    "                           --trace DIR [--only GLOB]... [--viz] [--inject BUG] [--force] [--quiet] [--json]\n"
     "\n"
     "Run the Qwen2-VL / Qwen2.5-VL image processor (transformers 4.51.3, PIL bicubic; both families use\n"
     "the same one) on the images, then the videos, in the order given, and trace every step:\n"
@@ -41,6 +43,17 @@ static const char preprocess_usage[] =
     "  --inject BUG        switch on a real porting mistake and label the trace with it (docs/bug-zoo.md):\n"
     "                      bilinear-resize (PIL BILINEAR in the resize), round-half-away (smart_resize\n"
     "                      rounding 2.5 up, as C's round() does)\n"
+    "\n"
+    "  --force             write even where a checkpoint, a config or another producer's trace is\n"
+    "  --quiet             no summary line (nor the note that the published defaults were used)\n"
+    "  --json              the summary as one JSON document on stdout, instead of the per-input lines\n"
+    "\n"
+    "A --model DIR whose config.json or preprocessor_config.json names another family (Kimi-VL, Qwen-VL)\n"
+    "is refused. Without --model, or when DIR has no preprocessor_config.json, the published defaults are\n"
+    "used: stderr says so, and so does the manifest (\"preprocessor_config\").\n"
+    "\n"
+    "On success one summary line goes to stderr (what was written, tensors, bytes, seconds); on a terminal,\n"
+    "stderr also shows progress (decoding, preprocessing).\n"
     "\n"
     "An input the reference rejects (a side under 28, an aspect ratio over 200, a resize to a zero side)\n"
     "exits 2 with the reason.\n"
@@ -102,6 +115,8 @@ typedef struct pp_args {
     pp_video *videos;
     int n_videos, viz;
     int64_t min_pixels, max_pixels; /* -1: not given */
+    vt_output out;                  /* --force, --quiet, --json (output.h) */
+    char config_note[4200];         /* where the processor's options came from (stderr and the manifest) */
 } pp_args;
 
 /* "a.png,b.png,c.png" -> one more video of three frames (decoded later, in load order). */
@@ -125,46 +140,24 @@ static int add_video(pp_args *r, const char *list, vt_status *st)
 static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
 {
     r->min_pixels = r->max_pixels = -1;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *v;
-        int m;
-        if ((m = vt_arg_value(&a, "--family", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            r->family = v;
-        } else if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            r->model_dir = v;
-        } else if ((m = vt_arg_value(&a, "--image", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_strlist_push(&r->images, v, st));
-        } else if ((m = vt_arg_value(&a, "--video", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(add_video(r, v, st));
-        } else if ((m = vt_arg_value(&a, "--min-pixels", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--min-pixels", v, 1, (int64_t)1 << 40, &r->min_pixels, st));
-        } else if ((m = vt_arg_value(&a, "--max-pixels", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--max-pixels", v, 1, (int64_t)1 << 40, &r->max_pixels, st));
-        } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            r->trace_dir = v;
-        } else if ((m = vt_arg_value(&a, "--only", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_strlist_push(&r->only, v, st));
-        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (r->inject) return vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
-            r->inject = v;
-        } else if (vt_arg_flag(&a, "--viz")) {
-            r->viz = 1;
-        } else if (argv[a.i][0] == '-') {
-            return vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace preprocess --help)", argv[a.i]);
-        } else {
-            return vt_fail(st, VT_EINPUT, "unexpected argument '%s' (see vlmtrace preprocess --help)", argv[a.i]);
-        }
-    }
+    vt_strlist videos = {0};
+    const vt_opt opts[] = {
+        {"--family", VT_OPT_STRING, 0, &r->family, "qwen2-vl|qwen2.5-vl", 0, 0, NULL},
+        {"--model", VT_OPT_STRING, 0, &r->model_dir, "DIR", 0, 0, NULL},
+        {"--image", VT_OPT_STRING, 1, &r->images, "FILE", 0, 0, NULL},
+        {"--video", VT_OPT_STRING, 1, &videos, "F1,F2,...", 0, 0, NULL},
+        {"--min-pixels", VT_OPT_INT, 0, &r->min_pixels, "N", 1, (double)((int64_t)1 << 40), NULL},
+        {"--max-pixels", VT_OPT_INT, 0, &r->max_pixels, "N", 1, (double)((int64_t)1 << 40), NULL},
+        {"--trace", VT_OPT_STRING, 0, &r->trace_dir, "DIR", 0, 0, NULL},
+        {"--only", VT_OPT_STRING, 1, &r->only, "GLOB", 0, 0, NULL},
+        {"--inject", VT_OPT_STRING, 0, &r->inject, "BUG", 0, 0, NULL},
+        {"--viz", VT_OPT_FLAG, 0, &r->viz, NULL, 0, 0, NULL},
+        VT_OUTPUT_OPTS(&r->out),
+    };
+    int rc = vt_opts_parse("preprocess", opts, VT_N_OPTS(opts), argc, argv, NULL, st);
+    for (int v = 0; rc == VT_OK && v < videos.n; v++) rc = add_video(r, videos.v[v], st);
+    vt_strlist_free(&videos);
+    VT_TRY(rc);
     if (!r->family) return vt_fail(st, VT_EINPUT, "no --family given: qwen2-vl or qwen2.5-vl");
     if (strcmp(r->family, "qwen2-vl") != 0 && strcmp(r->family, "qwen2.5-vl") != 0)
         return vt_fail(st, VT_EINPUT, "--family '%s': preprocess knows qwen2-vl and qwen2.5-vl", r->family);
@@ -174,16 +167,62 @@ static int parse_args(pp_args *r, int argc, char **argv, vt_status *st)
     return VT_OK;
 }
 
-/* Options: flag > DIR/preprocessor_config.json > the published defaults. */
-static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
+/* DIR/config.json's model_type into out ("" when there is no config.json or no such key). */
+static int read_model_type(const char *dir, char *out, size_t n, vt_status *st)
 {
+    char path[4096];
+    out[0] = 0;
+    VT_TRY(vt_path_join(path, sizeof path, dir, "config.json", st));
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return VT_OK;
+    fclose(probe);
+    void *buf;
+    size_t len;
+    VT_TRY(vt_read_file(path, &buf, &len, (size_t)16 << 20, st));
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    if (!root) return vt_fail(st, VT_EINPUT, "%s: not valid JSON", path);
+    cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (cJSON_IsString(mt)) snprintf(out, n, "%s", mt->valuestring);
+    cJSON_Delete(root);
+    return VT_OK;
+}
+
+/* --family against what DIR says it holds: Qwen2-VL and Qwen2.5-VL share one processor
+ * (Qwen2VLImageProcessor), so either family takes either directory; an image_processor_type ending in
+ * "Fast" names the fast processor of the same family, not another one. */
+static int check_family(const pp_args *r, const char *model_type, const char *processor_type, vt_status *st)
+{
+    if (model_type[0] && strcmp(model_type, "qwen2_vl") != 0 && strcmp(model_type, "qwen2_5_vl") != 0)
+        return vt_fail(st, VT_EINPUT, "--family %s contradicts --model %s: its config.json has model_type %s "
+                       "(preprocess knows qwen2_vl and qwen2_5_vl; vlmtrace run preprocesses the others)", r->family,
+                       r->model_dir, model_type);
+    char base[64];
+    snprintf(base, sizeof base, "%s", processor_type);
+    size_t n = strlen(base);
+    if (n > 4 && !strcmp(base + n - 4, "Fast")) base[n - 4] = 0;
+    if (base[0] && strcmp(base, "Qwen2VLImageProcessor") != 0)
+        return vt_fail(st, VT_EINPUT, "--family %s contradicts --model %s: its preprocessor_config.json has "
+                       "image_processor_type %s (preprocess runs Qwen2VLImageProcessor)", r->family, r->model_dir,
+                       processor_type);
+    return VT_OK;
+}
+
+/* Options: flag > DIR/preprocessor_config.json > the published defaults. */
+static int resolve_opts(vt_processor_opts *po, pp_args *r, vt_status *st)
+{
+    snprintf(r->config_note, sizeof r->config_note, "the published defaults (no --model DIR)");
     vt_processor_defaults(po);
     if (r->model_dir) {
         struct stat sb;
         if (stat(r->model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return vt_fail(st, VT_EINPUT, "--model %s: not a directory", r->model_dir);
-        char path[4096];
+        char path[4096], model_type[64];
+        VT_TRY(read_model_type(r->model_dir, model_type, sizeof model_type, st));
+        VT_TRY(check_family(r, model_type, "", st));
         VT_TRY(vt_path_join(path, sizeof path, r->model_dir, "preprocessor_config.json", st));
+        snprintf(r->config_note, sizeof r->config_note, "the published defaults (%s has no preprocessor_config.json)",
+                 r->model_dir);
         FILE *probe = fopen(path, "rb");
         if (probe) {
             fclose(probe);
@@ -198,7 +237,9 @@ static int resolve_opts(vt_processor_opts *po, const pp_args *r, vt_status *st)
             int rc = vt_preproc_parse(&pc, buf, len, st);
             free(buf);
             if (rc) return vt_wrap(st, "%s: ", path);
+            VT_TRY(check_family(r, model_type, pc.image_processor_type, st));
             vt_processor_from_config(po, &pc);
+            snprintf(r->config_note, sizeof r->config_note, "%s", path);
         }
     }
     if (r->min_pixels > 0) po->min_pixels = r->min_pixels;
@@ -245,8 +286,19 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     vt_tracer tr;
     int tr_open = 0;
     vt_processor_opts po;
+    vt_output_start(&r.out);
     int rc = parse_args(&r, argc, argv, st);
+    if (rc == VT_OK) rc = vt_output_guard(r.trace_dir, VT_OUT_DIR, "--trace", r.out.force, st);
     if (rc == VT_OK) rc = resolve_opts(&po, &r, st);
+    if (rc == VT_OK && r.model_dir && strncmp(r.config_note, "the published defaults", 22) == 0 && !r.out.json &&
+        !r.out.quiet)
+        fprintf(stderr, "vlmtrace preprocess: note: min/max pixels, patch sizes, mean and std are %s\n", r.config_note);
+    const int say = !r.out.json; /* --json: stdout holds the JSON document alone */
+    /* the per-input lines are printed only once everything succeeded: a failure prints its one line alone */
+    char *said = NULL;
+    size_t said_len = 0;
+    FILE *lines = open_memstream(&said, &said_len);
+    if (rc == VT_OK && !lines) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     if (rc == VT_OK) {
         images = calloc((size_t)r.images.n + 1, sizeof *images);
         videos = calloc((size_t)r.n_videos + 1, sizeof *videos);
@@ -254,11 +306,12 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
     }
     char what[64];
     int64_t h = 0, w = 0;
+    if (rc == VT_OK) vt_output_stage("decoding the inputs");
     for (int k = 0; rc == VT_OK && k < r.images.n; k++) {
         snprintf(what, sizeof what, "image.%d", k);
         rc = load_input(&images[k], r.images.v[k], what, &po, 1, &h, &w, st);
         if (rc == VT_OK)
-            printf("%s  %s  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", what, r.images.v[k], images[k].w,
+            fprintf(lines, "%s  %s  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", what, r.images.v[k], images[k].w,
                    images[k].h, (long long)w, (long long)h, 1, (long long)(h / po.patch_size), (long long)(w / po.patch_size));
     }
     for (int k = 0; rc == VT_OK && k < r.n_videos; k++) {
@@ -269,7 +322,7 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         }
         videos[k] = (vt_processor_video){v->frames, v->n};
         if (rc == VT_OK)
-            printf("video.%d  %d frames  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", k, v->n, v->frames[0].w,
+            fprintf(lines, "video.%d  %d frames  %dx%d -> %lldx%lld, grid_thw (%d, %lld, %lld)\n", k, v->n, v->frames[0].w,
                    v->frames[0].h, (long long)w, (long long)h,
                    (v->n + po.temporal_patch_size - 1) / po.temporal_patch_size, (long long)(h / po.patch_size),
                    (long long)(w / po.patch_size));
@@ -279,17 +332,27 @@ static int preprocess_run(int argc, char **argv, vt_status *st)
         rc = vt_tracer_open(&tr, r.trace_dir, "preprocess", r.only.v, r.only.n, st);
         tr_open = 1; /* vt_tracer_close is safe after a failed open */
         if (rc == VT_OK && r.inject) rc = vt_tracer_set_inject(&tr, r.inject, st);
+        if (rc == VT_OK) rc = vt_tracer_set_preprocessor(&tr, r.config_note, st);
     }
     if (rc == VT_OK) {
         pp_tap pt = {vt_tracer_tap(&tr), &tr, r.viz, po.patch_size, po.merge_size};
         vt_tap tap = {pp_emit, pp_wants, NULL, &pt};
         vt_processor_pixels px;
+        vt_output_stage("preprocessing (the image processor)");
         rc = vt_processor_preprocess(&px, images, r.images.n, videos, r.n_videos, &po, &tap, &arena, st);
+        if (rc == VT_OK) rc = vt_output_check_only("preprocess", &tr, st);
         if (rc == VT_OK) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
         if (rc == VT_OK)
-            printf("pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s\n",
+            fprintf(lines, "pixel_values [%lld, %lld], pixel_values_videos [%lld, %lld] -> %s\n",
                    (long long)px.pixel_values.shape[0], (long long)px.pixel_values.shape[1],
                    (long long)px.pixel_values_videos.shape[0], (long long)px.pixel_values_videos.shape[1], r.trace_dir);
+    }
+    if (lines) fclose(lines);
+    if (rc == VT_OK && say && said) fputs(said, stdout);
+    free(said);
+    if (rc == VT_OK) {
+        vt_written w = vt_written_trace(&tr);
+        vt_output_done(&r.out, "preprocess", &w, 1);
     }
     if (tr_open) vt_tracer_close(&tr);
     vt_arena_free(&arena);

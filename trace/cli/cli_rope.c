@@ -11,6 +11,7 @@
 #include "format/npy.h"
 #include "cli/rope_layout.h"
 #include "format/tracer.h"
+#include "cli/output.h"
 #include "viz/viz_rope.h"
 
 static const char rope_usage[] =
@@ -18,7 +19,7 @@ static const char rope_usage[] =
     "                     (--input-ids F.npy [--attention-mask F.npy] [--image-grid-thw F.npy]\n"
     "                      [--video-grid-thw F.npy] [--second-per-grid-ts F.npy] | --layout STRING)\n"
     "                     [--position-ids F.npy] [--q F.npy --k F.npy] --trace DIR [--viz] [--quiet]\n"
-    "                     [--inject BUG]\n"
+    "                     [--inject BUG] [--force] [--json]\n"
     "\n"
     "M-RoPE of Qwen2-VL / Qwen2.5-VL (model_type qwen2_vl / qwen2_5_vl; only config.json is read, no\n"
     "weights). Computes position_ids [3, B, L] (t, h, w) and rope_deltas [B, 1] as get_rope_index does,\n"
@@ -44,7 +45,9 @@ static const char rope_usage[] =
     "                                                      (needs computed positions: no --position-ids)\n"
     "                                no-mrope-sections     the rotary without the mrope_section split:\n"
     "                                                      every channel turns by t (needs --q and --k)\n"
-    "  --quiet                     no table: by default rows of up to 96 tokens are printed as\n"
+    "  --force                     write even where a checkpoint, a config or another producer's trace is\n"
+    "  --json                      one JSON document on stdout (what was written), nothing else there\n"
+    "  --quiet                     no summary line on stderr, and no table: by default rows of up to 96 tokens are printed as\n"
     "                                tok  T  T  vs I  I  ve T   (T text, vs/ve vision start/end, I image, V video,\n"
     "                                t    0  1  2  3  3  5  6    . padding)\n"
     "                                h    ...\n"
@@ -131,37 +134,28 @@ static const char *const flag_names[F_N] = {"--input-ids",          "--attention
 static int rope_run(int argc, char **argv, vt_status *st)
 {
     const char *model = NULL, *config = NULL, *layout = NULL, *trace = NULL, *inject = NULL, *paths[F_N] = {0};
-    int viz = 0, quiet = 0, rc = VT_OK;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc && rc == VT_OK; a.i++) {
-        const char *v;
-        int m = 0, k;
-        if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
-            if (m > 0) model = v;
-        } else if ((m = vt_arg_value(&a, "--config", &v, st)) != 0) {
-            if (m > 0) config = v;
-        } else if ((m = vt_arg_value(&a, "--layout", &v, st)) != 0) {
-            if (m > 0) layout = v;
-        } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
-            if (m > 0) trace = v;
-        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
-            if (m > 0 && inject) rc = vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
-            if (m > 0) inject = v;
-        } else if (vt_arg_flag(&a, "--viz")) {
-            viz = 1;
-        } else if (vt_arg_flag(&a, "--quiet")) {
-            quiet = 1;
-        } else {
-            for (k = 0; k < F_N && m == 0; k++)
-                if ((m = vt_arg_value(&a, flag_names[k], &v, st)) > 0) {
-                    if (paths[k]) rc = vt_fail(st, VT_EINPUT, "%s given twice", flag_names[k]);
-                    paths[k] = v;
-                }
-            if (m == 0) rc = vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace rope --help)", argv[a.i]);
-        }
-        if (m < 0) rc = VT_EINPUT;
-    }
-    if (rc) return rc;
+    int viz = 0, rc = VT_OK;
+    vt_output o = {0};
+    vt_output_start(&o);
+    const vt_opt opts[] = {
+        {"--model", VT_OPT_STRING, 0, &model, "DIR", 0, 0, NULL},
+        {"--config", VT_OPT_STRING, 0, &config, "FILE", 0, 0, NULL},
+        {"--layout", VT_OPT_STRING, 0, &layout, "STRING", 0, 0, NULL},
+        {"--trace", VT_OPT_STRING, 0, &trace, "DIR", 0, 0, NULL},
+        {"--inject", VT_OPT_STRING, 0, &inject, "BUG", 0, 0, NULL},
+        {"--viz", VT_OPT_FLAG, 0, &viz, NULL, 0, 0, NULL},
+        {"--input-ids", VT_OPT_STRING, 0, &paths[F_IDS], "F.npy", 0, 0, NULL},
+        {"--attention-mask", VT_OPT_STRING, 0, &paths[F_MASK], "F.npy", 0, 0, NULL},
+        {"--image-grid-thw", VT_OPT_STRING, 0, &paths[F_IMG], "F.npy", 0, 0, NULL},
+        {"--video-grid-thw", VT_OPT_STRING, 0, &paths[F_VID], "F.npy", 0, 0, NULL},
+        {"--second-per-grid-ts", VT_OPT_STRING, 0, &paths[F_SPG], "F.npy", 0, 0, NULL},
+        {"--position-ids", VT_OPT_STRING, 0, &paths[F_POS], "F.npy", 0, 0, NULL},
+        {"--q", VT_OPT_STRING, 0, &paths[F_Q], "F.npy", 0, 0, NULL},
+        {"--k", VT_OPT_STRING, 0, &paths[F_K], "F.npy", 0, 0, NULL},
+        VT_OUTPUT_OPTS(&o),
+    };
+    VT_TRY(vt_opts_parse("rope", opts, VT_N_OPTS(opts), argc, argv, NULL, st));
+    const int quiet = o.quiet || o.json;
     if (!model == !config) return vt_fail(st, VT_EINPUT, "give one of --model DIR or --config FILE (see vlmtrace rope --help)");
     if (!trace) return vt_fail(st, VT_EINPUT, "--trace DIR is required (see vlmtrace rope --help)");
     if (!layout == !paths[F_IDS])
@@ -174,6 +168,7 @@ static int rope_run(int argc, char **argv, vt_status *st)
     if (!paths[F_Q] != !paths[F_K]) return vt_fail(st, VT_EINPUT, "--q and --k go together");
     if (paths[F_POS] && !paths[F_Q])
         return vt_fail(st, VT_EINPUT, "--position-ids is for the rotary only: give --q and --k with it");
+    VT_TRY(vt_output_guard(trace, VT_OUT_DIR, "--trace", o.force, st));
     unsigned bugs = 0;
     if (inject) {
         VT_TRY(vt_inject_lookup(inject, VT_INJECT_ROPE, &bugs, st));
@@ -231,9 +226,12 @@ static int rope_run(int argc, char **argv, vt_status *st)
     if (rc == VT_OK) {
         char sb[160];
         vt_shape_str(sb, sizeof sb, out.position_ids.ndim, out.position_ids.shape);
-        printf("%s: position_ids %s (%s)%s%s\n", trace, sb, cfg.model_type, in.q ? ", rotary q/k embeds" : "",
+        if (!o.json)
+            printf("%s: position_ids %s (%s)%s%s\n", trace, sb, cfg.model_type, in.q ? ", rotary q/k embeds" : "",
                viz ? ", " VT_ROPE_VIZ_FILE : "");
         if (!quiet) print_positions(in.input_ids, in.attention_mask, &out.position_ids, &out.rope_deltas, &cfg.text);
+        vt_written w = vt_written_trace(&tr);
+        vt_output_done(&o, "rope", &w, 1);
     }
     if (tr_open) vt_tracer_close(&tr);
     vt_rope_layout_free(&lay);

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/inject.h"
+#include "cli/output.h"
 #include "format/npy.h"
 #include "cli/run.h"
 
@@ -15,6 +16,7 @@ static const char run_usage[] =
     "usage: vlmtrace run --model DIR [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                    [--min-pixels N] [--max-pixels N] [--trace DIR] [--only GLOB]... [--out FILE.npy]\n"
     "                    [--threads N] [--viz] [--attn literal|segments] [--inject BUG] [--timings]\n"
+    "                    [--force] [--quiet] [--json]\n"
     "\n"
     "Run the vision side of the model in DIR (config.json's model_type picks the family: qwen2_vl,\n"
     "qwen2_5_vl, qwen (Qwen-VL), kimi_vl; weights from DIR's safetensors) on the images, then the videos,\n"
@@ -38,6 +40,13 @@ static const char run_usage[] =
     "                      no-segment-mask; Qwen2.5-VL: those and fullatt-as-strings, no-reverse-index;\n"
     "                      Qwen-VL: qkv-global-split; Kimi-VL: no-segment-mask, cross-image-leak\n"
     "  --timings           wall-clock seconds per stage (block parts, merger, trace writing) on stderr\n"
+    "  --force             write even where a checkpoint, a config or another producer's trace is (refused\n"
+    "                      otherwise: --trace and --out never replace a reference)\n"
+    "  --quiet             no summary line\n"
+    "  --json              the summary as one JSON document on stdout (and nothing else there)\n"
+    "\n"
+    "On success one summary line goes to stderr: what was written where, tensors, bytes, seconds. On a\n"
+    "terminal, stderr also shows progress: decoding, loading the weights, preprocessing, each block.\n"
     "\n"
     "Exit status: 0 success, 2 usage or input error, 3 resource failure.\n";
 
@@ -47,8 +56,16 @@ static void progress_only(void *ctx, const char *what, int i, int n)
 {
     (void)ctx;
     if (!isatty(STDERR_FILENO)) return;
-    fprintf(stderr, "\r%s %d/%d%s", what, i + 1, n, i + 1 == n ? "\n" : "");
+    fprintf(stderr, "\r%s %d/%d\033[K%s", what, i + 1, n, i + 1 == n ? "\n" : "");
     fflush(stderr);
+}
+
+int vt_run_check_literal(const vt_run_opts *o, int64_t N, vt_status *st)
+{
+    if (o->attn != VT_ATTN_LITERAL || N <= VT_ATTN_LITERAL_MAX_N) return VT_OK;
+    return vt_fail(st, VT_EINPUT, "--attn literal: a %lld x %lld mask (%.1f GiB) is too large (at most %d patches; "
+                   "--attn segments computes the same numbers without it)", (long long)N, (long long)N,
+                   (double)N * (double)N * 4 / (1u << 30), VT_ATTN_LITERAL_MAX_N);
 }
 
 vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr)
@@ -72,8 +89,8 @@ typedef struct run_args {
     vt_timings timings; /* o.timings points here with --timings */
     vt_strlist images, only;
     char **video_bufs; /* one strdup'd flag value per video, split in place at the commas */
-    double fps_given[64];
-    int n_fps;
+    vt_numlist fps;    /* --fps, in the order given */
+    vt_output out;     /* --force, --quiet, --json (output.h) */
 } run_args;
 
 static void run_args_free(run_args *r)
@@ -85,6 +102,7 @@ static void run_args_free(run_args *r)
     free(r->o.videos);
     free(r->video_bufs);
     free(r->o.fps);
+    vt_numlist_free(&r->fps);
     vt_strlist_free(&r->images);
     vt_strlist_free(&r->only);
 }
@@ -107,69 +125,42 @@ static int add_video(run_args *r, const char *list, vt_status *st)
 static int parse_args(run_args *r, int argc, char **argv, vt_status *st)
 {
     vt_run_opts *o = &r->o;
-    o->min_pixels = o->max_pixels = -1;
-    o->attn = VT_ATTN_SEGMENTS;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *v;
-        int m;
-        int64_t n;
-        if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            o->model_dir = v;
-        } else if ((m = vt_arg_value(&a, "--image", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_strlist_push(&r->images, v, st));
-        } else if ((m = vt_arg_value(&a, "--video", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(add_video(r, v, st));
-        } else if ((m = vt_arg_value(&a, "--fps", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (r->n_fps == (int)(sizeof r->fps_given / sizeof r->fps_given[0]))
-                return vt_fail(st, VT_EINPUT, "--fps given more than %d times", r->n_fps);
-            double f;
-            VT_TRY(vt_parse_double("--fps", v, 1e-3, 1e6, &f, st));
-            r->fps_given[r->n_fps++] = f;
-        } else if ((m = vt_arg_value(&a, "--min-pixels", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--min-pixels", v, 1, (int64_t)1 << 40, &n, st));
-            o->min_pixels = n;
-        } else if ((m = vt_arg_value(&a, "--max-pixels", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--max-pixels", v, 1, (int64_t)1 << 40, &n, st));
-            o->max_pixels = n;
-        } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            o->trace_dir = v;
-        } else if ((m = vt_arg_value(&a, "--only", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_strlist_push(&r->only, v, st));
-        } else if ((m = vt_arg_value(&a, "--out", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            o->out_path = v;
-        } else if ((m = vt_arg_value(&a, "--threads", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--threads", v, 1, 1024, &n, st));
-            o->threads = (int)n;
-        } else if ((m = vt_arg_value(&a, "--attn", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (!strcmp(v, "segments")) o->attn = VT_ATTN_SEGMENTS;
-            else if (!strcmp(v, "literal")) o->attn = VT_ATTN_LITERAL;
-            else return vt_fail(st, VT_EINPUT, "--attn: '%s' is neither literal nor segments", v);
-        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (o->inject) return vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
-            o->inject = v;
-        } else if (vt_arg_flag(&a, "--viz")) {
-            o->viz = 1;
-        } else if (vt_arg_flag(&a, "--timings")) {
-            o->timings = &r->timings;
-        } else if (argv[a.i][0] == '-') {
-            return vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace run --help)", argv[a.i]);
-        } else {
-            return vt_fail(st, VT_EINPUT, "unexpected argument '%s' (see vlmtrace run --help)", argv[a.i]);
-        }
-    }
+    int64_t min_pixels = -1, max_pixels = -1, threads = 0;
+    int attn = 0, viz = 0, timings = 0;
+    const char *model = NULL, *trace = NULL, *out = NULL, *inject = NULL;
+    vt_strlist videos = {0};
+    static const char *const attn_modes[] = {"segments", "literal", NULL};
+    const vt_opt opts[] = {
+        {"--model", VT_OPT_STRING, 0, &model, "DIR", 0, 0, NULL},
+        {"--image", VT_OPT_STRING, 1, &r->images, "FILE", 0, 0, NULL},
+        {"--video", VT_OPT_STRING, 1, &videos, "F1,F2,...", 0, 0, NULL},
+        {"--fps", VT_OPT_DOUBLE, 1, &r->fps, "F", 1e-3, 1e6, NULL},
+        {"--min-pixels", VT_OPT_INT, 0, &min_pixels, "N", 1, (double)((int64_t)1 << 40), NULL},
+        {"--max-pixels", VT_OPT_INT, 0, &max_pixels, "N", 1, (double)((int64_t)1 << 40), NULL},
+        {"--trace", VT_OPT_STRING, 0, &trace, "DIR", 0, 0, NULL},
+        {"--only", VT_OPT_STRING, 1, &r->only, "GLOB", 0, 0, NULL},
+        {"--out", VT_OPT_STRING, 0, &out, "FILE.npy", 0, 0, NULL},
+        {"--threads", VT_OPT_INT, 0, &threads, "N", 1, 1024, NULL},
+        {"--attn", VT_OPT_CHOICE, 0, &attn, "literal|segments", 0, 0, attn_modes},
+        {"--inject", VT_OPT_STRING, 0, &inject, "BUG", 0, 0, NULL},
+        {"--viz", VT_OPT_FLAG, 0, &viz, NULL, 0, 0, NULL},
+        {"--timings", VT_OPT_FLAG, 0, &timings, NULL, 0, 0, NULL},
+        VT_OUTPUT_OPTS(&r->out),
+    };
+    int rc = vt_opts_parse("run", opts, VT_N_OPTS(opts), argc, argv, NULL, st);
+    for (int v = 0; rc == VT_OK && v < videos.n; v++) rc = add_video(r, videos.v[v], st);
+    vt_strlist_free(&videos);
+    VT_TRY(rc);
+    o->model_dir = model;
+    o->trace_dir = trace;
+    o->out_path = out;
+    o->inject = inject;
+    o->min_pixels = min_pixels;
+    o->max_pixels = max_pixels;
+    o->threads = (int)threads;
+    o->attn = attn ? VT_ATTN_LITERAL : VT_ATTN_SEGMENTS;
+    o->viz = viz;
+    o->timings = timings ? &r->timings : NULL;
     if (!o->model_dir) return vt_fail(st, VT_EINPUT, "no --model DIR given (see vlmtrace run --help)");
     o->images = r->images.v;
     o->n_images = r->images.n;
@@ -179,17 +170,18 @@ static int parse_args(run_args *r, int argc, char **argv, vt_status *st)
         return vt_fail(st, VT_EINPUT, "no --image or --video given (see vlmtrace run --help)");
     if (!o->trace_dir && o->n_only) return vt_fail(st, VT_EINPUT, "--only needs --trace DIR");
     if (!o->trace_dir && o->viz) return vt_fail(st, VT_EINPUT, "--viz needs --trace DIR (pictures go there)");
-    if (r->n_fps && o->n_videos == 0) return vt_fail(st, VT_EINPUT, "--fps given without any --video");
-    if (r->n_fps > 1 && r->n_fps != o->n_videos)
-        return vt_fail(st, VT_EINPUT, "--fps given %d times for %d videos (give it once per video, or once for all)",
-                       r->n_fps, o->n_videos);
+    const int n_fps = r->fps.n;
+    if (n_fps && o->n_videos == 0) return vt_fail(st, VT_EINPUT, "--fps given without any --video");
+    if (n_fps > 1 && n_fps != o->n_videos)
+        return vt_fail(st, VT_EINPUT, "--fps given %d times but there %s %d --video: give --fps once for all videos, "
+                       "or once per video", n_fps, o->n_videos == 1 ? "is" : "are", o->n_videos);
     if (o->n_videos) {
         o->fps = malloc((size_t)o->n_videos * sizeof *o->fps);
         if (!o->fps) return vt_fail(st, VT_ERESOURCE, "out of memory");
         for (int v = 0; v < o->n_videos; v++)
-            o->fps[v] = r->n_fps == 0 ? 2.0 : r->fps_given[r->n_fps == 1 ? 0 : v];
+            o->fps[v] = n_fps == 0 ? 2.0 : r->fps.v[n_fps == 1 ? 0 : v];
     }
-    o->fps_given = r->n_fps > 0;
+    o->fps_given = n_fps > 0;
     return VT_OK;
 }
 
@@ -238,7 +230,11 @@ static int run_run(int argc, char **argv, vt_status *st)
     run_args r;
     memset(&r, 0, sizeof r);
     vt_timings_start(&r.timings);
+    vt_output_start(&r.out);
     int rc = parse_args(&r, argc, argv, st);
+    /* never write over a checkpoint, a config or another producer's trace (format/guard.h) */
+    if (rc == VT_OK && r.o.trace_dir) rc = vt_output_guard(r.o.trace_dir, VT_OUT_DIR, "--trace", r.out.force, st);
+    if (rc == VT_OK && r.o.out_path) rc = vt_output_guard(r.o.out_path, VT_OUT_FILE, "--out", r.out.force, st);
     static vt_model_config cfg; /* large; one per process */
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.o.model_dir, st);
     if (rc == VT_OK) rc = resolve_inject(&r.o, &cfg, st);
@@ -256,11 +252,19 @@ static int run_run(int argc, char **argv, vt_status *st)
     r.o.mem = &mem;
     if (rc == VT_OK) rc = dispatch(&r.o, &cfg, tr_open ? &tr : NULL, st);
     if (rc == VT_OK && r.o.timings) vt_timings_mark(r.o.timings, "after the tower (--out, --viz)");
+    if (rc == VT_OK && tr_open) rc = vt_output_check_only("run", &tr, st);
     if (rc == VT_OK && tr_open) rc = vt_tracer_finish(&tr, st); /* the manifest, last, only on success */
     if (rc == VT_OK) report_memory(&mem);
     if (rc == VT_OK && r.o.timings) {
         vt_timings_mark(r.o.timings, "manifest.json");
         vt_timings_print(r.o.timings, stderr, omp_get_max_threads());
+    }
+    if (rc == VT_OK) {
+        vt_written w[2];
+        int n = 0;
+        if (tr_open) w[n++] = vt_written_trace(&tr);
+        if (r.o.out_path) w[n++] = vt_written_file("--out", r.o.out_path);
+        vt_output_done(&r.out, "run", w, n);
     }
     if (tr_open) vt_tracer_close(&tr);
     run_args_free(&r);

@@ -17,21 +17,12 @@ static int show_run(int argc, char **argv, vt_status *st)
 {
     const char *dir = NULL;
     vt_strlist only = {0};
-    vt_args a = {argc, argv, 1};
-    int rc = VT_OK;
-    for (; a.i < argc && rc == VT_OK; a.i++) {
-        const char *v;
-        int m;
-        if ((m = vt_arg_value(&a, "--only", &v, st)) != 0) {
-            rc = m < 0 ? VT_EINPUT : vt_strlist_push(&only, v, st);
-        } else if (argv[a.i][0] == '-') {
-            rc = vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace show --help)", argv[a.i]);
-        } else if (!dir) {
-            dir = argv[a.i];
-        } else {
-            rc = vt_fail(st, VT_EINPUT, "more than one directory given (see vlmtrace show --help)");
-        }
-    }
+    vt_strlist pos = {0};
+    const vt_opt opts[] = {{"--only", VT_OPT_STRING, 1, &only, "GLOB", 0, 0, NULL}};
+    int rc = vt_opts_parse("show", opts, VT_N_OPTS(opts), argc, argv, &pos, st);
+    if (rc == VT_OK && pos.n > 1) rc = vt_fail(st, VT_EINPUT, "more than one directory given (see vlmtrace show --help)");
+    if (rc == VT_OK && pos.n == 1) dir = pos.v[0];
+    vt_strlist_free(&pos);
     if (rc == VT_OK && !dir) rc = vt_fail(st, VT_EINPUT, "no trace directory given (see vlmtrace show --help)");
     vt_manifest m;
     if (rc == VT_OK && (rc = vt_manifest_read(&m, dir, st)) == VT_OK) {

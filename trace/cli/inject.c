@@ -22,7 +22,7 @@ static const vt_inject_bug bugs[] = {
      "the block loop",
      "block names (strings) tested against fullatt_block_indexes (ints): no full-attention block"},
     {"no-reverse-index", VT_BUG_NO_REVERSE_INDEX, T(VT_INJECT_RUN_QWEN25VL) | T(VT_INJECT_GENERATE_QWEN25VL),
-     "after the merger",
+     "the reverse window index after the merger",
      "argsort(window_index) never applied: the output stays in window order"},
     {"qkv-global-split", VT_BUG_QKV_GLOBAL_SPLIT, T(VT_INJECT_RUN_QWENVL), "the trunk attention",
      "in_proj's per-head [q|k|v] columns read as one global q | k | v split"},

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
-#define VLMTRACE_VERSION "0.1.0"
+#include "cli/output.h"
+#include "format/version.h"
 
 static const vt_cli_cmd *const commands[] = {
     &vt_cmd_run,
@@ -20,6 +20,7 @@ static const vt_cli_cmd *const commands[] = {
     &vt_cmd_inspect,
     &vt_cmd_synth,
     &vt_cmd_generate,
+    &vt_cmd_tokenize,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
         vt_status st = {0};
         int rc = c->run(argc - 1, argv + 1, &st);
         fflush(stdout);
+        vt_output_stage(NULL); /* a progress line on a terminal ends before the message */
         if (rc >= 2) fprintf(stderr, "vlmtrace %s: %s\n", c->name, st.msg[0] ? st.msg : "failed");
         return rc;
     }

@@ -94,6 +94,10 @@ int vt_run_generate(const vt_gen_opts *o, const vt_model_config *cfg, vt_tracer 
  * to stderr only when stderr is a terminal. */
 vt_tap vt_run_tap(const vt_run_opts *o, vt_tracer *tr);
 
+/* --attn literal over N patches: refused (as the forward would, but before the weights are loaded) when
+ * N > VT_ATTN_LITERAL_MAX_N. */
+int vt_run_check_literal(const vt_run_opts *o, int64_t N, vt_status *st);
+
 /* Write t to o->out_path as .npy when --out was given (nothing otherwise). Exit-code split of outfile.h. */
 int vt_run_save_out(const vt_run_opts *o, const vt_tensor *t, vt_status *st);
 

@@ -11,6 +11,7 @@
 #include "io/image.h"
 #include "kimivl/kimivl.h"
 #include "cli/run.h"
+#include "cli/output.h"
 #include "viz/viz_kimivl.h"
 #include "viz/viz_qwen2.h"
 
@@ -52,7 +53,7 @@ static int draw_pictures(vt_tracer *tr, const vt_image *in, int n, const vt_prep
     if (!cu) return st->code;
     cu[0] = 0;
     for (int k = 0; k < n; k++) cu[k + 1] = cu[k] + (int32_t)(grid[2 * k] * grid[2 * k + 1]);
-    return vt_viz_qwen2_mask(tr, "vision_tower.encoder.attn_mask.png", cu, n, N, st);
+    return vt_viz_qwen2_mask(tr, "vision_tower.encoder.attn_mask.png", cu, n, N, "one image (cu_seqlens)", st);
 }
 
 int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
@@ -65,6 +66,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_image *imgs = calloc((size_t)o->n_images, sizeof *imgs);
     vt_mem_input *sizes = calloc((size_t)o->n_images, sizeof *sizes);
     if (!imgs || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_output_stage("decoding the inputs");
     for (int k = 0; !rc && k < o->n_images; k++) {
         rc = vt_image_load(&imgs[k], o->images[k], VT_EXIF_IGNORE, st);
         sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1};
@@ -75,7 +77,8 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     if (!rc) rc = vt_mem_weights(&est, cfg, st);
     if (!rc) {
         vt_mem_kimivl(&est, &cfg->kimivl, &cfg->pre, sizes, o->n_images, o->attn == VT_ATTN_LITERAL, o->viz);
-        rc = vt_mem_check(&est, o->model_dir, "pass fewer images, or lower in_token_limit in preprocessor_config.json", st);
+        rc = vt_run_check_literal(o, est.tokens, st);
+        if (!rc) rc = vt_mem_check(&est, o->model_dir, "pass fewer images, or lower in_token_limit in preprocessor_config.json", st);
     }
     if (!rc && o->mem) o->mem->est = est;
     free(sizes);
@@ -84,6 +87,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_checkpoint ck;
     vt_kimivl_model m;
     memset(&m, 0, sizeof m);
+    if (!rc) vt_output_stage("loading the weights");
     if (!rc && (rc = vt_checkpoint_open(&ck, o->model_dir, st)) == VT_OK) {
         rc = vt_kimivl_load(&m, &cfg->kimivl, &ck, st);
         vt_checkpoint_close(&ck);
@@ -95,6 +99,7 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_tap tap = vt_run_tap(o, tr);
     vt_kimivl_batch batch;
     vt_tensor feats;
+    if (!rc) vt_output_stage("preprocessing (the image processor)");
     if (!rc) rc = vt_kimivl_pipeline(&feats, &batch, &m, imgs, o->n_images, &cfg->pre, o->attn, &tap, &a, st);
     if (!rc) rc = vt_run_save_out(o, &feats, st);
     if (!rc && o->viz && tr) rc = draw_pictures(tr, imgs, o->n_images, &cfg->pre, &batch, &cfg->kimivl, &a, st);

@@ -37,6 +37,7 @@ static double mask_picture(double N)
 {
     double up = N < 512 ? floor((511 + N) / N) : 1, down = N > 2048 ? floor((N + 2047) / 2048) : 1;
     double side = ceil(N * up / down);
+    side += 300; /* the axes, legend and caption around it */
     return 2 * side * side * 3 + N * 4;
 }
 

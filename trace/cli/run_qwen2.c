@@ -16,6 +16,8 @@
 #include "processor/processor.h"
 #include "qwen2vl/qwen2vl.h"
 #include "cli/run.h"
+#include "cli/output.h"
+#include "viz/viz.h"
 #include "viz/viz_qwen2.h"
 
 /* ======================================== --viz capture ======================================== */
@@ -76,25 +78,40 @@ static int draw_pictures(const vt_run_opts *o, const vt_model_config *cfg, vt_tr
     VT_TRY(vt_vision_cu_seqlens(&cu, grid_thw, a, st));
     const int64_t N = vt_i32(&cu)[cu.shape[0] - 1];
     if (cfg->family == VT_FAMILY_QWEN2VL) {
-        VT_TRY(vt_viz_qwen2_mask(tr, "visual.attention_mask.png", vt_i32(&cu), cu.shape[0] - 1, N, st));
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.attention_mask.png", vt_i32(&cu), cu.shape[0] - 1, N,
+                                 "one image or one time slice of a video (visual.cu_seqlens)", st));
     } else {
         /* the two distinct masks: windows (most blocks) and whole images (fullatt_block_indexes) */
         const int ws = cfg->qwen25vl.window_size / c->spatial_merge_size / c->patch_size;
         vt_tensor wi, raw, cu_win;
         VT_TRY(vt_qwen25vl_get_window_index(&wi, &raw, grid_thw, ws, c->spatial_merge_size, a, st));
         VT_TRY(vt_qwen25vl_unique_consecutive(&cu_win, &raw, a, st));
-        VT_TRY(vt_viz_qwen2_mask(tr, "visual.window_mask.png", vt_i32(&cu_win), cu_win.shape[0] - 1, N, st));
-        VT_TRY(vt_viz_qwen2_mask(tr, "visual.full_mask.png", vt_i32(&cu), cu.shape[0] - 1, N, st));
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.window_mask.png", vt_i32(&cu_win), cu_win.shape[0] - 1, N,
+                                 "one window of get_window_index (the blocks outside fullatt_block_indexes)", st));
+        VT_TRY(vt_viz_qwen2_mask(tr, "visual.full_mask.png", vt_i32(&cu), cu.shape[0] - 1, N,
+                                 "one image or one time slice of a video (the fullatt_block_indexes blocks)", st));
+        int first = 0; /* the window-mask segment of each input's first window */
         for (int k = 0; k < o->n_images + o->n_videos; k++) {
             const int64_t *g = vt_i64(grid_thw) + 3 * k;
-            if (!v->resized[k] || v->h[k] != g[1] * c->patch_size || v->w[k] != g[2] * c->patch_size)
-                continue; /* never emitted (or not this input's grid): nothing to draw on */
+            int n_win = 0;
             char file[64];
             if (k < o->n_images) snprintf(file, sizeof file, "image.%d.windows.png", k);
             else snprintf(file, sizeof file, "video.%d.windows.png", k - o->n_images);
-            VT_TRY(vt_viz_qwen25_windows(tr, file, v->resized[k], g[1], g[2], ws, c->spatial_merge_size, c->patch_size,
-                                         st));
+            if (v->resized[k] && v->h[k] == g[1] * c->patch_size && v->w[k] == g[2] * c->patch_size)
+                VT_TRY(vt_viz_qwen25_windows(tr, file, v->resized[k], g[1], g[2], ws, c->spatial_merge_size,
+                                             c->patch_size, first, &n_win, st));
+            first += (int)g[0] * n_win; /* every time slice of a video has the same windows */
         }
+    }
+    /* each input's patches and merge blocks over its resized pixels (what preprocess --viz draws too) */
+    for (int k = 0; k < o->n_images + o->n_videos; k++) {
+        const int64_t *g = vt_i64(grid_thw) + 3 * k;
+        if (!v->resized[k] || v->h[k] != g[1] * c->patch_size || v->w[k] != g[2] * c->patch_size) continue;
+        char file[64];
+        if (k < o->n_images) snprintf(file, sizeof file, "image.%d.grid.png", k);
+        else snprintf(file, sizeof file, "video.%d.grid.png", k - o->n_images);
+        VT_TRY(vt_viz_patch_grid(tr, file, v->resized[k], (int)v->w[k], (int)v->h[k], c->patch_size,
+                                 c->spatial_merge_size, st));
     }
     vt_arena_reset(a, mark);
     return VT_OK;
@@ -165,7 +182,8 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
     int rc = vt_mem_weights(e, cfg, st);
     if (rc == VT_OK) {
         vt_mem_qwen2(e, vt_model_vision(cfg), cfg->family == VT_FAMILY_QWEN25VL, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
-        rc = vt_mem_check(e, o->model_dir, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
+        rc = vt_run_check_literal(o, e->tokens, st);
+        if (rc == VT_OK) rc = vt_mem_check(e, o->model_dir, "lower --max-pixels (or --min-pixels), or pass fewer inputs", st);
     }
     free(in);
     return rc;
@@ -190,9 +208,11 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     /* the inputs' sizes decide the memory, which is checked before the weights are loaded; a checkpoint
      * that disagrees with config.json then fails before anything is preprocessed */
     vt_mem_estimate est;
+    vt_output_stage("decoding the inputs");
     int rc = decode_inputs(&s, o, st);
     if (rc == VT_OK) rc = check_memory(&s, o, cfg, &po, &est, st);
     if (rc == VT_OK && o->mem) o->mem->est = est;
+    if (rc == VT_OK) vt_output_stage("loading the weights");
     if (rc == VT_OK && (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK) {
         s.ck_open = 1;
         rc = q25 ? vt_qwen25vl_load(&s.m25, &cfg->qwen25vl, &s.ck, st) : vt_qwen2vl_load(&s.m2, &cfg->qwen2vl, &s.ck, st);
@@ -215,6 +235,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     /* the processor, (Qwen2.5-VL) second_per_grid_ts, the tower on images then videos */
     vt_processor_pixels px;
     vt_tensor visual;
+    if (rc == VT_OK) vt_output_stage("preprocessing (the image processor)");
     if (rc == VT_OK)
         rc = q25 ? vt_qwen25vl_pipeline(&visual, &px, &s.m25, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
                                         o->attn, &tap, &s.a, st)

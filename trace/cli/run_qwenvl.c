@@ -10,6 +10,7 @@
 
 #include "qwenvl/qwenvl.h"
 #include "cli/run.h"
+#include "cli/output.h"
 #include "viz/viz_qwenvl.h"
 
 int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
@@ -26,6 +27,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_image *imgs = calloc((size_t)o->n_images, sizeof *imgs);
     vt_mem_input *sizes = calloc((size_t)o->n_images, sizeof *sizes);
     if (!imgs || !sizes) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    vt_output_stage("decoding the inputs");
     for (int k = 0; rc == VT_OK && k < o->n_images; k++) {
         rc = vt_image_load(&imgs[k], o->images[k], VT_EXIF_IGNORE, st);
         sizes[k] = (vt_mem_input){imgs[k].w, imgs[k].h, 1};
@@ -44,6 +46,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_qwenvl_model m;
     memset(&m, 0, sizeof m);
     vt_checkpoint ck;
+    if (rc == VT_OK) vt_output_stage("loading the weights");
     if (rc == VT_OK && (rc = vt_checkpoint_open(&ck, o->model_dir, st)) == VT_OK) {
         rc = vt_qwenvl_load(&m, &cfg->qwenvl, &ck, st);
         vt_checkpoint_close(&ck);
@@ -56,6 +59,7 @@ int vt_run_qwenvl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
     vt_arena a;
     vt_arena_init(&a, vt_mem_arena_limit());
     vt_tensor out;
+    if (rc == VT_OK) vt_output_stage("preprocessing (the image transform)");
     if (rc == VT_OK) rc = vt_qwenvl_pipeline(&out, &m, imgs, o->n_images, &tap, &a, st);
     for (int k = 0; imgs && k < o->n_images; k++) vt_image_free(&imgs[k]);
     free(imgs);

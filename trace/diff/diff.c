@@ -122,6 +122,16 @@ static int compare_one(diff_walk *w, diff_row *r, const vt_diff_opts *o, vt_stat
     return VT_OK;
 }
 
+/* Two traces of different models: said first, in one line (on stderr with --json: stdout is the document). */
+static void warn_models(FILE *out, const diff_walk *w, const vt_diff_opts *o)
+{
+    const char *a = vt_manifest_model_type(w->mo->model), *b = vt_manifest_model_type(w->mr->model);
+    if (!a || !b || !strcmp(a, b)) return;
+    fprintf(o->format == VT_DIFF_JSON ? stderr : out,
+            "warning: ours is a %s trace and the reference a %s trace: two different models, so names, shapes and "
+            "numbers will not line up\n", a, b);
+}
+
 static void print_header(FILE *out, const diff_walk *w, const vt_diff_opts *o)
 {
     fprintf(out, "ours:      %s\nreference: %s\n", w->ours_dir, w->ref_dir);
@@ -247,6 +257,7 @@ int vt_diff(const char *ours_dir, const char *ref_dir, const vt_diff_opts *o, FI
     w.loc = loc;
     if (rc == VT_OK && !(w.rows = calloc((size_t)(mr.n ? mr.n : 1), sizeof *w.rows)))
         rc = vt_fail(st, VT_ERESOURCE, "out of memory for %d diff rows", mr.n);
+    if (rc == VT_OK) warn_models(out, &w, o);
     if (rc == VT_OK && o->format != VT_DIFF_JSON) print_header(out, &w, o);
     if (rc == VT_OK) rc = walk(&w, o, out, st);
     if (rc == VT_OK) {

@@ -45,6 +45,7 @@ typedef struct vt_diff_opts {
                                every tensor, the text still stops showing them at the first failure */
     char *const *show;      /* --show NAME: tensors whose error maps the report draws too */
     int n_show;
+    int force;              /* --force: write the report into a directory holding other files (they are kept) */
 } vt_diff_opts;
 
 vt_diff_opts vt_diff_defaults(void);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "format/guard.h"
 #include "format/outfile.h"
 #include "io/fileio.h"
 
@@ -52,10 +53,12 @@ static int written_by_report(const char *dir)
 
 /* Refuse a directory that holds anything a report did not write; *old receives whether it holds a
  * previous report (to be replaced). */
-static int check_dir(const char *dir, int *old, vt_status *st)
+static int check_dir(const char *dir, int force, int *old, vt_status *st)
 {
     struct stat sb;
     *old = 0;
+    /* a model or someone else's trace is never a report directory unless --force (format/guard.h) */
+    VT_TRY(vt_output_guard(dir, VT_OUT_DIR, "--report", force, st));
     if (stat(dir, &sb) != 0) {
         if (errno != ENOENT) return vt_fail(st, VT_EINPUT, "--report %s: %s", dir, strerror(errno));
         return VT_OK; /* created when the report is written */
@@ -77,10 +80,10 @@ static int check_dir(const char *dir, int *old, vt_status *st)
         }
     }
     closedir(d);
-    if (other[0])
+    if (other[0] && !force)
         return vt_fail(st, VT_EINPUT,
                        "--report %s: the directory holds %s, which no earlier vlmtrace diff --report wrote; give a new "
-                       "or empty directory (nothing was changed)",
+                       "or empty directory, or --force to write beside it (nothing was changed)",
                        dir, other);
     *old = n > 0;
     return VT_OK;
@@ -93,7 +96,7 @@ int report_check(const vt_manifest *mr, const vt_diff_opts *o, vt_status *st)
             return vt_fail(st, VT_EINPUT, "--show %s: no tensor of that name in the reference trace %s", o->show[i],
                            mr->dir ? mr->dir : "");
     int old;
-    return check_dir(o->report_dir, &old, st);
+    return check_dir(o->report_dir, o->force, &old, st);
 }
 
 /* Remove the files of a previous report (all are report names: check_dir said so). */
@@ -230,7 +233,7 @@ int report_write(const diff_walk *w, const vt_diff_opts *o, vt_status *st)
 {
     const char *dir = o->report_dir;
     int old;
-    VT_TRY(check_dir(dir, &old, st)); /* again: the walk took time */
+    VT_TRY(check_dir(dir, o->force, &old, st)); /* again: the walk took time */
     VT_TRY(vt_mkdirs(dir, st));
     rep_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return vt_fail(st, VT_ERESOURCE, "out of memory for the report");

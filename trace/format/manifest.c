@@ -31,6 +31,19 @@ int vt_glob_any(char *const *globs, int n, const char *name)
     return 0;
 }
 
+const char *vt_manifest_model_type(const char *label)
+{
+    if (!label || !*label || !strcmp(label, "preprocess") || !strcmp(label, "rope")) return NULL;
+    if (!strcmp(label, "qwen-vl-visual")) return "qwen";
+    if (!strcmp(label, "kimi-vl-vision")) return "kimi_vl";
+    return label;
+}
+
+int vt_manifest_is_ours(const vt_manifest *m)
+{
+    return m->producer && !strncmp(m->producer, "vlmtrace ", 9);
+}
+
 int vt_manifest_only_keeps(const vt_manifest *m, const char *name) { return vt_glob_any(m->only, m->n_only, name); }
 
 void vt_manifest_free(vt_manifest *m)
@@ -47,6 +60,8 @@ void vt_manifest_free(vt_manifest *m)
     free(m->pictures);
     free(m->dir);
     free(m->model);
+    free(m->producer);
+    free(m->preprocessor);
     free(m->inject);
     memset(m, 0, sizeof *m);
 }
@@ -188,6 +203,16 @@ int vt_manifest_parse(vt_manifest *m, const char *json, size_t len, vt_status *s
         rc = vt_fail(st, VT_ERESOURCE, "out of memory");
         goto out;
     }
+    cJSON *producer = cJSON_GetObjectItemCaseSensitive(root, "producer");
+    if (cJSON_IsString(producer) && !(m->producer = dupstr(producer->valuestring))) {
+        rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+        goto out;
+    }
+    cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "preprocessor_config");
+    if (cJSON_IsString(pre) && !(m->preprocessor = dupstr(pre->valuestring))) {
+        rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+        goto out;
+    }
     cJSON *inject = cJSON_GetObjectItemCaseSensitive(root, "inject");
     if (cJSON_IsString(inject) && !(m->inject = dupstr(inject->valuestring))) {
         rc = vt_fail(st, VT_ERESOURCE, "out of memory");
@@ -247,6 +272,8 @@ char *vt_manifest_to_json(const vt_manifest *m)
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     cJSON_AddStringToObject(root, "model", m->model ? m->model : "");
+    if (m->producer) cJSON_AddStringToObject(root, "producer", m->producer);
+    if (m->preprocessor) cJSON_AddStringToObject(root, "preprocessor_config", m->preprocessor);
     if (m->inject) cJSON_AddStringToObject(root, "inject", m->inject);
     if (m->n_only) cJSON_AddItemToObject(root, "only", string_array(m->only, m->n_only));
     cJSON_AddItemToObject(root, "pictures", string_array(m->pictures, m->n_pictures));

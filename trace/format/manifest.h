@@ -1,7 +1,7 @@
 /*
  * manifest.h -- manifest.json, the table of contents of a trace directory (docs/trace-spec.md).
  *
- *     {"model": "qwen2_vl", "only": [...], "pictures": [...], "inject": "...",
+ *     {"model": "qwen2_vl", "producer": "vlmtrace 0.1.0", "only": [...], "pictures": [...], "inject": "...",
  *      "tensors": [{"name": ..., "file": ..., "dtype": ..., "shape": [...], "note": ...}, ...]}
  *
  * A trace directory is complete only when its manifest.json exists; the tracer writes it last, through
@@ -34,6 +34,10 @@ typedef struct vt_manifest_entry {
 typedef struct vt_manifest {
     char *dir;         /* the directory it was read from (NULL when built in memory) */
     char *model;       /* model_type, or "preprocess" / "rope"; never compared by diff */
+    char *producer;    /* who wrote it: "vlmtrace <version>" for ours (VT_PRODUCER), "hf_trace.py" for the
+                          PyTorch side; NULL when absent (the golden traces), which counts as another producer */
+    char *preprocessor;/* where the processor's options came from: a preprocessor_config.json, or "the published
+                          defaults (...)" (preprocess and run of Qwen2-VL / Qwen2.5-VL); NULL when not said */
     char *inject;      /* the bug switched on by --inject, NULL for a clean run */
     char **only;       /* --only globs recorded by the run that wrote it */
     int n_only;
@@ -42,6 +46,15 @@ typedef struct vt_manifest {
     vt_manifest_entry *t;
     int n, cap;
 } vt_manifest;
+
+/* The model a trace's "model" label names, as config.json's model_type ("qwen2_vl", "qwen2_5_vl", "qwen",
+ * "kimi_vl", ...): the golden traces' own labels are mapped ("qwen-vl-visual" -> "qwen", "kimi-vl-vision"
+ * -> "kimi_vl"); NULL for a label that names no model ("preprocess", "rope", none), which diff never
+ * warns about. */
+const char *vt_manifest_model_type(const char *label);
+
+/* Did vlmtrace write this trace? (its producer begins with "vlmtrace "; guard.h) */
+int vt_manifest_is_ours(const vt_manifest *m);
 
 int vt_manifest_read(vt_manifest *m, const char *dir, vt_status *st);
 /* Parse JSON text; messages do not name a file (for vt_manifest_read and the fuzzer). */

@@ -20,6 +20,8 @@
 #include "io/fileio.h"
 #include "format/outfile.h"
 #include "synth/synth.h"
+#include "format/guard.h"
+#include "format/version.h"
 
 #define PRESETS_SUBDIR "notebooks-data/presets"
 #define HUB_SHARD_MB 5000.0 /* save_pretrained's max_shard_size "5GB" = 5 * 10^9 bytes */
@@ -208,6 +210,8 @@ int vt_synth_config(const char *json, size_t len, int layers, vt_st_dtype dtype,
     }
     const char *dt = dtype == VT_ST_BF16 ? "bfloat16" : "float32";
     bad |= set_item(root, "torch_dtype", cJSON_CreateString(dt));
+    /* the mark that lets a later synth --out rewrite this checkpoint (format/guard.h) */
+    bad |= set_item(root, VT_SYNTH_MARK, cJSON_CreateString(VT_PRODUCER));
     cJSON *vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config");
     if (cJSON_IsObject(vc) && cJSON_GetObjectItemCaseSensitive(vc, "torch_dtype"))
         bad |= set_item(vc, "torch_dtype", cJSON_CreateString(dt));

@@ -147,7 +147,9 @@ void vt_canvas_text(vt_canvas *c, int x, int y, const char *text, vt_rgb col, in
     if (scale < 1) scale = 1;
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
-    size_t cap = 300 * strlen(buf) + 64; /* stb_easy_font: about 270 bytes of quads per character */
+    /* stb_easy_font: up to about 14 quads of 64 bytes per character; a short cap silently drops the last
+     * quads, which made "18" read as "13" and "0" as "C" */
+    size_t cap = 1024 * strlen(buf) + 1024;
     float *v = malloc(cap);
     if (!v) return; /* a caption is decoration: nothing drawn rather than a failure */
     int quads = stb_easy_font_print(0, 0, buf, NULL, v, (int)cap);
@@ -158,6 +160,47 @@ void vt_canvas_text(vt_canvas *c, int x, int y, const char *text, vt_rgb col, in
         vt_canvas_fill_rect(c, x + x0 * scale, y + y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale, col);
     }
     free(v);
+}
+
+int vt_canvas_text_wrap(vt_canvas *c, int x, int y, int maxw, const char *text, vt_rgb col, int scale)
+{
+    if (scale < 1) scale = 1;
+    char line[512], word[512];
+    int lines = 0;
+    size_t len = 0;
+    line[0] = 0;
+    for (const char *p = text;;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        size_t n = strcspn(p, " ");
+        snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word - 1 ? n : sizeof word - 1), p);
+        p += n;
+        char next[1024];
+        snprintf(next, sizeof next, "%s%s%s", line, len ? " " : "", word);
+        if (len && vt_canvas_text_width(next) * scale > maxw) { /* the word starts the next line */
+            if (c) vt_canvas_text(c, x, y + lines * VT_TEXT_LINE * scale, line, col, scale);
+            lines++;
+            snprintf(line, sizeof line, "%s", word);
+        } else {
+            memcpy(line, next, sizeof line - 1); /* next fits: it is at most one line wide */
+            line[sizeof line - 1] = 0;
+        }
+        len = strlen(line);
+    }
+    if (len) {
+        if (c) vt_canvas_text(c, x, y + lines * VT_TEXT_LINE * scale, line, col, scale);
+        lines++;
+    }
+    return lines * VT_TEXT_LINE * scale;
+}
+
+int vt_canvas_legend(vt_canvas *c, int x, int y, vt_rgb col, const char *label, int scale)
+{
+    const int box = 8 * scale;
+    vt_canvas_fill_rect(c, x, y, box, box, col);
+    vt_canvas_rect(c, x, y, box, box, VT_RGB(0, 0, 0), 1);
+    vt_canvas_text(c, x + box + 3 * scale, y, label, VT_RGB(0, 0, 0), scale);
+    return box + 3 * scale + vt_canvas_text_width(label) * scale;
 }
 
 /* ======================================== colours ======================================== */
@@ -235,12 +278,13 @@ int vt_viz_patch_grid(vt_tracer *tr, const char *file, const uint8_t *rgb, int w
     int zoom = 640 / side; /* small images are zoomed up to ~640 px so the grid does not hide them */
     if (zoom < 1) zoom = 1;
     if (zoom > 8) zoom = 8;
-    char caption[200];
-    int gh = h / patch, gw = w / patch, block = patch * merge;
-    snprintf(caption, sizeof caption, "%dx%d px: %dx%d patches of %d px (thin), %dx%d merge blocks of %d px (thick)",
-             w, h, gw, gh, patch, (w + block - 1) / block, (h + block - 1) / block, block);
-    const int cap_h = 14, tw = vt_canvas_text_width(caption) + 8;
-    int cw = w * zoom > tw ? w * zoom : tw;
+    char caption[400];
+    int gh = h / patch, gw = w / patch, block = patch * merge, bw = (w + block - 1) / block, bh = (h + block - 1) / block;
+    snprintf(caption, sizeof caption, "%dx%d px resized: %dx%d patches of %d px (thin lines) = %d rows of pixel_values; "
+             "%dx%d merge blocks of %d px (gold), each fused by the merger into one token, numbered in output order "
+             "(%d tokens)", w, h, gw, gh, patch, gw * gh, bw, bh, block, bw * bh);
+    int cw = w * zoom < 480 ? 480 : w * zoom;
+    const int cap_h = vt_canvas_text_wrap(NULL, 0, 0, cw - 8, caption, VT_RGB(0, 0, 0), 2) + 8;
     vt_canvas c;
     VT_TRY(vt_canvas_init(&c, cw, h * zoom + cap_h, VT_RGB(255, 255, 255), st));
     vt_canvas_blit(&c, 0, 0, rgb, w, h, zoom);
@@ -248,13 +292,24 @@ int vt_viz_patch_grid(vt_tracer *tr, const char *file, const uint8_t *rgb, int w
     for (int x = 0; x <= w; x += patch) vt_canvas_blend_rect(&c, x == w ? x * zoom - 1 : x * zoom, 0, 1, h * zoom, VT_RGB(255, 255, 255), 0.5f);
     for (int y = 0; y <= h; y += patch) vt_canvas_blend_rect(&c, 0, y == h ? y * zoom - 1 : y * zoom, w * zoom, 1, VT_RGB(255, 255, 255), 0.5f);
     /* merge-block lines: solid, thicker when zoomed */
-    const int t = zoom >= 3 ? 2 : 1;
+    const int t = zoom >= 2 ? 2 : 1;
     const vt_rgb gold = VT_RGB(255, 200, 0);
     for (int x = 0; x <= w; x += block) vt_canvas_fill_rect(&c, x == w ? x * zoom - t : x * zoom, 0, t, h * zoom, gold);
     for (int y = 0; y <= h; y += block) vt_canvas_fill_rect(&c, 0, y == h ? y * zoom - t : y * zoom, w * zoom, t, gold);
     if (w % block) vt_canvas_fill_rect(&c, w * zoom - t, 0, t, h * zoom, gold);
     if (h % block) vt_canvas_fill_rect(&c, 0, h * zoom - t, w * zoom, t, gold);
-    vt_canvas_text(&c, 4, h * zoom + 3, caption, VT_RGB(0, 0, 0), 1);
+    /* each block's token number at scale 2 on a dark tab, where it fits; left out otherwise */
+    for (int by = 0; by < bh; by++)
+        for (int bx = 0; bx < bw; bx++) {
+            char num[16];
+            snprintf(num, sizeof num, "%d", by * bw + bx);
+            const int nw = 2 * vt_canvas_text_width(num) + 8;
+            if (nw + 2 * t + 2 > block * zoom || 18 + 2 * t > block * zoom) continue;
+            int x = bx * block * zoom + t, y = by * block * zoom + t;
+            vt_canvas_fill_rect(&c, x, y, nw, 18, VT_RGB(0, 0, 0));
+            vt_canvas_text(&c, x + 2, y + 2, num, gold, 2);
+        }
+    vt_canvas_text_wrap(&c, 4, h * zoom + 4, cw - 8, caption, VT_RGB(0, 0, 0), 2);
     int rc = vt_viz_save(&c, tr, file, st);
     vt_canvas_free(&c);
     return rc;

@@ -63,6 +63,17 @@ void vt_canvas_matrix(vt_canvas *c, int x, int y, const float *m, int rows, int 
 void vt_canvas_text(vt_canvas *c, int x, int y, const char *text, vt_rgb col, int scale);
 /* Width in pixels of text drawn at scale 1. */
 int vt_canvas_text_width(const char *text);
+/* Text wrapped at spaces to lines of at most maxw pixels, drawn from (x, y) at `scale` (c NULL: only
+ * measured). Returns the height it takes: VT_TEXT_LINE * scale per line. Every caption and legend of the
+ * pictures is drawn at scale 2 or more (scale 1 is too small to read: "18" looks like "13"). */
+#define VT_TEXT_LINE 11
+int vt_canvas_text_wrap(vt_canvas *c, int x, int y, int maxw, const char *text, vt_rgb col, int scale);
+/* A legend entry: a swatch of col (outlined) and its label at `scale`; returns the width it took. */
+int vt_canvas_legend(vt_canvas *c, int x, int y, vt_rgb col, const char *label, int scale);
+
+/* The colour convention of every mask picture (PNGs and notebooks alike): a pair that may attend is drawn
+ * in its segment's palette colour (light), a masked pair (-inf) in VT_VIZ_MASKED (dark). */
+#define VT_VIZ_MASKED VT_RGB(40, 40, 40)
 
 /* The i-th colour of a 10-colour categorical palette (cycled for i >= 10): segments, windows, images. */
 vt_rgb vt_palette(int i);

@@ -94,19 +94,21 @@ static int draw_image(const vt_qwenvl_viz *v, vt_tracer *tr, int k, vt_status *s
         return vt_fail(st, VT_EINPUT, "--viz: cannot lay out %lld keys / %lld queries on square grids", (long long)v->L,
                        (long long)v->Q);
     const int P = S / g, cell = g >= 72 ? 2 : 144 / g, side = g * cell;
-    const int na = qg < 4 ? qg : 4, cap = 12, gap = 10, title_h = 30;
+    const int na = qg < 4 ? qg : 4, cap = 20, gap = 10;
     char title[256], line2[256];
     snprintf(title, sizeof title, "attn_pool: head-mean attention of %d of %lld queries over the %dx%d patches of image %d",
              na * na, (long long)v->Q, g, g, k);
     snprintf(line2, sizeof line2, "colour: weight / the query's max (viridis); white box: the query's own cell of the %dx%d "
              "sin-cos grid", qg, qg);
-    int cw = na * (side + gap) + gap, tw = vt_canvas_text_width(title) + 2 * gap;
-    if (vt_canvas_text_width(line2) + 2 * gap > tw) tw = vt_canvas_text_width(line2) + 2 * gap;
-    if (tw > cw) cw = tw;
+    /* the words at scale 2 (legible), wrapped to the panels' width */
+    int cw = na * (side + gap) + gap;
+    if (cw < 480) cw = 480;
+    const int h1 = vt_canvas_text_wrap(NULL, 0, 0, cw - 2 * gap, title, VT_RGB(0, 0, 0), 2);
+    const int title_h = 8 + h1 + vt_canvas_text_wrap(NULL, 0, 0, cw - 2 * gap, line2, VT_RGB(0, 0, 0), 2) + 8;
     vt_canvas c;
     VT_TRY(vt_canvas_init(&c, cw, title_h + na * (cap + side + gap), VT_RGB(255, 255, 255), st));
-    vt_canvas_text(&c, gap, 4, title, VT_RGB(0, 0, 0), 1);
-    vt_canvas_text(&c, gap, 16, line2, VT_RGB(60, 60, 60), 1);
+    vt_canvas_text_wrap(&c, gap, 6, cw - 2 * gap, title, VT_RGB(0, 0, 0), 2);
+    vt_canvas_text_wrap(&c, gap, 8 + h1, cw - 2 * gap, line2, VT_RGB(60, 60, 60), 2);
 
     const uint8_t *rgb = v->resized[k];
     const float *wk = v->weights + (int64_t)k * v->Q * v->L;
@@ -122,7 +124,9 @@ static int draw_image(const vt_qwenvl_viz *v, vt_tracer *tr, int k, vt_status *s
             int x0 = gap + b * (side + gap), y0 = title_h + a * (cap + side + gap);
             char cap_s[64];
             snprintf(cap_s, sizeof cap_s, "query %d (%d,%d)", q, qy, qx);
-            vt_canvas_text(&c, x0, y0, cap_s, VT_RGB(0, 0, 0), 1);
+            if (2 * vt_canvas_text_width(cap_s) + 8 > side) snprintf(cap_s, sizeof cap_s, "query %d", q);
+            if (2 * vt_canvas_text_width(cap_s) + 8 > side) snprintf(cap_s, sizeof cap_s, "%d", q);
+            vt_canvas_text(&c, x0, y0 + 2, cap_s, VT_RGB(0, 0, 0), 2);
             y0 += cap;
             for (int gy = 0; gy < g; gy++)
                 for (int gx = 0; gx < g; gx++) {

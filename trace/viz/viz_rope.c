@@ -9,11 +9,11 @@
 #define MAX_ROWS 8     /* batch rows drawn */
 #define PANEL_H 110    /* plot height of one axis panel */
 #define PANEL_GAP 6
-#define LEFT 44        /* room for the axis letter and the value labels */
+#define LEFT 70        /* room for the axis letter and the value labels (text at scale 2: legible) */
 #define RIGHT 12
-#define TITLE_H 22
-#define ROW_TITLE_H 16
-#define LEGEND_H 22
+#define TITLE_H 30
+#define ROW_TITLE_H 26
+#define LEGEND_H 34
 
 typedef enum { TOK_TEXT, TOK_IMAGE, TOK_VIDEO, TOK_PAD } tok_kind;
 
@@ -46,14 +46,17 @@ int vt_viz_rope_positions(vt_tracer *tr, const char *file, const vt_tensor *inpu
         if (pos[i] > vmax) vmax = pos[i];
     if (vmax < 1) vmax = 1;
     const int row_h = ROW_TITLE_H + 3 * (PANEL_H + PANEL_GAP);
-    vt_canvas c;
-    VT_TRY(vt_canvas_init(&c, LEFT + plot_w + RIGHT, TITLE_H + rows * row_h + LEGEND_H, VT_RGB(255, 255, 255), st));
-    const vt_rgb black = VT_RGB(0, 0, 0), grey = VT_RGB(150, 150, 150), axis_col[3] = {vt_palette(0), vt_palette(1),
-                                                                                       vt_palette(2)};
     char text[256];
     snprintf(text, sizeof text, "M-RoPE position ids (%s): %lld x %lld tokens%s", caption, (long long)B, (long long)L,
              B > rows ? ", first 8 rows" : "");
-    vt_canvas_text(&c, 4, 4, text, black, 1);
+    int width = LEFT + plot_w + RIGHT;
+    if (2 * vt_canvas_text_width(text) + 8 > width) width = 2 * vt_canvas_text_width(text) + 8;
+    if (width < 620) width = 620; /* the legend's width at scale 2 */
+    vt_canvas c;
+    VT_TRY(vt_canvas_init(&c, width, TITLE_H + rows * row_h + LEGEND_H, VT_RGB(255, 255, 255), st));
+    const vt_rgb black = VT_RGB(0, 0, 0), grey = VT_RGB(120, 120, 120), axis_col[3] = {vt_palette(0), vt_palette(1),
+                                                                                        vt_palette(2)};
+    vt_canvas_text(&c, 4, 6, text, black, 2);
     const int tok_w = plot_w / L > 1 ? (int)(plot_w / L) : 1;
     const int dot = tok_w >= 6 ? 4 : tok_w >= 3 ? 2 : 1;
     for (int b = 0; b < rows; b++) {
@@ -62,7 +65,7 @@ int vt_viz_rope_positions(vt_tracer *tr, const char *file, const vt_tensor *inpu
             snprintf(text, sizeof text, "row %d   rope_deltas %lld", b, (long long)vt_i64(rope_deltas)[b]);
         else
             snprintf(text, sizeof text, "row %d   (position ids given)", b);
-        vt_canvas_text(&c, 4, y_row + 2, text, black, 1);
+        vt_canvas_text(&c, 4, y_row + 4, text, black, 2);
         for (int ax = 0; ax < 3; ax++) {
             const int y0 = y_row + ROW_TITLE_H + ax * (PANEL_H + PANEL_GAP); /* panel top */
             /* shading: vision spans and padding, token by token */
@@ -88,10 +91,10 @@ int vt_viz_rope_positions(vt_tracer *tr, const char *file, const vt_tensor *inpu
                 px = x, py = y;
             }
             snprintf(text, sizeof text, "%c", "thw"[ax]);
-            vt_canvas_text(&c, 6, y0 + PANEL_H / 2 - 8, text, axis_col[ax], 2);
+            vt_canvas_text(&c, 6, y0 + PANEL_H / 2 - 12, text, axis_col[ax], 3);
             snprintf(text, sizeof text, "%lld", (long long)vmax);
-            vt_canvas_text(&c, LEFT - 4 - vt_canvas_text_width(text), y0, text, grey, 1);
-            vt_canvas_text(&c, LEFT - 4 - vt_canvas_text_width("0"), y0 + PANEL_H - 9, "0", grey, 1);
+            vt_canvas_text(&c, LEFT - 6 - 2 * vt_canvas_text_width(text), y0, text, grey, 2);
+            vt_canvas_text(&c, LEFT - 6 - 2 * vt_canvas_text_width("0"), y0 + PANEL_H - 16, "0", grey, 2);
         }
     }
     /* legend */
@@ -100,12 +103,14 @@ int vt_viz_rope_positions(vt_tracer *tr, const char *file, const vt_tensor *inpu
     const char *names[4] = {"image", "video", "padding", "sequence index"};
     const vt_rgb cols[4] = {shade[TOK_IMAGE], shade[TOK_VIDEO], shade[TOK_PAD], VT_RGB(200, 200, 200)};
     for (int i = 0; i < 4; i++) {
-        if (i < 3)
-            vt_canvas_fill_rect(&c, x, yl, 12, 10, cols[i]);
-        else
-            vt_canvas_line(&c, x, yl + 9, x + 12, yl, cols[i]);
-        vt_canvas_text(&c, x + 16, yl + 1, names[i], black, 1);
-        x += 16 + vt_canvas_text_width(names[i]) + 14;
+        if (i < 3) {
+            vt_canvas_fill_rect(&c, x, yl, 16, 16, cols[i]);
+            vt_canvas_rect(&c, x, yl, 16, 16, grey, 1);
+        } else {
+            vt_canvas_line(&c, x, yl + 15, x + 16, yl, VT_RGB(150, 150, 150));
+        }
+        vt_canvas_text(&c, x + 22, yl + 1, names[i], black, 2);
+        x += 22 + 2 * vt_canvas_text_width(names[i]) + 18;
     }
     int rc = vt_viz_save(&c, tr, file, st);
     vt_canvas_free(&c);
