@@ -87,6 +87,9 @@ check run-synth 0 run --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png 
 check rope-synth-ids 0 rope --model "$tmp/synth" --layout "text:3 image:1x4x6 text:2" --trace "$tmp/synth-ids" --quiet
 check generate-synth-bf16 0 generate --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png --max-pixels 8000 \
     --input-ids "$tmp/synth-ids/input_ids.npy" --max-new-tokens 2
+check generate-prompt 0 generate --model "$tmp/synth" --tokenizer $R/tokenizer/tokenizer.json \
+    --image $R/kimivl-multi/image0.png --min-pixels 3136 --max-pixels 3136 --prompt "Describe this image." \
+    --max-new-tokens 2 --trace "$tmp/gen-prompt"
 
 # tokenize: the real 11 MB tokenizer.json; text with added tokens, NFC, CJK, an emoji; a long piece (the bucket
 # path); decoding with a character cut by a special token

@@ -40,6 +40,7 @@ static int exists(const char *path)
 
 /* `generate` with a golden case's inputs (inputs.json), the extra arguments after them. */
 static int generate_case(const char *case_dir, const char *extra_fmt, ...) VT_PRINTF(2, 3);
+static void write_ids(const char *path, const int64_t *v, int64_t n);
 static int generate_case(const char *case_dir, const char *extra_fmt, ...)
 {
     char args[4096], extra[2048];
@@ -370,6 +371,66 @@ static void test_lm_bf16_kept_equals_widened(void **state)
     vt_test_rmtree(dir);
 }
 
+/* Issue 23's done-when, through generate: on a synth model with the real vocabulary and special ids (the
+ * tiny-qwen2-vl preset) and the golden tokenizer, `--prompt "Describe this image."` with a 112 x 112 PNG
+ * that --min/--max-pixels 3136 make 56 x 56 (4 pads) writes input_ids equal to chat.json's chat-image-4 ids,
+ * prints the answer as text, and --input-ids with those ids gives the same trace byte for byte (all but
+ * generate.text, the decoded answer only --prompt records). */
+static void test_lm_prompt_chat_image_4(void **state)
+{
+    (void)state;
+    static const int64_t chat_image_4[] = {151644, 8948,   198,    2610,   525,    264,   10950, 17847,  13,    151645,
+                                           198,    151644, 872,    198,    151652, 151655, 151655, 151655, 151655, 151653,
+                                           74785,  419,    2168,   13,     151645, 198,   151644, 77091, 198};
+    const int64_t L = (int64_t)(sizeof chat_image_4 / sizeof *chat_image_4);
+    char dir[64], model[128], a[128], b[128], ids[128];
+    vt_test_tmpdir(dir);
+    snprintf(model, sizeof model, "%s/model", dir);
+    snprintf(a, sizeof a, "%s/prompt", dir);
+    snprintf(b, sizeof b, "%s/ids", dir);
+    snprintf(ids, sizeof ids, "%s/ids.npy", dir);
+    if (vt_test_cli(out, sizeof out, "synth --preset tiny-qwen2-vl --out %s --quiet", model)) fail_msg("%s", out);
+    const char *common = "--image " VT_GOLDEN("kimivl-multi") "/image0.png --min-pixels 3136 --max-pixels 3136 "
+                         "--max-new-tokens 4 --quiet";
+    if (vt_test_cli(out, sizeof out, "generate --model %s --tokenizer " VT_GOLDEN("tokenizer") "/tokenizer.json "
+                    "--prompt \"Describe this image.\" %s --trace %s", model, common, a))
+        fail_msg("%s", out);
+    vt_tensor t, text;
+    void *o1, *o2;
+    vt_test_load_golden(a, "input_ids", &t, &o1);
+    assert_int_equal(t.shape[1], L);
+    assert_memory_equal(t.data, chat_image_4, sizeof chat_image_4);
+    vt_test_load_golden(a, "generate.text", &text, &o2); /* what was printed: the text, then a newline */
+    assert_int_equal(strlen(out), (size_t)text.shape[0] + 1);
+    assert_memory_equal(out, text.data, (size_t)text.shape[0]);
+    write_ids(ids, chat_image_4, L);
+    if (vt_test_cli(out, sizeof out, "generate --model %s --input-ids %s %s --trace %s", model, ids, common, b))
+        fail_msg("%s", out);
+    vt_manifest m;
+    vt_status st = {0};
+    if (vt_manifest_read(&m, b, &st)) fail_msg("%s", st.msg);
+    for (int i = 0; i < m.n; i++) {
+        char fa[512], fb[512];
+        snprintf(fa, sizeof fa, "%s/%s", a, m.t[i].file);
+        snprintf(fb, sizeof fb, "%s/%s", b, m.t[i].file);
+        void *x, *y;
+        size_t nx, ny;
+        if (vt_read_file(fa, &x, &nx, 1 << 26, &st) || vt_read_file(fb, &y, &ny, 1 << 26, &st)) fail_msg("%s", st.msg);
+        if (nx != ny || memcmp(x, y, nx)) fail_msg("%s: --prompt and --input-ids traces differ", m.t[i].name);
+        free(x), free(y);
+    }
+    vt_manifest_free(&m);
+    /* one or the other, and the flags that need --prompt */
+    assert_int_equal(vt_test_cli(out, sizeof out, "generate --model %s --input-ids %s --prompt hi %s", model, ids, common), 2);
+    expect_error(2, "--prompt and --input-ids both given");
+    assert_int_equal(vt_test_cli(out, sizeof out, "generate --model %s --input-ids %s --raw %s", model, ids, common), 2);
+    expect_error(2, "--raw needs --prompt");
+    assert_int_equal(vt_test_cli(out, sizeof out, "generate --model %s --prompt hi %s", model, common), 2);
+    expect_error(2, "tokenizer.json"); /* the synth directory has no tokenizer */
+    free(o1), free(o2);
+    vt_test_rmtree(dir);
+}
+
 /* ======================================== bad input ======================================== */
 
 /* Write the golden prompt with one edit (index at -> value), or of another shape, to path. */
@@ -474,7 +535,7 @@ static void test_lm_bad_input(void **state)
     expect_error(2, "not a trace; nothing was written");
     /* missing --input-ids */
     assert_int_equal(vt_test_cli(out, sizeof out, "generate --model %s --image %s/image.0.png", E2E2, E2E2), 2);
-    expect_error(2, "no --input-ids");
+    expect_error(2, "no --prompt TEXT or --input-ids F.npy given");
     free(v);
     free(owned);
     vt_test_rmtree(dir);
@@ -492,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_lm_stops_at_eos),
         cmocka_unit_test(test_lm_language_model_prefix_sharded),
         cmocka_unit_test(test_lm_bf16_kept_equals_widened),
+        cmocka_unit_test(test_lm_prompt_chat_image_4),
         cmocka_unit_test(test_lm_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

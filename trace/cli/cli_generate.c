@@ -13,16 +13,23 @@
 #include "format/npy.h"
 
 static const char generate_usage[] =
-    "usage: vlmtrace generate --model DIR --input-ids F.npy [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
+    "usage: vlmtrace generate --model DIR (--prompt TEXT [--raw] [--tokenizer FILE] | --input-ids F.npy)\n"
+    "                         [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
     "                         [--min-pixels N] [--max-pixels N] [--max-new-tokens N] [--trace DIR] [--only GLOB]...\n"
     "                         [--out F.npy] [--threads N] [--attn literal|segments] [--no-cache] [--widen-bf16]\n"
     "                         [--inject BUG] [--timings] [--force] [--quiet]\n"
     "\n"
     "Run the whole Qwen2-VL / Qwen2.5-VL model in DIR: the images and videos through the processor and the\n"
     "vision tower, their rows scattered into the prompt's <|image_pad|> / <|video_pad|> positions, the Qwen2\n"
-    "language model with M-RoPE on the prompt, then greedy decoding with a KV cache. The generated ids go to\n"
-    "stdout on one line; with --trace every intermediate is written under its Hugging Face name.\n"
+    "language model with M-RoPE on the prompt, then greedy decoding with a KV cache. With --prompt the answer\n"
+    "is printed as it is generated (special tokens left out); with --input-ids the generated ids go to stdout\n"
+    "on one line. With --trace every intermediate is written under its Hugging Face name.\n"
     "\n"
+    "  --prompt TEXT        the question: one user message holding the images, then the videos, then TEXT,\n"
+    "                       through the Qwen2-VL chat template (with the assistant prefix) and the tokenizer,\n"
+    "                       each pad expanded to its input's merged tokens (docs/tokenizer.md)\n"
+    "  --raw                TEXT is the whole prompt as it is (no template; its pads are still expanded)\n"
+    "  --tokenizer FILE     tokenizer.json (default: DIR/tokenizer.json)\n"
     "  --input-ids F.npy    the prompt: int64 [1, L] (or [L]) with the vision pads already expanded, as the\n"
     "                       processor returns input_ids (one <|image_pad|> per merged token of each image)\n"
     "  --image FILE         an image, repeatable (image.0, image.1, ...), in the prompt's order\n"
@@ -33,7 +40,8 @@ static const char generate_usage[] =
     "                       generation_config.json's eos_token_id when DIR has one, else config.json's\n"
     "  --trace DIR          write every intermediate tensor as DIR/<name>.npy and DIR/manifest.json (last):\n"
     "                       the tower's, the language model's on the prompt (model.layers.{i}.*, lm_head),\n"
-    "                       then generated_ids, generate.logits, generate.position_ids\n"
+    "                       then generated_ids, generate.logits, generate.position_ids; with --prompt also\n"
+    "                       generate.text (the answer, UTF-8 bytes)\n"
     "  --only GLOB          trace only names matching a shell-style glob; repeatable\n"
     "  --out F.npy          save the generated ids as int64 [1, n]\n"
     "  --threads N          OpenMP threads (results do not depend on it)\n"
@@ -110,6 +118,14 @@ static int parse_args(gen_args *r, int argc, char **argv, vt_status *st)
         if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
             if (m < 0) return VT_EINPUT;
             o->model_dir = v;
+        } else if ((m = vt_arg_value(&a, "--prompt", &v, st)) != 0) {
+            if (m < 0) return VT_EINPUT;
+            r->g.prompt = v;
+        } else if ((m = vt_arg_value(&a, "--tokenizer", &v, st)) != 0) {
+            if (m < 0) return VT_EINPUT;
+            r->g.tokenizer = v;
+        } else if (vt_arg_flag(&a, "--raw")) {
+            r->g.raw = 1;
         } else if ((m = vt_arg_value(&a, "--input-ids", &v, st)) != 0) {
             if (m < 0) return VT_EINPUT;
             r->input_ids_path = v;
@@ -177,9 +193,12 @@ static int parse_args(gen_args *r, int argc, char **argv, vt_status *st)
         }
     }
     if (!o->model_dir) return vt_fail(st, VT_EINPUT, "no --model DIR given (see vlmtrace generate --help)");
-    if (!r->input_ids_path)
-        return vt_fail(st, VT_EINPUT, "no --input-ids F.npy given: the prompt's ids, vision pads expanded (see "
-                       "vlmtrace generate --help)");
+    if (!r->input_ids_path && !r->g.prompt)
+        return vt_fail(st, VT_EINPUT, "no --prompt TEXT or --input-ids F.npy given (see vlmtrace generate --help)");
+    if (r->input_ids_path && r->g.prompt)
+        return vt_fail(st, VT_EINPUT, "--prompt and --input-ids both given: the prompt is one or the other");
+    if (r->g.raw && !r->g.prompt) return vt_fail(st, VT_EINPUT, "--raw needs --prompt");
+    if (r->g.tokenizer && !r->g.prompt) return vt_fail(st, VT_EINPUT, "--tokenizer needs --prompt");
     o->images = r->images.v;
     o->n_images = r->images.n;
     o->only = r->only.v;
@@ -230,7 +249,7 @@ static int generate_run(int argc, char **argv, vt_status *st)
     /* never write over a checkpoint, a config or another producer's trace (format/guard.h) */
     if (rc == VT_OK && r.g.run.trace_dir) rc = vt_output_guard(r.g.run.trace_dir, VT_OUT_DIR, "--trace", r.out.force, st);
     if (rc == VT_OK && r.g.run.out_path) rc = vt_output_guard(r.g.run.out_path, VT_OUT_FILE, "--out", r.out.force, st);
-    if (rc == VT_OK) rc = read_input_ids(&r, st);
+    if (rc == VT_OK && r.input_ids_path) rc = read_input_ids(&r, st);
     static vt_model_config cfg; /* large; one per process */
     if (rc == VT_OK) rc = vt_config_load(&cfg, r.g.run.model_dir, st);
     if (rc == VT_OK) rc = resolve_inject(&r.g.run, &cfg, st);

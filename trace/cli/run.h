@@ -79,7 +79,12 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
 typedef struct vt_gen_opts {
     vt_run_opts run;            /* --model, --image, --video, --fps, --min/max-pixels, --trace, --only, --out
                                    (the generated ids), --threads, --attn, --inject, --timings */
-    const vt_tensor *input_ids; /* --input-ids F.npy: int64 [1, L] (read and checked by cli_generate.c) */
+    const vt_tensor *input_ids; /* --input-ids F.npy: int64 [1, L] (read and checked by cli_generate.c), or
+                                   NULL with --prompt */
+    const char *prompt;         /* --prompt TEXT: one user message (the images, the videos, the text) through
+                                   the chat template and the tokenizer (ref/tokenizer/chat.h) */
+    int raw;                    /* --raw: TEXT is the whole prompt, no template (its pads still expanded) */
+    const char *tokenizer;      /* --tokenizer FILE: tokenizer.json; DIR's by default */
     int max_new_tokens;         /* --max-new-tokens, 64 by default */
     int no_cache;               /* --no-cache: every step recomputes the whole sequence (the goldens' protocol) */
     int widen_bf16;             /* --widen-bf16: BF16 weights widened to float32 at load (same results) */
