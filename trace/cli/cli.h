@@ -85,8 +85,8 @@ void vt_numlist_free(vt_numlist *l);
 int vt_opts_parse(const char *cmd, const vt_opt *opts, int n_opts, int argc, char **argv, vt_strlist *pos,
                   vt_status *st);
 
-/* The flag-at-a-time helpers the table replaced; kept only until the subcommands written in parallel
- * (tokenize, generate) move to vt_opts_parse at integration. New code: vt_opts_parse. */
+/* The flag-at-a-time helpers the table replaced; kept only until generate, written in parallel, moves to
+ * vt_opts_parse at integration. New code: vt_opts_parse. */
 typedef struct vt_args {
     int argc;
     char **argv;
