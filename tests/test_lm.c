@@ -207,8 +207,8 @@ static void test_lm_cache_vs_recompute(void **state)
     for (int i = 0; i < 4; i++) {
         snprintf(fa, sizeof fa, "%s/%s.npy", a, same[i]);
         snprintf(fb, sizeof fb, "%s/%s.npy", b, same[i]);
-        void *x, *y;
-        size_t nx, ny;
+        void *x = NULL, *y = NULL;
+        size_t nx = 0, ny = 0;
         vt_status st = {0};
         if (vt_read_file(fa, &x, &nx, 1 << 24, &st) || vt_read_file(fb, &y, &ny, 1 << 24, &st)) fail_msg("%s", st.msg);
         if (nx != ny || memcmp(x, y, nx)) fail_msg("%s: the cached and recomputed runs differ in bits", same[i]);
@@ -351,8 +351,8 @@ static void test_lm_bf16_kept_equals_widened(void **state)
         char fa[512], fb[512];
         snprintf(fa, sizeof fa, "%s/%s", a, m.t[i].file);
         snprintf(fb, sizeof fb, "%s/%s", b, m.t[i].file);
-        void *x, *y;
-        size_t nx, ny;
+        void *x = NULL, *y = NULL;
+        size_t nx = 0, ny = 0;
         if (vt_read_file(fa, &x, &nx, 1 << 26, &st) || vt_read_file(fb, &y, &ny, 1 << 26, &st)) fail_msg("%s", st.msg);
         if (nx != ny || memcmp(x, y, nx)) fail_msg("%s: BF16 kept and widened at load differ", m.t[i].name);
         free(x), free(y);
@@ -413,8 +413,8 @@ static void test_lm_prompt_chat_image_4(void **state)
         char fa[512], fb[512];
         snprintf(fa, sizeof fa, "%s/%s", a, m.t[i].file);
         snprintf(fb, sizeof fb, "%s/%s", b, m.t[i].file);
-        void *x, *y;
-        size_t nx, ny;
+        void *x = NULL, *y = NULL;
+        size_t nx = 0, ny = 0;
         if (vt_read_file(fa, &x, &nx, 1 << 26, &st) || vt_read_file(fb, &y, &ny, 1 << 26, &st)) fail_msg("%s", st.msg);
         if (nx != ny || memcmp(x, y, nx)) fail_msg("%s: --prompt and --input-ids traces differ", m.t[i].name);
         free(x), free(y);
