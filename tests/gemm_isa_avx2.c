@@ -11,6 +11,7 @@
 #define vt_gemm_pack vt_gemm_pack_avx2
 #define vt_gemm_packed vt_gemm_packed_avx2
 #define vt_gemm_abt vt_gemm_abt_avx2
+#define vt_gemm_abt_mat vt_gemm_abt_mat_avx2
 #include "../ref/core/gemm.c"
 #else
 typedef int vt_gemm_isa_avx2_absent; /* ISO C wants a declaration in every file */

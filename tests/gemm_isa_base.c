@@ -11,6 +11,7 @@
 #define vt_gemm_pack vt_gemm_pack_base
 #define vt_gemm_packed vt_gemm_packed_base
 #define vt_gemm_abt vt_gemm_abt_base
+#define vt_gemm_abt_mat vt_gemm_abt_mat_base
 #include "../ref/core/gemm.c"
 #else
 typedef int vt_gemm_isa_base_absent; /* ISO C wants a declaration in every file */

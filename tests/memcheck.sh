@@ -82,6 +82,14 @@ check rope-qwen3vl-tokenizer 0 rope --config $R/rope-index-qwen3vl/qwen3vl-image
     --trace "$tmp/rope5" --quiet
 check diff-qwen3vl-fail 1 diff "$tmp/q3" $R/qwen3vl-multi --all  # 3 frames (odd: padded) against 4
 check inspect-qwen3vl 0 inspect --model $R/qwen3vl-image
+E=$R/qwen2vl-e2e
+E25=$R/qwen25vl-e2e
+check generate 0 generate --model $E --image $E/image.0.png --min-pixels 3136 --max-pixels 40000 \
+    --input-ids $E/input_ids.npy --max-new-tokens 4 --trace "$tmp/gen" --out "$tmp/gen.npy"
+check generate-video-nocache-literal 0 generate --model $E25 --image $E25/image.0.png \
+    --video $E25/video.0.frame.0.png,$E25/video.0.frame.1.png,$E25/video.0.frame.2.png,$E25/video.0.frame.3.png \
+    --fps 1.5 --min-pixels 3136 --max-pixels 30000 --input-ids $E25/input_ids.npy --max-new-tokens 3 --no-cache \
+    --attn literal --inject decode-positions-restart
 check show 0 show "$tmp/q2"
 check diff-pass 0 diff $R/qwen2vl-image $R/qwen2vl-image --summary
 check diff-fail 1 diff "$tmp/q25" $R/qwen25vl-image --all --json
@@ -97,6 +105,15 @@ check err-report-write 3 VLMTRACE_FAIL_WRITE_AFTER=30000 diff $R/qwen2vl-image $
 check inspect 0 inspect --model $R/kimivl-multi --image $R/kimivl-multi/image0.png
 check synth 0 synth --preset tiny-qwen2.5-vl --out "$tmp/synth" --shard-mb 0.05
 check run-synth 0 run --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png --max-pixels 8000
+# a prompt for the synth model (BF16, the whole model): 3 text ids, then the image, which the 8000-pixel bound
+# resizes to 56 x 84 (a 4 x 6 patch grid, 2 x 3 merged tokens), then 2 text ids
+check rope-synth-ids 0 rope --model "$tmp/synth" --layout "text:3 image:1x4x6 text:2" --trace "$tmp/synth-ids" --quiet
+check generate-synth-bf16 0 generate --model "$tmp/synth" --image $R/qwen2vl-image/image.0.png --max-pixels 8000 \
+    --input-ids "$tmp/synth-ids/input_ids.npy" --max-new-tokens 2
+check generate-prompt 0 generate --model "$tmp/synth" --tokenizer $R/tokenizer/tokenizer.json \
+    --image $R/kimivl-multi/image0.png --min-pixels 3136 --max-pixels 3136 --prompt "Describe this image." \
+    --max-new-tokens 2 --trace "$tmp/gen-prompt"
+
 # tokenize: the real 11 MB tokenizer.json; text with added tokens, NFC, CJK, an emoji; a long piece (the bucket
 # path); decoding with a character cut by a special token
 printf '<|im_start|>user\nCaf\303\251 cafe\314\201 \350\247\206\350\247\211 \360\237\221\215  x\n<|im_end|>' >"$tmp/tok.txt"
@@ -126,6 +143,9 @@ check err-write-failure 3 VLMTRACE_FAIL_WRITE_AFTER=300000 run --model $R/qwen2v
 check err-write-failure-kimi 3 VLMTRACE_FAIL_WRITE_AFTER=200000 run --model $R/kimivl-multi \
     --image $R/kimivl-multi/image0.png --trace "$tmp/e5" --viz
 check err-no-manifest-show 2 show "$tmp/e4"
+check err-generate-vision-only 2 generate --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png \
+    --input-ids $E/input_ids.npy --trace "$tmp/e5"
+check err-generate-pads 2 generate --model $E --image $E/image.0.png --input-ids $E/input_ids.npy --max-pixels 8000
 check err-no-manifest-diff 2 diff "$tmp/e4" $R/qwen2vl-image
 check err-memory-limit 2 VLMTRACE_MAX_MEMORY=4M run --model $R/qwen25vl-image --image $R/qwen2vl-image/image.0.png \
     --trace "$tmp/e6"

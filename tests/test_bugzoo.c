@@ -359,6 +359,30 @@ static void test_bugzoo_no_mrope_sections(void **state)
 #undef RM
 }
 
+#define E2E VT_GOLDEN("qwen2vl-e2e")
+#define E2E_ARGS "generate --model " E2E " --image " E2E "/image.0.png --min-pixels 3136 --max-pixels 40000 " \
+                 "--input-ids " E2E "/input_ids.npy --max-new-tokens 8"
+
+/* The decoder's rotary: the tables right, the split wrong, the answer different. */
+static void test_bugzoo_mrope_section_order(void **state)
+{
+    (void)state;
+    check_bug(E2E_ARGS, "mrope-section-order", E2E, "mrope.cos", "model.rotary_emb.sin",
+              LIST("mrope.sin", "model.layers.0.self_attn.q_rope", "model.layers.0.self_attn.out", "lm_head",
+                   "generated_ids"),
+              LIST("visual", "inputs_embeds", "position_ids", "rope_deltas", "model.rotary_emb.cos",
+                   "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj"));
+}
+
+/* Cached decoding without rope_deltas: the prompt (and its token) right, every later one wrong. */
+static void test_bugzoo_decode_positions_restart(void **state)
+{
+    (void)state;
+    check_bug(E2E_ARGS, "decode-positions-restart", E2E, "generated_ids", "lm_head",
+              LIST("generate.logits", "generate.position_ids"),
+              LIST("position_ids", "rope_deltas", "model.layers.1", "model.norm", "lm_head"));
+}
+
 /* Unknown bugs, bugs of another family or command, and misuse: one line, exit 2, the valid names. */
 static void test_bugzoo_refusals(void **state)
 {
@@ -386,6 +410,10 @@ static void test_bugzoo_refusals(void **state)
     cli_refused("rope --model " RI " --input-ids " RI "/input_ids.npy --trace /tmp/never --inject no-mrope-sections",
                 "give --q and --k", NULL);
 #undef RI
+    cli_refused(E2E_ARGS " --inject qkv-global-split", "does not apply to vlmtrace generate on Qwen2-VL",
+                "mrope-section-order, decode-positions-restart");
+    cli_refused("run --model " E2E " --image " E2E "/image.0.png --inject decode-positions-restart",
+                "does not apply to vlmtrace run on Qwen2-VL", NULL);
 }
 
 /* ======================================== docs/bug-zoo.md ======================================== */
@@ -458,7 +486,7 @@ static void test_bugzoo_docs_are_live(void **state)
         }
         p = strstr(end + 3, "```");
     }
-    assert_int_equal(reports, 13); /* every `$ bin/vlmtrace` report block of docs/bug-zoo.md */
+    assert_int_equal(reports, 15); /* every `$ bin/vlmtrace` report block of docs/bug-zoo.md */
     free(raw);
     vt_test_rmtree(tmp);
 }
@@ -764,7 +792,9 @@ int main(void)
         cmocka_unit_test(test_bugzoo_no_segment_mask),    cmocka_unit_test(test_bugzoo_fullatt_as_strings),
         cmocka_unit_test(test_bugzoo_no_reverse_index),   cmocka_unit_test(test_bugzoo_qkv_global_split),
         cmocka_unit_test(test_bugzoo_cross_image_leak),   cmocka_unit_test(test_bugzoo_sequential_positions),
-        cmocka_unit_test(test_bugzoo_no_mrope_sections),  cmocka_unit_test(test_bugzoo_refusals),
+        cmocka_unit_test(test_bugzoo_no_mrope_sections),
+        cmocka_unit_test(test_bugzoo_mrope_section_order),
+        cmocka_unit_test(test_bugzoo_decode_positions_restart),  cmocka_unit_test(test_bugzoo_refusals),
         cmocka_unit_test(test_bugzoo_docs_are_live),
         cmocka_unit_test(test_locate_qwen2_head_segment), cmocka_unit_test(test_locate_rows_match_trace),
         cmocka_unit_test(test_locate_pixels),             cmocka_unit_test(test_locate_other_families),

@@ -18,6 +18,8 @@
 /* tests/gemm_isa_*.c: ref/core/gemm.c with one micro-kernel variant each, instead of the run-time choice */
 void vt_gemm_abt_avx2(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
 void vt_gemm_abt_base(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K);
+void vt_gemm_abt_mat_avx2(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K);
+void vt_gemm_abt_mat_base(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K);
 #endif
 
 static float *rand_floats(int64_t n, unsigned seed)
@@ -157,6 +159,61 @@ static void test_kernels_gemm_every_isa(void **state)
     }
 }
 
+/* BF16 weights in the kernel's panel order (gemm.h), widened inside the kernel, give the bits of the same
+ * values in float32 row-major, through the row split (many rows) and the column split with the one-row
+ * kernel (few rows: decoding), at 1 and 2 threads and in every instruction-set variant; and the naive
+ * chain. The weights are rounded to bf16 first, so both storages hold the same values. */
+static void test_kernels_gemm_bf16_panels(void **state)
+{
+    (void)state;
+#if VT_ISA_HAS_CLONES
+    __builtin_cpu_init();
+    const int v3 = __builtin_cpu_supports("x86-64-v3") != 0;
+#endif
+    const int64_t shapes[][3] = {{1, 1, 1}, {1, 70, 1176}, {3, 33, 2500}, {15, 96, 40}, {17, 100, 1176}, {45, 64, 7}};
+    const int saved = omp_get_max_threads();
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = rand_floats(M * K, 21), *B = rand_floats(N * K, 22), *bias = rand_floats(N, 23);
+        uint16_t *P = calloc((size_t)VT_GEMM_PANELS_BF16(N, K), sizeof *P);
+        float *want = malloc((size_t)(M * N) * sizeof(float)), *got = malloc((size_t)(M * N) * sizeof(float));
+        assert_true(P && want && got);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++) {
+                uint32_t u;
+                memcpy(&u, &B[n * K + k], 4);
+                u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u; /* round to nearest even bf16 */
+                memcpy(&B[n * K + k], &u, 4);
+                P[(n / VT_GEMM_NR) * K * VT_GEMM_NR + k * VT_GEMM_NR + n % VT_GEMM_NR] = (uint16_t)(u >> 16);
+            }
+        naive_abt(want, A, B, bias, M, N, K);
+        vt_mat Pm = {NULL, P}, Fm = {B, NULL};
+        char what[96];
+        for (int t = 1; t <= 2; t++) {
+            omp_set_num_threads(t);
+            vt_gemm_abt_mat(got, A, Pm, bias, M, N, K);
+            snprintf(what, sizeof what, "bf16 panels %lldx%lldx%lld, %d thread(s)", (long long)M, (long long)N, (long long)K, t);
+            assert_same_bits(got, want, M, N, what);
+            vt_gemm_abt_mat(got, A, Fm, bias, M, N, K);
+            snprintf(what, sizeof what, "f32 %lldx%lldx%lld, %d thread(s)", (long long)M, (long long)N, (long long)K, t);
+            assert_same_bits(got, want, M, N, what);
+        }
+        omp_set_num_threads(saved);
+#if VT_ISA_HAS_CLONES
+        vt_gemm_abt_mat_base(got, A, Pm, bias, M, N, K);
+        assert_same_bits(got, want, M, N, "bf16 panels, baseline variant");
+        if (v3) {
+            vt_gemm_abt_mat_avx2(got, A, Pm, bias, M, N, K);
+            assert_same_bits(got, want, M, N, "bf16 panels, x86-64-v3 variant");
+        }
+#endif
+        vt_mat one = {NULL, P};
+        for (int64_t n = 0; n < N; n += 7) /* vt_mat_at reads the panel order back */
+            assert_true(vt_mat_at(one, K, n, K - 1) == B[n * K + K - 1]);
+        free(A), free(B), free(bias), free(P), free(want), free(got);
+    }
+}
+
 /* The build contracts nothing: a * b + c is a rounded product, then a rounded sum, as GCC and clang both
  * give with -ffp-contract=off (the Makefile's). With a = b = 1 + 2^-12 the product 1 + 2^-11 + 2^-24 rounds
  * to 1 + 2^-11, so adding c = -(1 + 2^-11) gives 0; a fused multiply-add keeps the 2^-24. Clang contracts
@@ -273,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_kernels_gemm_every_isa),
         cmocka_unit_test(test_kernels_no_fp_contraction),
         cmocka_unit_test(test_kernels_gemm_thread_invariance),
+        cmocka_unit_test(test_kernels_gemm_bf16_panels),
         cmocka_unit_test(test_kernels_attention_segments_vs_literal),
         cmocka_unit_test(test_kernels_attention_cross_vs_literal),
         cmocka_unit_test(test_kernels_exp_softmax),

@@ -163,9 +163,19 @@ static void test_readers_cli_inspect_golden_and_presets(void **state)
         {VT_GOLDEN("qwen25vl-image"), "family      Qwen2.5-VL (model_type qwen2_5_vl)", "total       54 tensors"},
         {VT_GOLDEN("qwenvl-image"), "family      Qwen-VL (model_type qwen)", "total       42 tensors"},
         {VT_GOLDEN("kimivl-image"), "family      Kimi-VL (model_type kimi_vl)", "total       35 tensors"},
+        {VT_GOLDEN("qwen2vl-e2e"), "tensors     69: 43 on the vision side, the rest the language model's",
+         "total       69 tensors"},
+        {VT_GOLDEN("qwen25vl-e2e"), "language    2 layers, vocab 256, intermediate 96", "total       81 tensors"},
+        /* the hub files as published: the vision side (391 / 390) and the language model (338 tied / 339) */
         {"notebooks-data/presets/qwen2-vl-2b", "depth 32, width 1280, num_heads 16 (head_dim 80), mlp 5120, out_hidden 1536",
-         "total       391 tensors"},
-        {"notebooks-data/presets/qwen2.5-vl-7b", "full attention in blocks [7, 15, 23, 31]", "total       390 tensors"},
+         "total       729 tensors"},
+        {"notebooks-data/presets/qwen2-vl-2b", "language    28 layers, vocab 151936, intermediate 8960, rms_norm_eps 1e-06, "
+         "max_position_embeddings 32768, sliding_window 32768 (use_sliding_window false), tie_word_embeddings true",
+         "total       729 tensors"},
+        {"notebooks-data/presets/qwen2.5-vl-7b", "full attention in blocks [7, 15, 23, 31]", "total       729 tensors"},
+        {"notebooks-data/presets/qwen2.5-vl-7b", "language    28 layers, vocab 152064, intermediate 18944, rms_norm_eps "
+         "1e-06, max_position_embeddings 128000, sliding_window 32768 (use_sliding_window false), tie_word_embeddings false",
+         "total       729 tensors"},
         {"notebooks-data/presets/qwen-vl", "n_queries 256, output_dim 4096 (32 heads)", "total       594 tensors"},
         {"notebooks-data/presets/kimi-vl-a3b", "projector   4608 -> 2048", "total       335 tensors"},
     };

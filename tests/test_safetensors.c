@@ -205,7 +205,10 @@ static void test_st_f16_and_unaligned(void **state)
 
 /* ---- the vision side only: shards, prefixes ---- */
 
-static void test_st_sharded_vision_only(void **state)
+/* A sharded checkpoint as transformers >= 4.52 saves it: model.visual.* and model.language_model.* (+ lm_head).
+ * Both sides are kept under their canonical names; a language-model tensor of a dtype we cannot read
+ * (I64 here) is skipped, not an error; a shard holding neither side is never opened. */
+static void test_st_sharded_two_sides(void **state)
 {
     (void)state;
     char dir[64], path[128];
@@ -213,7 +216,7 @@ static void test_st_sharded_vision_only(void **state)
     float v1[6] = {1, 2, 3, 4, 5, 6};
     unsigned char s1[24 + 8 * 2];
     memcpy(s1, v1, 24);
-    memset(s1 + 24, 0x3f, 16); /* an LM embedding, BF16 [2, 4] */
+    memset(s1 + 24, 0x3f, 16); /* an LM embedding, BF16 [2, 4]: every value 0x3f3f */
     snprintf(path, sizeof path, "%s/model-00001-of-00003.safetensors", dir);
     write_st(path,
              "{\"model.visual.patch_embed.proj.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
@@ -229,26 +232,32 @@ static void test_st_sharded_vision_only(void **state)
              "\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[2,1],\"data_offsets\":[4,12]},"
              "\"model.language_model.pos\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[12,20]}}",
              s2, sizeof s2);
-    /* the third shard holds only the language model: it must not even be opened */
+    /* the third shard holds neither side (say, a speculative-decoding head): it must not even be opened */
     snprintf(path, sizeof path, "%s/model-00003-of-00003.safetensors", dir);
     write_text(path, "not a safetensors file at all");
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
     write_text(path, "{\"metadata\":{\"total_size\":76},\"weight_map\":{"
                      "\"lm_head.weight\":\"model-00002-of-00003.safetensors\","
                      "\"model.language_model.embed_tokens.weight\":\"model-00001-of-00003.safetensors\","
-                     "\"model.language_model.layers.0.mlp.weight\":\"model-00003-of-00003.safetensors\","
+                     "\"mtp.layers.0.mlp.weight\":\"model-00003-of-00003.safetensors\","
                      "\"model.language_model.pos\":\"model-00002-of-00003.safetensors\","
                      "\"model.visual.merger.mlp.0.bias\":\"model-00002-of-00003.safetensors\","
                      "\"model.visual.patch_embed.proj.weight\":\"model-00001-of-00003.safetensors\"}}");
     vt_checkpoint ck;
     vt_status st = {0};
     if (vt_checkpoint_open(&ck, dir, &st)) fail_msg("%s", st.msg);
-    assert_int_equal(ck.n, 2);
+    assert_int_equal(ck.n, 4);
+    assert_int_equal(ck.n_lm, 2);
     assert_int_equal(ck.n_files, 2);
-    assert_null(vt_checkpoint_find(&ck, "lm_head.weight"));
-    assert_null(vt_checkpoint_find(&ck, "model.language_model.embed_tokens.weight"));
+    const vt_st_tensor *e = vt_checkpoint_find(&ck, "model.embed_tokens.weight"); /* the hub name finds it */
+    assert_non_null(e);
+    assert_string_equal(e->name, "model.language_model.embed_tokens.weight");
+    assert_true(e->lm && e->dtype == VT_ST_BF16);
+    assert_non_null(vt_checkpoint_find(&ck, "lm_head.weight"));
+    assert_null(vt_checkpoint_find(&ck, "model.pos")); /* I64: skipped */
     const vt_st_tensor *t = vt_checkpoint_find(&ck, "visual.merger.mlp.0.bias");
     assert_non_null(t);
+    assert_false(t->lm);
     assert_string_equal(t->name, "model.visual.merger.mlp.0.bias");
     assert_string_equal(t->canon, "visual.merger.mlp.0.bias");
     assert_ptr_equal(vt_checkpoint_find(&ck, "model.visual.merger.mlp.0.bias"), t); /* stored name works too */
@@ -257,12 +266,34 @@ static void test_st_sharded_vision_only(void **state)
     assert_memory_equal(w, v1, sizeof v1);
     assert_int_equal(vt_checkpoint_read_f32(&ck, "visual.merger.mlp.0.bias", VT_DIMS(2), bias, &st), 0);
     assert_true(bias[0] == 2.0f && bias[1] == -1.0f);
+
+    /* the binder keeps a BF16 matrix BF16 (the stored bits), or widens it when asked */
+    for (int widen = 0; widen <= 1; widen++) {
+        ck.widen_bf16 = widen;
+        vt_wbind b;
+        vt_wbind_init(&b, &ck);
+        vt_mat m = vt_wbind_mat(&b, &st, VT_DIMS(2, 4), "model.embed_tokens.weight");
+        assert_int_equal(vt_wbind_alloc(&b, &st), 0);
+        m = vt_wbind_mat(&b, &st, VT_DIMS(2, 4), "model.embed_tokens.weight");
+        assert_true(vt_wbind_ok(&b));
+        if (widen) {
+            assert_null(m.bf16);
+            for (int i = 0; i < 8; i++) assert_true(m.f32[i] == vt_bf16_to_f32(0x3f3f));
+        } else {
+            assert_null(m.f32);
+            for (int r = 0; r < 2; r++) /* in the kernel's panel order: (r, k) at k * 32 + r */
+                for (int k = 0; k < 4; k++) assert_int_equal(m.bf16[k * 32 + r], 0x3f3f);
+            for (int k = 0; k < 4; k++) assert_int_equal(m.bf16[k * 32 + 2], 0); /* rows past N: zero */
+        }
+        free(vt_wbind_take(&b));
+        vt_wbind_free(&b);
+    }
     vt_checkpoint_close(&ck);
 
     /* the index file itself can be given */
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
     if (vt_checkpoint_open(&ck, path, &st)) fail_msg("%s", st.msg);
-    assert_int_equal(ck.n, 2);
+    assert_int_equal(ck.n, 4);
     vt_checkpoint_close(&ck);
     vt_test_rmtree(dir);
 }
@@ -534,7 +565,7 @@ int main(void)
         cmocka_unit_test(test_st_golden_every_family),
         cmocka_unit_test(test_st_half_conversions),
         cmocka_unit_test(test_st_f16_and_unaligned),
-        cmocka_unit_test(test_st_sharded_vision_only),
+        cmocka_unit_test(test_st_sharded_two_sides),
         cmocka_unit_test(test_st_published_prefixes),
         cmocka_unit_test(test_st_missing_key_and_wrong_shape),
         cmocka_unit_test(test_st_wbind_two_passes),

@@ -71,16 +71,20 @@ static void check_loads(const char *dir, vt_st_dtype want)
     if (vt_config_load(&cfg, dir, &st)) fail_msg("%s", st.msg);
     vt_checkpoint ck;
     if (vt_checkpoint_open(&ck, dir, &st)) fail_msg("%s", st.msg);
-    vt_weight_spec *w;
-    int n;
+    vt_weight_spec *w, *wl;
+    int n, nl;
     assert_int_equal(vt_config_weights(&cfg, &w, &n, &st), 0);
-    for (int i = 0; i < n; i++) {
+    assert_int_equal(vt_config_lm_weights(&cfg, &wl, &nl, &st), 0); /* Qwen2-VL / Qwen2.5-VL: the whole model */
+    for (int i = 0; i < n + nl; i++) {
+        const vt_weight_spec *x = i < n ? &w[i] : &wl[i - n];
         const vt_st_tensor *t;
-        if (vt_checkpoint_expect(&ck, w[i].name, w[i].ndim, w[i].shape, &t, &st)) fail_msg("%s: %s", dir, st.msg);
+        if (vt_checkpoint_expect(&ck, x->name, x->ndim, x->shape, &t, &st)) fail_msg("%s: %s", dir, st.msg);
         assert_int_equal(t->dtype, want);
     }
-    assert_int_equal(ck.n, n); /* nothing more on the vision side */
+    assert_int_equal(ck.n, n + nl); /* nothing more on either side */
+    assert_int_equal(ck.n_lm, nl);
     free(w);
+    free(wl);
     vt_checkpoint_close(&ck);
 }
 
@@ -228,7 +232,7 @@ static void test_synth_init_scales(void **state)
     int n, residual = 0;
     assert_int_equal(vt_config_weights(&cfg, &w, &n, &st), 0);
     for (int i = 0; i < n; i++) {
-        vt_synth_init in = vt_synth_init_for(&cfg, 32, &w[i]);
+        vt_synth_init in = vt_synth_init_for(&cfg, 32, 28, &w[i]);
         residual += in.residual;
         const char *nm = w[i].name;
         if (!strcmp(nm, "visual.patch_embed.proj.weight")) assert_true(in.std == 1.0 / sqrt(1176.0) && in.mean == 0);
@@ -246,7 +250,7 @@ static void test_synth_init_scales(void **state)
     assert_int_equal(vt_config_weights(&cfg, &w, &n, &st), 0);
     residual = 0;
     for (int i = 0; i < n; i++) {
-        vt_synth_init in = vt_synth_init_for(&cfg, 48, &w[i]);
+        vt_synth_init in = vt_synth_init_for(&cfg, 48, 28, &w[i]);
         residual += in.residual;
         const char *nm = w[i].name;
         if (!strcmp(nm, "transformer.visual.positional_embedding")) assert_true(in.std == 1.0 / sqrt(1664.0));
@@ -262,7 +266,7 @@ static void test_synth_init_scales(void **state)
     assert_int_equal(vt_config_weights(&cfg, &w, &n, &st), 0);
     residual = 0;
     for (int i = 0; i < n; i++) {
-        vt_synth_init in = vt_synth_init_for(&cfg, 27, &w[i]);
+        vt_synth_init in = vt_synth_init_for(&cfg, 27, 28, &w[i]);
         residual += in.residual;
         if (!strcmp(w[i].name, "vision_tower.patch_embed.pos_emb.weight")) assert_true(in.std == 1.0);
         if (!strcmp(w[i].name, "vision_tower.encoder.blocks.3.mlp.fc1.weight")) assert_true(in.residual);
@@ -338,17 +342,19 @@ static void test_synth_two_shards_trace_like_one_file(void **state)
     snprintf(args, sizeof args, "--preset tiny-qwen2.5-vl --dtype f32 --out %s", one);
     synth(args);
     snprintf(args, sizeof args, "--preset tiny-qwen2.5-vl --dtype f32 --shard-mb 0.6 --out %s", two);
-    synth(args); /* 1.13 MB of data in files of at most 0.6 MB: two shards */
-    assert_non_null(strstr(out, "in 2 files"));
+    /* 1.13 MB of vision tensors, then the language model (a 29 MB embedding, 0.04 MB more) in files of at
+     * most 0.6 MB: two shards for the vision side, the embedding alone, the rest */
+    synth(args);
+    assert_non_null(strstr(out, "in 4 files"));
 
     /* the layout the hubs use */
     snprintf(p, sizeof p, "%s/model.safetensors", two);
     assert_false(exists(p));
-    snprintf(p, sizeof p, "%s/model-00001-of-00002.safetensors", two);
-    assert_true(exists(p));
-    snprintf(p, sizeof p, "%s/model-00002-of-00002.safetensors", two);
-    assert_true(exists(p));
-    snprintf(p, sizeof p, "%s/model-00003-of-00003.safetensors", two);
+    for (int k = 1; k <= 4; k++) {
+        snprintf(p, sizeof p, "%s/model-%05d-of-00004.safetensors", two, k);
+        assert_true(exists(p));
+    }
+    snprintf(p, sizeof p, "%s/model-00005-of-00005.safetensors", two);
     assert_false(exists(p));
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", two);
     size_t n;
@@ -369,17 +375,21 @@ static void test_synth_two_shards_trace_like_one_file(void **state)
         free(f);
     }
     assert_true((uint64_t)total->valuedouble == single - 8 - hl); /* tensor data only */
-    int in1 = 0, in2 = 0;
+    int in[4] = {0, 0, 0, 0};
     const char *prev = "";
     const cJSON *it;
     cJSON_ArrayForEach(it, wm) {
         assert_true(strcmp(prev, it->string) < 0); /* sorted, as json.dumps(sort_keys=True) */
         prev = it->string;
-        in1 += !strcmp(it->valuestring, "model-00001-of-00002.safetensors");
-        in2 += !strcmp(it->valuestring, "model-00002-of-00002.safetensors");
+        for (int k = 0; k < 4; k++) {
+            char shard[64];
+            snprintf(shard, sizeof shard, "model-%05d-of-00004.safetensors", k + 1);
+            in[k] += !strcmp(it->valuestring, shard);
+        }
     }
-    assert_int_equal(in1 + in2, 54);
-    assert_true(in1 > 0 && in2 > 0);
+    assert_int_equal(in[0] + in[1] + in[2] + in[3], 54 + 14); /* the vision side, the language model */
+    assert_true(in[0] > 0 && in[1] > 0 && in[3] > 0);
+    assert_int_equal(in[2], 1); /* model.embed_tokens.weight, larger than a shard, alone */
     cJSON_Delete(j);
     free(idx);
     check_loads(two, VT_ST_F32);

@@ -106,4 +106,10 @@ bug no-mrope-sections rope --model $G --input-ids $G/input_ids.npy --position-id
 bug no-segment-mask-1image run --model $R/qwen2vl-image --image $CAT --min-pixels 3136 --max-pixels 64000 \
     --inject no-segment-mask
 
+# ---- 06-llm-attention: the whole Qwen2-VL model on its e2e case, every tensor of the language model ----
+E=$R/qwen2vl-e2e
+fresh llm-qwen2vl-e2e
+q generate --model $E --image $E/image.0.png --min-pixels 3136 --max-pixels 40000 --input-ids $E/input_ids.npy \
+    --max-new-tokens 8 --trace $T/llm-qwen2vl-e2e
+
 echo "make-data.sh: $(ls "$T" | wc -l) traces in $T"

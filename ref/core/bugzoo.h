@@ -6,6 +6,7 @@
  *                                                    // vt_qwen3vl_model
  *     opts.bugs = VT_BUG_CROSS_IMAGE_LEAK;           // vt_kimivl_opts
  *     in.bugs = VT_BUG_SEQUENTIAL_POSITIONS;         // vt_mrope_inputs
+ *     lm.bugs = VT_BUG_MROPE_SECTION_ORDER;          // vt_lm_model
  *
  * Each flag switches one mistake on inside the stage where real ports made it; 0 (the default of every
  * options struct) computes what the reference computes. The flags change arithmetic, never a trace name,
@@ -49,6 +50,10 @@
  *                                 (qwen3vl_posembed.c)
  *   VT_BUG_SECTIONED_MROPE        Qwen3-VL's rotary with Qwen2-VL's contiguous t | h | w frequency chunks
  *                                 instead of the interleaved layout (mrope_qwen3.c)
+ *   VT_BUG_MROPE_SECTION_ORDER    the language model's mrope_section chunks take the position rows in the
+ *                                 order (w, h, t) instead of (t, h, w) (lm_forward.c)
+ *   VT_BUG_DECODE_POSITIONS_RESTART  cached decoding places token j at position L + j (its sequence
+ *                                 index), forgetting rope_deltas (lm_generate.c)
  */
 #ifndef VT_BUGZOO_H
 #define VT_BUGZOO_H
@@ -65,6 +70,8 @@ enum {
     VT_BUG_NO_MROPE_SECTIONS = 1u << 8,
     VT_BUG_ALIGN_CORNERS_FALSE = 1u << 9,
     VT_BUG_SECTIONED_MROPE = 1u << 10,
+    VT_BUG_MROPE_SECTION_ORDER = 1u << 11,
+    VT_BUG_DECODE_POSITIONS_RESTART = 1u << 12,
 };
 
 /* VT_BUG_SWITCH(bugs, FLAG, statement...): when FLAG is set in bugs, run the statement(s), which replace

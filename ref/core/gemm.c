@@ -33,6 +33,8 @@
 
 #include <omp.h>
 
+#include "core/status.h"
+
 #define MR VT_GEMM_MR
 #define NR VT_GEMM_NR
 #define KC 1024 /* see the header comment; a packed block is 128 KB, on each thread's stack */
@@ -188,12 +190,82 @@ void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const fl
     }
 }
 
-void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
+/* ---------------- BF16 weights, widened in the kernel ---------------- */
+
+/* bf16 is the top half of a float32: the widening is exact, so a widened panel holds the very floats a
+ * float32 copy of the checkpoint would, and every product after it is the same. */
+static inline float widen(uint16_t h)
 {
-    if (K == 0) {
-        vt_gemm_packed(C, N, A, K, NULL, bias, M, N, 0);
-        return;
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* One K-block of one panel of B: a float32 operand is packed (vt_gemm_pack); a BF16 one is already in
+ * panel order (gemm.h), so its block is one contiguous run, widened as it is copied. */
+static void pack_block(float *bp, vt_mat B, int64_t n0, int64_t nr, int64_t k0, int64_t kc, int64_t K)
+{
+    if (B.bf16) {
+        const uint16_t *src = B.bf16 + (n0 / NR) * K * NR + k0 * NR;
+        for (int64_t i = 0; i < kc * NR; i++) bp[i] = widen(src[i]);
+    } else {
+        vt_gemm_pack(bp, B.f32 + n0 * K + k0, K, 1, nr, kc);
     }
+}
+
+/* ---------------- one row of A (decoding a token) ---------------- */
+
+/* acc[NR] += a[kc] times one K-block of a panel, k ascending: tile_block's chains for a tile of one row,
+ * without the 7 rows of zeros a padded 8-row tile would multiply. With bp16 (a BF16 panel's block as
+ * stored) each value is widened in the loop, so decoding reads every weight once from memory and writes
+ * nothing; otherwise bp is a packed float32 block. Compiled per instruction set like micro_tile; the same
+ * fmaf chain per element. */
+#ifdef VT_GEMM_ONE_TARGET
+VT_GEMM_ONE_TARGET
+#else
+VT_ISA_CLONES /* core/isa.h: x86-64 GCC only */
+#endif
+static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp,
+                      const uint16_t *restrict bp16, int64_t kc)
+{
+    float c[NR];
+    for (int j = 0; j < NR; j++) c[j] = acc[j];
+    if (bp16) {
+        for (int64_t k = 0; k < kc; k++) {
+            const float a_k = a[k];
+            const uint16_t *b_k = bp16 + k * NR;
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, widen(b_k[j]), c[j]);
+        }
+    } else {
+        for (int64_t k = 0; k < kc; k++) {
+            const float a_k = a[k], *b_k = bp + k * NR;
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, b_k[j], c[j]);
+        }
+    }
+    for (int j = 0; j < NR; j++) acc[j] = c[j];
+}
+
+/* Row i of C against one K-block of one panel: as tile_block for mr = 1. */
+static void row_block(float *c_i, const float *a_i, const float *bp, const uint16_t *bp16, int64_t kc, int64_t nr,
+                      int first, const float *bias)
+{
+    float acc[NR];
+    memset(acc, 0, sizeof acc);
+    if (!first) memcpy(acc, c_i, (size_t)nr * sizeof(float));
+    micro_row(acc, a_i, bp, bp16, kc);
+    for (int64_t j = 0; j < nr; j++) c_i[j] = bias ? acc[j] + bias[j] : acc[j];
+}
+
+/* ---------------- the entry points ---------------- */
+
+#define SMALL_WORK ((int64_t)1 << 23) /* multiply-adds below which a decoding product stays on one thread */
+
+/* Many rows (prefill, the towers): each thread a contiguous run of whole MR-row tiles, every panel. */
+static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
     const int64_t tiles = (M + MR - 1) / MR, ks = k_step(K);
 #pragma omp parallel
     {
@@ -205,9 +277,61 @@ void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, in
             int64_t nr = N - n0 < NR ? N - n0 : NR;
             for (int64_t k0 = 0; k0 < K; k0 += ks) {
                 int64_t kc = K - k0 < ks ? K - k0 : ks;
-                vt_gemm_pack(bp, B + n0 * K + k0, K, 1, nr, kc);
+                pack_block(bp, B, n0, nr, k0, kc, K);
                 panel_rows(C, N, A, K, bp, bias, i0, i1, n0, nr, k0, kc, K);
             }
         }
     }
+}
+
+/* Few rows (decoding: M = 1, or a short prompt): each thread a contiguous run of whole panels (output
+ * columns), every row, so both threads stream their half of the weights. Each element is still one chain
+ * computed by one thread, so this split gives the same bits as abt_rows. */
+static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    const int64_t panels = (N + NR - 1) / NR, ks = k_step(K);
+    /* a small product (decoding: q, k, v, o_proj, 0.4-2.4M weights) on one thread: one core alone nearly
+     * saturates the memory bus here, and the barrier closing a parallel region costs a time slice when the
+     * machine is busy; the MLP and lm_head (14M and 233M weights) are split */
+#pragma omp parallel if (M * N * K > SMALL_WORK)
+    {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+        float bp[KC * NR];
+        for (int64_t p = p0; p < p1; p++) {
+            const int64_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
+            for (int64_t k0 = 0; k0 < K; k0 += ks) {
+                const int64_t kc = K - k0 < ks ? K - k0 : ks;
+                const int last = k0 + kc == K;
+                /* BF16 panels are read where they are; a float32 operand is packed first */
+                const uint16_t *bp16 = B.bf16 ? B.bf16 + p * K * NR + k0 * NR : NULL;
+                if (!bp16) pack_block(bp, B, n0, nr, k0, kc, K);
+                for (int64_t i = 0; i < M; i++)
+                    row_block(C + i * N + n0, A + i * K + k0, bp, bp16, kc, nr, k0 == 0,
+                              last && bias ? bias + n0 : NULL);
+            }
+        }
+    }
+}
+
+/* Below this many rows per thread the columns are split (abt_cols), above it the rows (abt_rows). */
+#define FEW_ROWS MR
+
+void vt_gemm_abt_mat(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    VT_ASSERT((B.f32 != NULL) != (B.bf16 != NULL) || K == 0 || N == 0);
+    if (K == 0) {
+        vt_gemm_packed(C, N, A, K, NULL, bias, M, N, 0);
+        return;
+    }
+    if (M < (int64_t)FEW_ROWS * omp_get_max_threads() && N >= 2 * NR)
+        abt_cols(C, A, B, bias, M, N, K);
+    else
+        abt_rows(C, A, B, bias, M, N, K);
+}
+
+void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)
+{
+    vt_mat b = {B, NULL};
+    vt_gemm_abt_mat(C, A, b, bias, M, N, K);
 }

@@ -16,6 +16,18 @@
  * the AVX-512, AVX2+FMA and baseline builds of the kernel give the same bits, and so does the naive loop
  * above (tests/test_kernels.c checks both).
  *
+ * Weights stored as BF16 stay BF16 in memory (a 7B language model is 15 GB in BF16 and would not fit this
+ * machine as float32), held in the kernel's panel order (vt_mat below, arranged once at load) and widened
+ * inside the kernel: a bf16 is the top half of a float32, so the widening is exact and vt_gemm_abt_mat
+ * gives the bits a float32 copy would.
+ *
+ *     vt_mat W = {NULL, w_bf16_panels};             // or {w_f32, NULL}
+ *     vt_gemm_abt_mat(y, x, W, b, N, O, I);
+ *
+ * With few rows (decoding one token: M = 1) the threads split the output columns instead of the rows,
+ * and a one-row micro-kernel reads each weight once, straight from the BF16 panels (decoding is a stream
+ * over every weight per token); each element is the same chain either way.
+ *
  * Legend: M rows of A and C, N rows of B (= columns of C), K the summed dimension.
  */
 #ifndef VT_GEMM_H
@@ -30,6 +42,34 @@
 /* Floats a packed copy of an [N, K] operand takes: ceil(N / NR) panels of K x NR. */
 #define VT_GEMM_PACKED(N, K) ((((N) + VT_GEMM_NR - 1) / VT_GEMM_NR) * VT_GEMM_NR * (K))
 
+/* A weight matrix [N, K]: float32 row-major (f32), or BF16 as the checkpoint stored it (bf16), held in
+ * the order the kernel reads it: panel p (rows [32p, 32p + 32)) is K x 32 values, element (n, k) at
+ * bf16[(n / 32) * K * 32 + k * 32 + n % 32], rows past N zero (VT_GEMM_PANELS_BF16 values in all).
+ * Exactly one of the two pointers is set. */
+typedef struct vt_mat {
+    const float *f32;
+    const uint16_t *bf16;
+} vt_mat;
+
+/* Values (uint16) of a BF16 [N, K] matrix in panel order. */
+#define VT_GEMM_PANELS_BF16(N, K) ((((N) + VT_GEMM_NR - 1) / VT_GEMM_NR) * VT_GEMM_NR * (K))
+
+/* Element (n, k) of W [N, K] as float32 (lookups, e.g. an embedding row; the kernel never calls it). */
+static inline float vt_mat_at(vt_mat W, int64_t K, int64_t n, int64_t k)
+{
+    if (W.f32) return W.f32[n * K + k];
+    const uint32_t u = (uint32_t)W.bf16[(n / VT_GEMM_NR) * K * VT_GEMM_NR + k * VT_GEMM_NR + n % VT_GEMM_NR] << 16;
+    float f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline vt_mat vt_mat_f32(const float *p)
+{
+    vt_mat m = {p, NULL};
+    return m;
+}
+
 /* Pack B into panels: element (n, k) is read at B[n*sn + k*sk]; panel p holds Bp[p][k][c] = B(p*NR + c, k),
  * zero for columns past N. Bp has VT_GEMM_PACKED(N, K) floats. */
 void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, int64_t K);
@@ -38,6 +78,11 @@ void vt_gemm_pack(float *Bp, const float *B, int64_t sn, int64_t sk, int64_t N, 
  * Bp from vt_gemm_pack. C may not overlap A or Bp. */
 void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const float *Bp, const float *bias,
                     int64_t M, int64_t N, int64_t K);
+
+
+/* C [M, N] = A [M, K] @ B [N, K]^T + bias [N] for a float32 or BF16 weight (vt_mat); the same bits for both
+ * storages of the same values, for any thread count. */
+void vt_gemm_abt_mat(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K);
 
 /* C [M, N] = A [M, K] @ B [N, K]^T + bias [N] (bias may be NULL), rows split across OpenMP threads. B is
  * packed a panel and a K-block at a time on each thread's stack: no allocation, no failure. */

@@ -12,6 +12,11 @@ void vt_linear(float *y, const float *x, const float *W, const float *b, int64_t
     vt_gemm_abt(y, x, W, b, N, O, I);
 }
 
+void vt_linear_mat(float *y, const float *x, vt_mat W, const float *b, int64_t N, int64_t I, int64_t O)
+{
+    vt_gemm_abt_mat(y, x, W, b, N, O, I);
+}
+
 /* Statistics in double: closer to the exact value than any float32 summation order, so we stay inside
  * the reference's own float32 rounding noise whatever order PyTorch used. */
 void vt_layernorm(float *y, const float *x, const float *w, const float *b, int64_t N, int64_t C, float eps)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/gemm.h"
 #include "core/status.h"
 
 /* How attention restricted to segments (images, video time slices, windows) is computed: both give the
@@ -29,6 +30,8 @@ typedef enum vt_attn_mode {
 /* y = x @ W^T + b, the layout of torch.nn.Linear. x [N, I], W [O, I], b [O] or NULL -> y [N, O].
  * Goes through vt_gemm_abt (gemm.h): one fmaf chain per element in ascending i, OpenMP over rows. */
 void vt_linear(float *y, const float *x, const float *W, const float *b, int64_t N, int64_t I, int64_t O);
+/* The same for a weight kept as the checkpoint stores it (gemm.h: float32, or BF16 widened in the kernel). */
+void vt_linear_mat(float *y, const float *x, vt_mat W, const float *b, int64_t N, int64_t I, int64_t O);
 
 /* LayerNorm over the last dim: x [N, C] -> y [N, C]; w, b [C] (b may be NULL). y may alias x. */
 void vt_layernorm(float *y, const float *x, const float *w, const float *b, int64_t N, int64_t C, float eps);
@@ -96,5 +99,19 @@ int vt_attention_blocks(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t 
  */
 int vt_attention_masked(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t Lq, int64_t Lk, int64_t H,
                         int64_t D, const float *mask, float scale);
+
+/*
+ * Causal self-attention over a key/value cache with grouped-query heads (the decoder of Qwen2-VL /
+ * Qwen2.5-VL): query row i sits at sequence index q0 + i; it attends the key rows j with
+ * j <= q0 + i and, when window > 0, j > q0 + i - window (the sliding-window term transformers 4.51.3 adds
+ * to the causal mask); query head h reads key/value head h / (H / G) (repeat_kv). The scores are divided
+ * by div (the reference writes q k^T / math.sqrt(head_dim)). q [Lq, H*D] rows, k and v [q0 + Lq, G*D] rows
+ * (all through strides), out [Lq, H*D].
+ * VT_ATTN_LITERAL builds the reference's [Lq, q0 + Lq] additive mask (0 / -inf) and loops over every key;
+ * VT_ATTN_SEGMENTS visits only each row's key range, through gemm.h; both give the same bits (the argument
+ * of attention.c; tests/test_lm.c checks it). Returns 0 or VT_ERESOURCE.
+ */
+int vt_attention_causal(float *out, vt_heads q, vt_heads k, vt_heads v, int64_t Lq, int64_t q0, int64_t H,
+                        int64_t G, int64_t D, int64_t window, float div, vt_attn_mode mode);
 
 #endif

@@ -14,11 +14,15 @@
  * numel x dtype size, and the tensors, sorted by offset, tiling the data with no overlap, no gap and
  * nothing after the last one; no name twice.
  *
- * Only the vision side is kept: keys under visual., transformer.visual., vision_tower. or
+ * Two sides are kept. The vision side: keys under visual., transformer.visual., vision_tower. or
  * multi_modal_projector., each possibly behind a leading "model." (newer transformers save Qwen2-VL as
- * model.visual.*, and Kimi-VL checkpoints may carry model.vision_tower.*). The language model's tensors
- * are validated as part of the header but never converted, and a shard holding none of the vision side
- * is never opened.
+ * model.visual.*, and Kimi-VL checkpoints may carry model.vision_tower.*). The Qwen2 language model (ref/lm/):
+ * model.embed_tokens., model.layers., model.norm. and lm_head. as the hubs publish them, or
+ * model.language_model.* (+ lm_head.) as transformers >= 4.52 saves them; one name space either way (its
+ * canonical name drops the "model." or "model.language_model." in front). Other tensors are validated as
+ * part of the header and skipped, and a shard holding neither side is never opened. A language-model
+ * tensor of a dtype we cannot read (a quantised checkpoint) is skipped too, so the vision side of such a
+ * checkpoint still runs; the language model then reports it missing.
  *
  * Sections: names and dtypes / header validation / opening files and shards / lookup and conversion.
  * The two-pass weight binder is in safetensors_bind.c.
@@ -78,6 +82,35 @@ static int is_canonical_vision(const char *s)
     for (size_t i = 0; i < sizeof vision_prefixes / sizeof vision_prefixes[0]; i++)
         if (has_prefix(s, vision_prefixes[i])) return 1;
     return 0;
+}
+
+/* The language model's prefixes: (stored prefix, how much of it the canonical name drops). */
+static const struct {
+    const char *prefix;
+    size_t drop;
+} lm_prefixes[] = {
+    {"model.language_model.", 21}, /* transformers >= 4.52: model.language_model.layers.0... -> layers.0... */
+    {"model.embed_tokens.", 6},    /* the hubs: model.embed_tokens.weight -> embed_tokens.weight */
+    {"model.layers.", 6},
+    {"model.norm.", 6},
+    {"lm_head.", 0},
+};
+
+int vt_st_is_lm_key(const char *key, const char **canon)
+{
+    for (size_t i = 0; i < sizeof lm_prefixes / sizeof lm_prefixes[0]; i++)
+        if (has_prefix(key, lm_prefixes[i].prefix)) {
+            if (canon) *canon = key + lm_prefixes[i].drop;
+            return 1;
+        }
+    if (canon) *canon = NULL;
+    return 0;
+}
+
+/* A key either side keeps, with its canonical name. */
+static int is_kept_key(const char *key, const char **canon)
+{
+    return vt_st_is_vision_key(key, canon) || vt_st_is_lm_key(key, canon);
 }
 
 int vt_st_is_vision_key(const char *key, const char **canon)
@@ -227,19 +260,22 @@ static const char *shard_label(const vt_checkpoint *ck, int shard, const char *f
     return ck->files && shard >= 0 && shard < ck->n_files && ck->files[shard].path ? ck->files[shard].path : fallback;
 }
 
-/* Keep the vision-side entries of one file in ck, then sort everything by canonical name and refuse a
- * name stored twice (visual.x and model.visual.x, or the same key in two shards). */
-static int keep_vision(vt_checkpoint *ck, const st_entry *e, int n, const uint8_t *data, int shard, const char *label,
-                       vt_status *st)
+/* Keep the vision-side and language-model entries of one file in ck, then sort everything by canonical
+ * name and refuse a name stored twice (visual.x and model.visual.x, model.layers.x and
+ * model.language_model.layers.x, or the same key in two shards). */
+static int keep_tensors(vt_checkpoint *ck, const st_entry *e, int n, const uint8_t *data, int shard, const char *label,
+                        vt_status *st)
 {
     int add = 0;
-    for (int i = 0; i < n; i++) add += vt_st_is_vision_key(e[i].name, NULL);
+    for (int i = 0; i < n; i++) add += is_kept_key(e[i].name, NULL);
     if (!add) return VT_OK;
     vt_st_tensor *t = realloc(ck->t, (size_t)(ck->n + add) * sizeof *t);
     if (!t) return vt_fail(st, VT_ERESOURCE, "%s: out of memory for %d tensor descriptors", label, ck->n + add);
     ck->t = t;
     for (int i = 0; i < n; i++) {
-        if (!vt_st_is_vision_key(e[i].name, NULL)) continue;
+        const int vision = vt_st_is_vision_key(e[i].name, NULL);
+        if (!vision && !vt_st_is_lm_key(e[i].name, NULL)) continue;
+        if (!vision && (!e[i].readable || e[i].ndim > VT_MAX_DIMS)) continue; /* see the header comment */
         if (!e[i].readable)
             return vt_fail(st, VT_EINPUT, "%s: %s: dtype %s is not supported (F32, BF16 and F16 are)", label,
                            e[i].name, e[i].dtype);
@@ -251,7 +287,9 @@ static int keep_vision(vt_checkpoint *ck, const st_entry *e, int n, const uint8_
         x->name = strdup(e[i].name);
         if (!x->name) return vt_fail(st, VT_ERESOURCE, "%s: out of memory", label);
         ck->n++;
-        vt_st_is_vision_key(x->name, &x->canon);
+        is_kept_key(x->name, &x->canon);
+        x->lm = !vision;
+        ck->n_lm += x->lm;
         x->dtype = (vt_st_dtype)(e[i].readable - 1);
         x->ndim = e[i].ndim;
         memcpy(x->shape, e[i].shape, sizeof x->shape);
@@ -327,13 +365,15 @@ int vt_safetensors_parse(vt_checkpoint *ck, const uint8_t *buf, size_t len, int 
     }
     const uint8_t *data = buf + 8 + hlen;
     if (rc == VT_OK) rc = check_layout(e, m, (uint64_t)(len - 8 - hlen), label, st);
-    if (rc == VT_OK) rc = keep_vision(ck, e, m, data, shard, label, st);
+    if (rc == VT_OK) rc = keep_tensors(ck, e, m, data, shard, label, st);
     free(e);
     cJSON_Delete(root);
     return rc;
 }
 
 /* ================================ opening files and shards ================================ */
+
+static const vt_st_tensor *find_canon(const vt_checkpoint *ck, const char *canon);
 
 static int map_file(vt_st_file *f, const char *path, vt_status *st)
 {
@@ -377,8 +417,8 @@ static int shard_name_ok(const char *s)
     return s[0] && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-/* model.safetensors.index.json: open the shards that hold vision-side tensors (in the order they are
- * first named), then check the index and the shards agree on where each vision tensor lives. */
+/* model.safetensors.index.json: open the shards that hold vision-side or language-model tensors (in the
+ * order they are first named), then check the index and the shards agree on where each kept tensor lives. */
 static int open_sharded(vt_checkpoint *ck, const char *dir, const char *index_path, vt_status *st)
 {
     void *buf;
@@ -405,8 +445,8 @@ static int open_sharded(vt_checkpoint *ck, const char *dir, const char *index_pa
                     break;
                 }
             if (rc) break;
-            if (!vt_st_is_vision_key(it->string, NULL)) continue;
-            n_vision++;
+            if (!is_kept_key(it->string, NULL)) continue;
+            n_vision += vt_st_is_vision_key(it->string, NULL);
             int seen = 0; /* open each shard once, in order of first mention */
             for (int i = 0; i < ck->n_files && !seen; i++) {
                 const char *base = strrchr(ck->files[i].path, '/');
@@ -421,7 +461,7 @@ static int open_sharded(vt_checkpoint *ck, const char *dir, const char *index_pa
     if (rc == VT_OK && n_vision == 0)
         rc = vt_fail(st, VT_EINPUT, "%s: weight_map lists no vision-side tensor (visual.*, transformer.visual.*, "
                      "vision_tower.*, multi_modal_projector.*)", index_path);
-    /* the index and the shards agree: every vision key listed is in its shard, and nothing more */
+    /* the index and the shards agree: every kept key listed is in its shard, and nothing more */
     for (int i = 0; i < ck->n && rc == VT_OK; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(wm, ck->t[i].name);
         const char *p = ck->files[ck->t[i].shard].path, *base = strrchr(p, '/');
@@ -432,8 +472,9 @@ static int open_sharded(vt_checkpoint *ck, const char *dir, const char *index_pa
     if (rc == VT_OK) {
         cJSON_ArrayForEach(it, wm) {
             const char *canon;
-            if (!vt_st_is_vision_key(it->string, &canon)) continue;
-            const vt_st_tensor *t = vt_checkpoint_find(ck, canon);
+            if (!is_kept_key(it->string, &canon)) continue;
+            const vt_st_tensor *t = find_canon(ck, canon);
+            if (!t && vt_st_is_lm_key(it->string, NULL)) continue; /* an unreadable dtype, skipped (see above) */
             if (!t || strcmp(t->name, it->string) != 0) {
                 rc = vt_fail(st, VT_EINPUT, "%s: lists %s in %s, which does not hold it", index_path, it->string,
                              it->valuestring);
@@ -483,7 +524,7 @@ int vt_checkpoint_open(vt_checkpoint *ck, const char *dir_or_file, vt_status *st
             rc = add_file(ck, dir_or_file, st);
         }
     }
-    if (rc == VT_OK && ck->n == 0)
+    if (rc == VT_OK && ck->n - ck->n_lm == 0)
         rc = vt_fail(st, VT_EINPUT, "%s: no vision-side tensors (visual.*, transformer.visual.*, vision_tower.*, "
                      "multi_modal_projector.*)", dir_or_file);
     if (rc) vt_checkpoint_close(ck);

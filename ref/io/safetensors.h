@@ -11,7 +11,10 @@
  * Names are canonical trace-side names (TRACE_SPEC rule 5); a checkpoint may store them under any of the
  * published prefixes (`visual.` / `model.visual.` for Qwen2-VL and Qwen2.5-VL, `transformer.visual.` for
  * Qwen-VL, `vision_tower.` and `multi_modal_projector.` for Kimi-VL, with or without a leading
- * `model.`); lookup tries them. Dtypes F32, BF16 and F16 are converted to float32 on read.
+ * `model.`); lookup tries them. The Qwen2 language model's tensors are kept too, asked for by their hub
+ * names (`model.embed_tokens.weight`, `model.layers.{i}...`, `model.norm.weight`, `lm_head.weight`), which
+ * also find `model.language_model.*` (transformers >= 4.52). Dtypes F32, BF16 and F16 are converted to
+ * float32 on read; the binder (vt_wbind_mat) keeps BF16 matrices as BF16 unless widen_bf16 is set.
  *
  * Every header is validated before it is trusted: its length (within the file, at most 100 MB),
  * well-formed JSON, known dtypes, data_offsets in bounds, ordered, non-overlapping and spanning exactly
@@ -24,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/gemm.h"
 #include "core/tensor.h"
 
 typedef enum vt_st_dtype { VT_ST_F32, VT_ST_BF16, VT_ST_F16 } vt_st_dtype;
@@ -37,6 +41,7 @@ typedef struct vt_st_tensor {
     const uint8_t *data;    /* inside the mapping */
     size_t nbytes;
     int shard;              /* index into files[] */
+    int lm;                 /* 1 for a language-model tensor (vt_st_is_lm_key), 0 for the vision side */
 } vt_st_tensor;
 
 typedef struct vt_st_file {
@@ -49,8 +54,11 @@ typedef struct vt_checkpoint {
     char *path;             /* what vt_checkpoint_open was given (for messages) */
     vt_st_file *files;
     int n_files;
-    vt_st_tensor *t;        /* vision-side tensors only (the language model is skipped), sorted by canon */
+    vt_st_tensor *t;        /* vision-side and language-model tensors, sorted by canon */
     int n;
+    int n_lm;               /* how many of them are the language model's (0: a vision-only checkpoint) */
+    int widen_bf16;         /* set after opening: 1 widens BF16 matrices to float32 at load (vt_wbind_mat),
+                               0 (the default) keeps them BF16 in memory, widened inside the kernel */
 } vt_checkpoint;
 
 /* The safetensors dtype name ("F32", "BF16", "F16"). */
@@ -59,6 +67,10 @@ const char *vt_st_dtype_name(vt_st_dtype dt);
 size_t vt_st_dtype_size(vt_st_dtype dt);
 /* Is this stored key on the vision side? If so, *canon (may be NULL) gets the canonical name inside key. */
 int vt_st_is_vision_key(const char *key, const char **canon);
+
+/* Is this stored key the Qwen2 language model's (model.embed_tokens., model.layers., model.norm., lm_head.,
+ * model.language_model.)? If so, *canon (may be NULL) gets its canonical name inside key. */
+int vt_st_is_lm_key(const char *key, const char **canon);
 
 /* dir_or_file: a directory holding model.safetensors.index.json or model.safetensors, or one file. */
 int vt_checkpoint_open(vt_checkpoint *ck, const char *dir_or_file, vt_status *st);
@@ -110,6 +122,9 @@ int vt_wbind_ok(const vt_wbind *b);
 /* name is a printf format (block index, etc.). Pass 1 checks presence and shape; pass 2 loads. */
 float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...)
     VT_PRINTF(5, 6);
+/* A matrix for vt_linear_mat / vt_gemm_abt_mat: a BF16 tensor is kept BF16 (copied as stored, half the
+ * memory of float32) unless the checkpoint's widen_bf16 is set; F32 and F16 tensors become float32. */
+vt_mat vt_wbind_mat(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...) VT_PRINTF(5, 6);
 /* Ends pass 1: returns the first error of pass 1 if there was one, else allocates the buffer. */
 int vt_wbind_alloc(vt_wbind *b, vt_status *st);
 /* The buffer (64-byte aligned; each tensor starts on a 64-byte boundary); the caller free()s it. */

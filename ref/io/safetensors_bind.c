@@ -1,7 +1,8 @@
 /*
  * safetensors_bind.c -- the two-pass weight binder of safetensors.h: pass 1 checks every tensor a model
  * asks for (present, shape as config.json implies) and counts, one allocation, pass 2 loads each tensor
- * as float32 into its 64-byte aligned slot of that buffer.
+ * into its 64-byte aligned slot of that buffer: as float32 (vt_wbind_f32), or, for a matrix stored as BF16
+ * (vt_wbind_mat), as the stored BF16 values, which the matrix kernel widens while packing (gemm.h).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,14 +40,15 @@ static void release_stored(const vt_checkpoint *ck, const vt_st_tensor *t)
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: failing changes nothing */
 }
 
-float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...)
+/* Both binders: the tensor `name`, checked (pass 1) or loaded into its slot (pass 2). keep16 asks for a
+ * BF16 tensor's stored bytes rather than float32; *is16 says which one the slot holds. */
+static void *bind_one(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, int keep16, int *is16,
+                      const char *fmt, va_list ap)
 {
+    *is16 = 0;
     if (b->err) return NULL; /* keep the first error's message */
     char name[512];
-    va_list ap;
-    va_start(ap, fmt);
     int len = vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
     VT_ASSERT(len > 0 && (size_t)len < sizeof name);
     const vt_st_tensor *t;
     int rc = vt_checkpoint_expect(b->ck, name, ndim, shape, &t, st);
@@ -54,8 +56,13 @@ float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, 
         b->err = rc;
         return NULL;
     }
-    size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
-    size_t slot = (n + WB_ALIGN - 1) / WB_ALIGN * WB_ALIGN;
+    const size_t n = t->nbytes / vt_st_dtype_size(t->dtype);
+    *is16 = keep16 && t->dtype == VT_ST_BF16 && !b->ck->widen_bf16;
+    /* a BF16 matrix [N, K] (K = everything after the first dimension) in the kernel's panel order (gemm.h):
+     * N rounded up to whole panels of 32 rows, two values per float of the buffer */
+    const int64_t N = ndim > 0 ? shape[0] : 1, K = N > 0 ? (int64_t)n / N : 0;
+    const size_t floats = *is16 ? ((size_t)VT_GEMM_PANELS_BF16(N, K) + 1) / 2 : n;
+    const size_t slot = (floats + WB_ALIGN - 1) / WB_ALIGN * WB_ALIGN;
     if (b->pass == 1) {
         if (b->used > SIZE_MAX / 8 - slot) {
             b->err = vt_fail(st, VT_EINPUT, "%s: the weights are too large", name);
@@ -66,13 +73,55 @@ float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, 
     }
     VT_ASSERT(b->used + slot <= b->cap); /* pass 2 must ask for what pass 1 counted */
     float *dst = b->buf + b->used;
-    if ((rc = vt_checkpoint_read_f32(b->ck, name, ndim, shape, dst, st))) {
+    if (*is16) {
+        /* the stored values as they are (little-endian uint16 in the file), rearranged once into panels:
+         * row r, column k goes to [r / 32][k][r % 32], rows past N zero */
+        uint16_t *d16 = (uint16_t *)dst;
+        const uint8_t *p = t->data;
+        const int64_t panels = (N + VT_GEMM_NR - 1) / VT_GEMM_NR;
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t q = 0; q < panels; q++) {
+            const int64_t nr = N - q * VT_GEMM_NR < VT_GEMM_NR ? N - q * VT_GEMM_NR : VT_GEMM_NR;
+            const uint8_t *rows = p + 2 * q * VT_GEMM_NR * K;
+            uint16_t *panel = d16 + q * K * VT_GEMM_NR;
+            /* k outer: each k writes one contiguous 64-byte line and reads the next value of 32 row streams */
+            for (int64_t k = 0; k < K; k++) {
+                uint16_t *line = panel + k * VT_GEMM_NR;
+                for (int64_t c = 0; c < nr; c++) {
+                    const uint8_t *v = rows + 2 * (c * K + k);
+                    line[c] = (uint16_t)(v[0] | v[1] << 8);
+                }
+                for (int64_t c = nr; c < VT_GEMM_NR; c++) line[c] = 0;
+            }
+        }
+    } else if ((rc = vt_checkpoint_read_f32(b->ck, name, ndim, shape, dst, st))) {
         b->err = rc;
         return NULL;
     }
     release_stored(b->ck, t);
     b->used += slot;
     return dst;
+}
+
+float *vt_wbind_f32(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    int is16;
+    va_list ap;
+    va_start(ap, fmt);
+    float *p = bind_one(b, st, ndim, shape, 0, &is16, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+vt_mat vt_wbind_mat(vt_wbind *b, vt_status *st, int ndim, const int64_t *shape, const char *fmt, ...)
+{
+    int is16;
+    va_list ap;
+    va_start(ap, fmt);
+    void *p = bind_one(b, st, ndim, shape, 1, &is16, fmt, ap);
+    va_end(ap);
+    vt_mat m = {is16 ? NULL : (const float *)p, is16 ? (const uint16_t *)p : NULL};
+    return m;
 }
 
 int vt_wbind_alloc(vt_wbind *b, vt_status *st)

@@ -24,6 +24,7 @@
 #include "io/preproc_config.h"
 #include "io/weight_spec.h"
 #include "kimivl/kimivl.h"
+#include "lm/lm.h"
 #include "mrope/mrope.h"
 #include "processor/processor.h"
 #include "qwen25vl/qwen25vl.h"
@@ -49,10 +50,13 @@ typedef struct vt_model_config {
     vt_kimivl_config kimivl;     /* KIMIVL */
     vt_qwen3vl_config qwen3vl;   /* QWEN3VL */
     vt_mrope_config text;        /* QWEN2VL, QWEN25VL, QWEN3VL: the text-side fields M-RoPE needs */
+    vt_lm_config lm;             /* QWEN2VL, QWEN25VL: the rest of the language model's (ref/lm/), with
+                                    generation_config.json's eos ids when the directory has one */
     vt_preproc_config pre;       /* preprocessor_config.json over the family's published defaults */
 } vt_model_config;
 
-/* config.json (required) and preprocessor_config.json (optional) from a model directory. */
+/* config.json (required), preprocessor_config.json and generation_config.json (optional) from a model
+ * directory. */
 int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st);
 /* config.json from a file path only (vlmtrace rope --config FILE). */
 int vt_config_load_file(vt_model_config *c, const char *config_path, vt_status *st);
@@ -82,5 +86,10 @@ const vt_vision_config *vt_model_vision(const vt_model_config *c);
  * *_weight_specs). *out is malloc'd (free() it); VT_ERESOURCE if that fails. `vlmtrace inspect` checks a
  * checkpoint against this list; the model loaders bind the same tensors. */
 int vt_config_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt_status *st);
+
+/* The language model's tensors for this config (Qwen2-VL, Qwen2.5-VL: vt_lm_weight_specs, hub names), in
+ * module order; *n = 0 for a family whose language model vlmtrace does not implement. *out is malloc'd
+ * (free() it; NULL when *n is 0). Synth writes them after the vision side; inspect checks them. */
+int vt_config_lm_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt_status *st);
 
 #endif

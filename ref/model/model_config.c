@@ -41,11 +41,13 @@ static int parse_root(vt_model_config *c, const cJSON *root, vt_status *st)
     strcpy(c->model_type, mt->valuestring);
     if (!strcmp(c->model_type, "qwen2_vl")) {
         c->family = VT_FAMILY_QWEN2VL;
-        return vt_qwen2vl_config_parse(&c->qwen2vl, &c->text, root, st);
+        VT_TRY(vt_qwen2vl_config_parse(&c->qwen2vl, &c->text, root, st));
+        return vt_lm_config_parse(&c->lm, root, st);
     }
     if (!strcmp(c->model_type, "qwen2_5_vl")) {
         c->family = VT_FAMILY_QWEN25VL;
-        return vt_qwen25vl_config_parse(&c->qwen25vl, &c->text, root, st);
+        VT_TRY(vt_qwen25vl_config_parse(&c->qwen25vl, &c->text, root, st));
+        return vt_lm_config_parse(&c->lm, root, st);
     }
     if (!strcmp(c->model_type, "qwen")) {
         c->family = VT_FAMILY_QWENVL;
@@ -97,6 +99,22 @@ int vt_config_load_file(vt_model_config *c, const char *config_path, vt_status *
     return VT_OK;
 }
 
+/* generation_config.json (optional; Qwen2-VL / Qwen2.5-VL): its eos ids replace config.json's. */
+static int load_generation_config(vt_model_config *c, const char *model_dir, vt_status *st)
+{
+    char path[4096];
+    struct stat sb;
+    if (c->family != VT_FAMILY_QWEN2VL && c->family != VT_FAMILY_QWEN25VL) return VT_OK;
+    VT_TRY(vt_path_join(path, sizeof path, model_dir, "generation_config.json", st));
+    if (stat(path, &sb) != 0) return VT_OK;
+    cJSON *root;
+    VT_TRY(vt_json_read(&root, path, VT_JSON_MAX_FILE, st));
+    int rc = vt_lm_generation_config_parse(&c->lm, root, st);
+    cJSON_Delete(root);
+    if (rc) return vt_wrap(st, "%s: ", path);
+    return VT_OK;
+}
+
 int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st)
 {
     char path[4096];
@@ -107,6 +125,7 @@ int vt_config_load(vt_model_config *c, const char *model_dir, vt_status *st)
                        "safetensors)", model_dir);
     VT_TRY(vt_path_join(path, sizeof path, model_dir, "config.json", st));
     VT_TRY(vt_config_load_file(c, path, st));
+    VT_TRY(load_generation_config(c, model_dir, st));
     VT_TRY(vt_path_join(path, sizeof path, model_dir, "preprocessor_config.json", st));
     struct stat sb;
     if (stat(path, &sb) != 0) return VT_OK; /* optional: the defaults stay */

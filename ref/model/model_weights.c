@@ -44,3 +44,19 @@ int vt_config_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt
     *n = l.n;
     return VT_OK;
 }
+
+int vt_config_lm_weights(const vt_model_config *c, vt_weight_spec **out, int *n, vt_status *st)
+{
+    vt_weight_list l = {0};
+    *out = NULL;
+    *n = 0;
+    if (c->family != VT_FAMILY_QWEN2VL && c->family != VT_FAMILY_QWEN25VL) return VT_OK;
+    int rc = vt_lm_weight_specs(&c->lm, &c->text, &l, st);
+    if (rc) {
+        free(l.v);
+        return rc;
+    }
+    *out = l.v;
+    *n = l.n;
+    return VT_OK;
+}

@@ -60,17 +60,17 @@ typedef struct vt_qwen25vl_block_weights {
     vt_vision_norm norm1;        /* [C] visual.blocks.*.norm1.weight (RMSNorm) */
     vt_vision_attn_weights attn; /* as Qwen2-VL */
     vt_vision_norm norm2;        /* [C] visual.blocks.*.norm2.weight (RMSNorm) */
-    const float *gate_w;       /* [I, C] visual.blocks.*.mlp.gate_proj.weight */
+    vt_mat gate_w;             /* [I, C] visual.blocks.*.mlp.gate_proj.weight */
     const float *gate_b;       /* [I]    visual.blocks.*.mlp.gate_proj.bias */
-    const float *up_w;         /* [I, C] visual.blocks.*.mlp.up_proj.weight */
+    vt_mat up_w;               /* [I, C] visual.blocks.*.mlp.up_proj.weight */
     const float *up_b;         /* [I]    visual.blocks.*.mlp.up_proj.bias */
-    const float *down_w;       /* [C, I] visual.blocks.*.mlp.down_proj.weight */
+    vt_mat down_w;             /* [C, I] visual.blocks.*.mlp.down_proj.weight */
     const float *down_b;       /* [C]    visual.blocks.*.mlp.down_proj.bias */
 } vt_qwen25vl_block_weights;
 
 typedef struct vt_qwen25vl_weights {
     float *buffer;                  /* the one allocation every pointer points into (owned) */
-    const float *patch_embed_w;     /* [C, 3, 2, 14, 14] visual.patch_embed.proj.weight */
+    vt_mat patch_embed_w;           /* [C, 3, 2, 14, 14] visual.patch_embed.proj.weight */
     vt_qwen25vl_block_weights *blocks; /* [depth] (owned array) */
     vt_vision_merger_weights merger;  /* ln_q is an RMSNorm: visual.merger.ln_q.weight only */
 } vt_qwen25vl_weights;

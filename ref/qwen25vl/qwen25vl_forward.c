@@ -36,15 +36,15 @@ int vt_qwen25vl_mlp(float *y, const float *x, const vt_qwen25vl_block_weights *w
     float *u = g ? vt_arena_alloc(cx->a, (size_t)(N * I) * sizeof(float), st) : NULL;
     if (!u) return st->code;
     vt_tensor t = vt_view2(g, N, I);
-    vt_linear(g, x, w->gate_w, w->gate_b, N, C, I);
+    vt_linear_mat(g, x, w->gate_w, w->gate_b, N, C, I);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.mlp.gate_proj", block));
     VT_TRY(vt_activation(g, g, N * I, hidden_act, st)); /* act_fn = SiLU */
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.mlp.act_fn", block));
-    vt_linear(u, x, w->up_w, w->up_b, N, C, I);
+    vt_linear_mat(u, x, w->up_w, w->up_b, N, C, I);
     t = vt_view2(u, N, I);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.mlp.up_proj", block));
     for (int64_t j = 0; j < N * I; j++) g[j] = g[j] * u[j]; /* act_fn(gate_proj(x)) * up_proj(x) */
-    vt_linear(y, g, w->down_w, w->down_b, N, I, C);
+    vt_linear_mat(y, g, w->down_w, w->down_b, N, I, C);
     t = vt_view2(y, N, C);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.mlp.down_proj", block));
     vt_arena_reset(cx->a, mark);

@@ -22,34 +22,34 @@ static void bind(vt_qwen25vl_weights *w, vt_wbind *b, const vt_vision_config *c,
 {
     const int64_t C = c->embed_dim, I = c->mlp_hidden, O = c->out_hidden;
     const int64_t U = (int64_t)c->spatial_merge_size * c->spatial_merge_size;
-    w->patch_embed_w = vt_wbind_f32(b, st, VT_DIMS(C, c->in_channels, c->temporal_patch_size, c->patch_size, c->patch_size),
+    w->patch_embed_w = vt_wbind_mat(b, st, VT_DIMS(C, c->in_channels, c->temporal_patch_size, c->patch_size, c->patch_size),
                                     "visual.patch_embed.proj.weight");
     for (int i = 0; i < c->depth; i++) {
         vt_qwen25vl_block_weights *k = &w->blocks[i];
         k->norm1.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm1.weight", i);
         k->norm1.b = NULL;
         k->norm1.rms = 1;
-        k->attn.qkv_w = vt_wbind_f32(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
+        k->attn.qkv_w = vt_wbind_mat(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
         k->attn.qkv_b = vt_wbind_f32(b, st, VT_DIMS(3 * C), "visual.blocks.%d.attn.qkv.bias", i);
-        k->attn.proj_w = vt_wbind_f32(b, st, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
+        k->attn.proj_w = vt_wbind_mat(b, st, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
         k->attn.proj_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.attn.proj.bias", i);
         k->norm2.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm2.weight", i);
         k->norm2.b = NULL;
         k->norm2.rms = 1;
-        k->gate_w = vt_wbind_f32(b, st, VT_DIMS(I, C), "visual.blocks.%d.mlp.gate_proj.weight", i);
+        k->gate_w = vt_wbind_mat(b, st, VT_DIMS(I, C), "visual.blocks.%d.mlp.gate_proj.weight", i);
         k->gate_b = vt_wbind_f32(b, st, VT_DIMS(I), "visual.blocks.%d.mlp.gate_proj.bias", i);
-        k->up_w = vt_wbind_f32(b, st, VT_DIMS(I, C), "visual.blocks.%d.mlp.up_proj.weight", i);
+        k->up_w = vt_wbind_mat(b, st, VT_DIMS(I, C), "visual.blocks.%d.mlp.up_proj.weight", i);
         k->up_b = vt_wbind_f32(b, st, VT_DIMS(I), "visual.blocks.%d.mlp.up_proj.bias", i);
-        k->down_w = vt_wbind_f32(b, st, VT_DIMS(C, I), "visual.blocks.%d.mlp.down_proj.weight", i);
+        k->down_w = vt_wbind_mat(b, st, VT_DIMS(C, I), "visual.blocks.%d.mlp.down_proj.weight", i);
         k->down_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.mlp.down_proj.bias", i);
     }
     vt_vision_merger_weights *m = &w->merger;
     m->ln_q.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.merger.ln_q.weight");
     m->ln_q.b = NULL;
     m->ln_q.rms = 1;
-    m->mlp0_w = vt_wbind_f32(b, st, VT_DIMS(U * C, U * C), "visual.merger.mlp.0.weight");
+    m->mlp0_w = vt_wbind_mat(b, st, VT_DIMS(U * C, U * C), "visual.merger.mlp.0.weight");
     m->mlp0_b = vt_wbind_f32(b, st, VT_DIMS(U * C), "visual.merger.mlp.0.bias");
-    m->mlp2_w = vt_wbind_f32(b, st, VT_DIMS(O, U * C), "visual.merger.mlp.2.weight");
+    m->mlp2_w = vt_wbind_mat(b, st, VT_DIMS(O, U * C), "visual.merger.mlp.2.weight");
     m->mlp2_b = vt_wbind_f32(b, st, VT_DIMS(O), "visual.merger.mlp.2.bias");
 }
 

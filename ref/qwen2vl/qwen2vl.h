@@ -60,7 +60,7 @@ int vt_qwen2vl_weight_specs(const vt_qwen2vl_config *c, vt_weight_list *l, vt_st
 
 typedef struct vt_qwen2vl_weights {
     float *buffer;                  /* the one allocation every pointer below points into (owned) */
-    const float *patch_embed_w;     /* [C, 3, 2, 14, 14] == [C, K] visual.patch_embed.proj.weight (no bias) */
+    vt_mat patch_embed_w;           /* [C, 3, 2, 14, 14] == [C, K] visual.patch_embed.proj.weight (no bias) */
     vt_vision_block_weights *blocks;  /* [depth] (owned array) */
     vt_vision_merger_weights merger;
 } vt_qwen2vl_weights;

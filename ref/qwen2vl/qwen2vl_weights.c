@@ -23,9 +23,9 @@
 
 static void bind_attn(vt_vision_attn_weights *w, vt_wbind *b, int i, int64_t C, vt_status *st)
 {
-    w->qkv_w = vt_wbind_f32(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
+    w->qkv_w = vt_wbind_mat(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
     w->qkv_b = vt_wbind_f32(b, st, VT_DIMS(3 * C), "visual.blocks.%d.attn.qkv.bias", i);
-    w->proj_w = vt_wbind_f32(b, st, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
+    w->proj_w = vt_wbind_mat(b, st, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
     w->proj_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.attn.proj.bias", i);
 }
 
@@ -33,7 +33,7 @@ static void bind(vt_qwen2vl_weights *w, vt_wbind *b, const vt_vision_config *c, 
 {
     const int64_t C = c->embed_dim, F = c->mlp_hidden, O = c->out_hidden;
     const int64_t U = (int64_t)c->spatial_merge_size * c->spatial_merge_size;
-    w->patch_embed_w = vt_wbind_f32(b, st, VT_DIMS(C, c->in_channels, c->temporal_patch_size, c->patch_size, c->patch_size),
+    w->patch_embed_w = vt_wbind_mat(b, st, VT_DIMS(C, c->in_channels, c->temporal_patch_size, c->patch_size, c->patch_size),
                                     "visual.patch_embed.proj.weight");
     for (int i = 0; i < c->depth; i++) {
         vt_vision_block_weights *k = &w->blocks[i];
@@ -44,18 +44,18 @@ static void bind(vt_qwen2vl_weights *w, vt_wbind *b, const vt_vision_config *c, 
         k->norm2.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm2.weight", i);
         k->norm2.b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm2.bias", i);
         k->norm2.rms = 0;
-        k->fc1_w = vt_wbind_f32(b, st, VT_DIMS(F, C), "visual.blocks.%d.mlp.fc1.weight", i);
+        k->fc1_w = vt_wbind_mat(b, st, VT_DIMS(F, C), "visual.blocks.%d.mlp.fc1.weight", i);
         k->fc1_b = vt_wbind_f32(b, st, VT_DIMS(F), "visual.blocks.%d.mlp.fc1.bias", i);
-        k->fc2_w = vt_wbind_f32(b, st, VT_DIMS(C, F), "visual.blocks.%d.mlp.fc2.weight", i);
+        k->fc2_w = vt_wbind_mat(b, st, VT_DIMS(C, F), "visual.blocks.%d.mlp.fc2.weight", i);
         k->fc2_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.mlp.fc2.bias", i);
     }
     vt_vision_merger_weights *m = &w->merger;
     m->ln_q.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.merger.ln_q.weight");
     m->ln_q.b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.merger.ln_q.bias");
     m->ln_q.rms = 0;
-    m->mlp0_w = vt_wbind_f32(b, st, VT_DIMS(U * C, U * C), "visual.merger.mlp.0.weight");
+    m->mlp0_w = vt_wbind_mat(b, st, VT_DIMS(U * C, U * C), "visual.merger.mlp.0.weight");
     m->mlp0_b = vt_wbind_f32(b, st, VT_DIMS(U * C), "visual.merger.mlp.0.bias");
-    m->mlp2_w = vt_wbind_f32(b, st, VT_DIMS(O, U * C), "visual.merger.mlp.2.weight");
+    m->mlp2_w = vt_wbind_mat(b, st, VT_DIMS(O, U * C), "visual.merger.mlp.2.weight");
     m->mlp2_b = vt_wbind_f32(b, st, VT_DIMS(O), "visual.merger.mlp.2.bias");
 }
 

@@ -55,16 +55,16 @@ static void bind(vt_qwen3vl_weights *w, vt_wbind *b, const vt_qwen3vl_config *cf
         k->norm1.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm1.weight", i);
         k->norm1.b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm1.bias", i);
         k->norm1.rms = 0;
-        k->attn.qkv_w = vt_wbind_f32(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
+        k->attn.qkv_w = vt_wbind_mat(b, st, VT_DIMS(3 * C, C), "visual.blocks.%d.attn.qkv.weight", i);
         k->attn.qkv_b = vt_wbind_f32(b, st, VT_DIMS(3 * C), "visual.blocks.%d.attn.qkv.bias", i);
-        k->attn.proj_w = vt_wbind_f32(b, st, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
+        k->attn.proj_w = vt_wbind_mat(b, st, VT_DIMS(C, C), "visual.blocks.%d.attn.proj.weight", i);
         k->attn.proj_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.attn.proj.bias", i);
         k->norm2.w = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm2.weight", i);
         k->norm2.b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.norm2.bias", i);
         k->norm2.rms = 0;
-        k->fc1_w = vt_wbind_f32(b, st, VT_DIMS(F, C), "visual.blocks.%d.mlp.linear_fc1.weight", i);
+        k->fc1_w = vt_wbind_mat(b, st, VT_DIMS(F, C), "visual.blocks.%d.mlp.linear_fc1.weight", i);
         k->fc1_b = vt_wbind_f32(b, st, VT_DIMS(F), "visual.blocks.%d.mlp.linear_fc1.bias", i);
-        k->fc2_w = vt_wbind_f32(b, st, VT_DIMS(C, F), "visual.blocks.%d.mlp.linear_fc2.weight", i);
+        k->fc2_w = vt_wbind_mat(b, st, VT_DIMS(C, F), "visual.blocks.%d.mlp.linear_fc2.weight", i);
         k->fc2_b = vt_wbind_f32(b, st, VT_DIMS(C), "visual.blocks.%d.mlp.linear_fc2.bias", i);
     }
     bind_merger(&w->merger, b, "visual.merger", C, U, O, 0, st);

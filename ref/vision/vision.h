@@ -87,18 +87,18 @@ typedef struct vt_vision_norm {
 
 /* VisionAttention (Qwen2-VL) == Qwen2_5_VLVisionAttention: the same four tensors. */
 typedef struct vt_vision_attn_weights {
-    const float *qkv_w;  /* [3C, C] visual.blocks.*.attn.qkv.weight */
+    vt_mat qkv_w;        /* [3C, C] visual.blocks.*.attn.qkv.weight */
     const float *qkv_b;  /* [3C]    visual.blocks.*.attn.qkv.bias */
-    const float *proj_w; /* [C, C]  visual.blocks.*.attn.proj.weight */
+    vt_mat proj_w;       /* [C, C]  visual.blocks.*.attn.proj.weight */
     const float *proj_b; /* [C]     visual.blocks.*.attn.proj.bias */
 } vt_vision_attn_weights;
 
 /* PatchMerger (both families; ln_q is a LayerNorm in Qwen2-VL, an RMSNorm in Qwen2.5-VL). */
 typedef struct vt_vision_merger_weights {
     vt_vision_norm ln_q;      /* [C]      visual.merger.ln_q.weight (.bias) */
-    const float *mlp0_w;    /* [4C, 4C] visual.merger.mlp.0.weight */
+    vt_mat mlp0_w;          /* [4C, 4C] visual.merger.mlp.0.weight */
     const float *mlp0_b;    /* [4C]     visual.merger.mlp.0.bias */
-    const float *mlp2_w;    /* [O, 4C]  visual.merger.mlp.2.weight */
+    vt_mat mlp2_w;          /* [O, 4C]  visual.merger.mlp.2.weight */
     const float *mlp2_b;    /* [O]      visual.merger.mlp.2.bias */
 } vt_vision_merger_weights;
 
@@ -107,9 +107,9 @@ typedef struct vt_vision_block_weights {
     vt_vision_norm norm1;         /* [C] visual.blocks.*.norm1.weight, .bias (LayerNorm, eps 1e-6) */
     vt_vision_attn_weights attn;
     vt_vision_norm norm2;         /* [C] visual.blocks.*.norm2.weight, .bias */
-    const float *fc1_w;         /* [F, C] visual.blocks.*.mlp.fc1.weight */
+    vt_mat fc1_w;               /* [F, C] visual.blocks.*.mlp.fc1.weight */
     const float *fc1_b;         /* [F]    visual.blocks.*.mlp.fc1.bias */
-    const float *fc2_w;         /* [C, F] visual.blocks.*.mlp.fc2.weight */
+    vt_mat fc2_w;               /* [C, F] visual.blocks.*.mlp.fc2.weight */
     const float *fc2_b;         /* [C]    visual.blocks.*.mlp.fc2.bias */
 } vt_vision_block_weights;
 
@@ -127,7 +127,7 @@ int vt_vision_check_inputs(const vt_vision_config *c, const vt_tensor *pixel_val
 
 /* mirrors PatchEmbed.forward (Conv3d k = s = (T, P, P) over exactly one patch == a Linear without bias).
  * x [N, K] -> y [N, C] */
-void vt_vision_patch_embed(float *y, const float *x, const float *w, int64_t N, int64_t K, int64_t C);
+void vt_vision_patch_embed(float *y, const float *x, vt_mat w, int64_t N, int64_t K, int64_t C);
 
 /* mirrors rot_pos_emb's position ids: (h, w) of each patch, permuted into merge blocks and repeated t
  * times. grid_thw [n, 3] -> pos_ids int64 [N, 2] */

@@ -95,7 +95,7 @@ int vt_vision_attention(float *y, const float *x, const vt_vision_attn_weights *
     /* qkv(x): [N, C] -> [N, 3C] */
     float *qkv = vt_arena_alloc(a, (size_t)(N * 3 * C) * sizeof(float), st);
     if (!qkv) return st->code;
-    vt_linear(qkv, x, w->qkv_w, w->qkv_b, N, C, 3 * C);
+    vt_linear_mat(qkv, x, w->qkv_w, w->qkv_b, N, C, 3 * C);
     vt_tensor t = vt_view2(qkv, N, 3 * C);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.qkv", block));
 
@@ -132,7 +132,7 @@ int vt_vision_attention(float *y, const float *x, const vt_vision_attn_weights *
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.out", block));
 
     /* proj(out): [N, C] -> [N, C] */
-    vt_linear(y, out, w->proj_w, w->proj_b, N, C, C);
+    vt_linear_mat(y, out, w->proj_w, w->proj_b, N, C, C);
     t = vt_view2(y, N, C);
     VT_TRY(vt_tap_emitf(cx->tap, st, &t, "visual.blocks.%d.attn.proj", block));
     vt_arena_reset(a, mark);
@@ -177,12 +177,12 @@ int vt_vision_block(float *x, const vt_vision_block_weights *w, const char *hidd
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.norm2", block));
     float *f = vt_arena_alloc(a, (size_t)(N * F) * sizeof(float), st);
     if (!f) return st->code;
-    vt_linear(f, h, w->fc1_w, w->fc1_b, N, C, F);
+    vt_linear_mat(f, h, w->fc1_w, w->fc1_b, N, C, F);
     t = vt_view2(f, N, F);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.%s", block, nm->fc1));
     VT_TRY(vt_activation(f, f, N * F, hidden_act, st));
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.%s", block, nm->act));
-    vt_linear(y, f, w->fc2_w, w->fc2_b, N, F, C);
+    vt_linear_mat(y, f, w->fc2_w, w->fc2_b, N, F, C);
     t = vt_view2(y, N, C);
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp.%s", block, nm->fc2));
     VT_TRY(vt_tap_emitf(tap, st, &t, "visual.blocks.%d.mlp", block));

@@ -46,10 +46,10 @@ int vt_vision_check_inputs(const vt_vision_config *c, const vt_tensor *pixel_val
     return VT_OK;
 }
 
-void vt_vision_patch_embed(float *y, const float *x, const float *w, int64_t N, int64_t K, int64_t C)
+void vt_vision_patch_embed(float *y, const float *x, vt_mat w, int64_t N, int64_t K, int64_t C)
 {
     /* hidden_states.view(-1, 3, 2, 14, 14) -> proj (Conv3d, bias=False) -> .view(-1, C) */
-    vt_linear(y, x, w, NULL, N, K, C);
+    vt_linear_mat(y, x, w, NULL, N, K, C);
 }
 
 int vt_vision_patch_merger(vt_tensor *y, const float *x, const vt_vision_merger_weights *w, int64_t N, int C, int U,
@@ -73,11 +73,11 @@ int vt_vision_patch_merger(vt_tensor *y, const float *x, const vt_vision_merger_
     /* mlp = Sequential(Linear(UC, UC), GELU(), Linear(UC, O)) */
     vt_tensor h;
     VT_TRY(vt_tensor_alloc(&h, a, VT_F32, VT_DIMS(M, UC), st));
-    vt_linear(vt_f32(&h), vt_f32(&ln), w->mlp0_w, w->mlp0_b, M, UC, UC);
+    vt_linear_mat(vt_f32(&h), vt_f32(&ln), w->mlp0_w, w->mlp0_b, M, UC, UC);
     VT_TRY(vt_tap_emit(tap, "visual.merger.mlp.0", &h, st));
     vt_gelu_erf(vt_f32(&h), vt_f32(&h), M * UC); /* nn.GELU(): the exact (erf) form */
     VT_TRY(vt_tap_emit(tap, "visual.merger.mlp.1", &h, st));
-    vt_linear(vt_f32(y), vt_f32(&h), w->mlp2_w, w->mlp2_b, M, UC, O);
+    vt_linear_mat(vt_f32(y), vt_f32(&h), w->mlp2_w, w->mlp2_b, M, UC, O);
     VT_TRY(vt_tap_emit(tap, "visual.merger.mlp.2", y, st));
     VT_TRY(vt_tap_emit(tap, "visual.merger.mlp", y, st));
     VT_TRY(vt_tap_emit(tap, "visual.merger", y, st));

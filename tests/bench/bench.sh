@@ -9,8 +9,14 @@
 #   4. the 1-thread and 2-thread traces compared byte for byte (cmp);
 #   5. one full-size block through the segment path against the literal path (`vlmtrace diff`);
 #   6. the tokenizer: tokenizer.json load time and a 1 MB encode, cold and warm word cache (bin/bench_tokenizer).
+#   7. the language model of Qwen2-VL-2B (the whole synth model): `vlmtrace generate` on the 448 x 448
+#      image and a 30-token question, 2 threads: prefill seconds and GFLOP/s, its matrix products against
+#      OpenBLAS (bin/bench_gemm --tower qwen2-vl-2b-lm), decode tokens per second against the memory-
+#      bandwidth floor (the weights read per token / the copy bandwidth bin/bench_gemm --copy-bandwidth
+#      measures), peak RSS against the checkpoint's size on disk; the KV cache against --no-cache.
 #
-# Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b qwen3-vl-2b"), BENCH_REPS (GEMM repetitions, 3),
+# Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b qwen3-vl-2b"), BENCH_LM (default 1; 0 skips
+# section 7), BENCH_NEW_TOKENS (decoded tokens in section 7, 16), BENCH_REPS (GEMM repetitions, 3),
 # BENCH_RUNS (runs of each vlmtrace configuration, the fastest kept, 2),
 # OPENBLAS_CORETYPE (see below), BENCH_KEEP=1 keeps the traces under build/bench/, BENCH_BIN the build's
 # folder (bin; `make bench CC=clang` passes bin/clang).
@@ -124,13 +130,16 @@ for tower in $TOWERS; do
         echo "  writing the synth checkpoint $CK (once)"
         $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth $tower failed"
     fi
-    [ -f "$OUT/$tower.synth.txt" ] || $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth failed"
-    # "... 665.3M parameters, 1330.5 MB bf16 ..." -> float32 bytes of the weights
-    WBYTES=$(sed -n 's/.* \([0-9.]*\)M parameters.*/\1/p' "$OUT/$tower.synth.txt" | awk '{ printf "%.0f", $1 * 4e6 }')
+    # (a checkpoint written before synth wrote the language model too is written again: it has no "M vision)")
+    grep -q 'M vision)' "$OUT/$tower.synth.txt" 2> /dev/null ||
+        $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth failed"
+    # "... 2209.0M parameters (665.3M vision), 4418.0 MB bf16 ..." -> float32 bytes of the tower's weights
+    # (the checkpoint also holds the language model, which `run` does not read)
+    WBYTES=$(sed -n 's/.*(\([0-9.]*\)M vision).*/\1/p' "$OUT/$tower.synth.txt" | awk '{ printf "%.0f", $1 * 4e6 }')
     [ -n "$WBYTES" ] || die "cannot read the parameter count from $OUT/$tower.synth.txt"
     GF=$(tower_gflop "$tower")
     echo "  $(cat "$OUT/$tower.synth.txt")"
-    echo "  float32 weights $(awk -v w="$WBYTES" 'BEGIN { printf "%.2f", w / 1e9 }') GB; $GF GFLOP per forward"
+    echo "  the tower's float32 weights $(awk -v w="$WBYTES" 'BEGIN { printf "%.2f", w / 1e9 }') GB; $GF GFLOP per forward"
 
     echo "  -- seconds per stage, 2 threads, untraced (vlmtrace run --timings):"
     run "$tower.t2" 2 --out "$OUT/$tower.t2.npy"
@@ -196,6 +205,80 @@ for tower in $TOWERS; do
     fi
     rm -rf "$OUT/$tower.seg" "$OUT/$tower.lit"
 done
+
+# ---- 7. the language model ----
+if [ "${BENCH_LM:-1}" = 1 ]; then
+    CK=$OUT/qwen2-vl-2b
+    NEW=${BENCH_NEW_TOKENS:-16}
+    echo
+    echo "== 7. the language model: qwen2-vl-2b whole, the 448 x 448 image + a 30-token question, 2 threads"
+    [ -f "$CK/config.json" ] || $BIN synth --preset qwen2-vl-2b --out "$CK" > "$OUT/qwen2-vl-2b.synth.txt" || die "synth failed"
+    # the prompt: 15 text ids, <|vision_start|>, 256 <|image_pad|>, <|vision_end|>, 15 text ids (L = 288)
+    rm -rf "$OUT/lm.prompt"
+    $BIN rope --model "$CK" --layout "text:15 image:1x32x32 text:15" --trace "$OUT/lm.prompt" > /dev/null || die "rope --layout failed"
+    L=288
+    $GEMM --tower qwen2-vl-2b-lm --threads 2 --reps "$REPS" || { [ $? = 1 ] && miss "GEMM below 0.5 of OpenBLAS on a language-model shape"; }
+    $GEMM --copy-bandwidth --threads 2 --reps "$REPS" | tee "$OUT/lm.copy.txt"
+    BW=$(sed -n 's/.*best of [0-9]*: \([0-9.]*\) GB\/s.*/\1/p' "$OUT/lm.copy.txt")
+    best=""
+    r=0
+    while [ $r -lt "${BENCH_RUNS:-2}" ]; do
+        r=$((r + 1))
+        /usr/bin/time -f "%M" -o "$OUT/lm.rss.try" $BIN generate --model "$CK" --image "$IMAGE" $SIZE \
+            --input-ids "$OUT/lm.prompt/input_ids.npy" --max-new-tokens "$NEW" --threads 2 --timings \
+            --out "$OUT/lm.ids.npy" 2> "$OUT/lm.timings.try" > "$OUT/lm.ids.txt" ||
+            { cat "$OUT/lm.timings.try" >&2; die "vlmtrace generate failed"; }
+        s=$(secs "$OUT/lm.timings.try" '^total$')
+        if [ -z "$best" ] || awk -v s="$s" -v b="$best" 'BEGIN { exit !(s < b) }'; then
+            best=$s
+            mv "$OUT/lm.timings.try" "$OUT/lm.timings"
+            mv "$OUT/lm.rss.try" "$OUT/lm.rss"
+        fi
+    done
+    rm -f "$OUT/lm.timings.try" "$OUT/lm.rss.try"
+    n=$(wc -w < "$OUT/lm.ids.txt")
+    f=$OUT/lm.timings
+    load=$(secs "$f" '^load ')
+    tower=$(secs "$f" '^(image|pixel_values|image_grid_thw|visual)')
+    prefill=$(secs "$f" '^(input_ids|model\.|inputs_embeds|position_ids|rope_deltas|mrope|lm_head)')
+    decode=$(secs "$f" '^generated_ids$')
+    # weights read per decoded token (BF16: 2 bytes each): 28 layers of q, k, v, o, gate, up, down, and
+    # lm_head = embed_tokens (tied) -- the norms and biases are a few hundred KB more
+    wbytes=$(awk 'BEGIN { E = 1536; F = 8960; G = 256; V = 151936
+        printf "%.0f", 2 * (28 * (E * E * 2 + G * E * 2 + 3 * F * E) + V * E) }')
+    # prefill multiply-adds x 2: the layers' products, attention (q k^T and p v over the causal half), one
+    # logits row (lm_head on the last position only, untraced)
+    gflop=$(awk -v L="$L" 'BEGIN { E = 1536; F = 8960; G = 256; V = 151936; H = 12; D = 128
+        lin = 28 * 2 * L * (E * E * 2 + G * E * 2 + 3 * F * E); att = 28 * 2 * 2 * L * (L + 1) / 2 * H * D
+        printf "%.1f", (lin + att + 2 * E * V) / 1e9 }')
+    ckbytes=$(du -b "$CK/model.safetensors" | cut -f1)
+    rss=$(cat "$OUT/lm.rss")
+    echo "  $n tokens generated: $(cat "$OUT/lm.ids.txt")"
+    sed 's/^/    /' "$f" | grep -E '^    +(load|model\.layers|model\.norm|generated_ids|visual\.blocks|total)'
+    per_tok=$(awk -v d="$decode" -v n="$n" 'BEGIN { printf "%.3f", d / (n - 1) }')
+    floor=$(awk -v w="$wbytes" -v b="$BW" 'BEGIN { printf "%.3f", w / (b * 1e9) }')
+    ratio=$(awk -v p="$per_tok" -v f="$floor" 'BEGIN { printf "%.2f", p / f }')
+    rssx=$(awk -v r="$rss" -v c="$ckbytes" 'BEGIN { printf "%.2f", r * 1024 / c }')
+    printf "  load %.2f s, tower %.2f s\n" "$load" "$tower"
+    printf "  prefill (the language model on %d tokens): %.2f s, %.1f GFLOP, %.1f GFLOP/s\n" "$L" "$prefill" "$gflop" \
+        "$(awk -v g="$gflop" -v s="$prefill" 'BEGIN { print g / s }')"
+    printf "  decode: %d tokens in %.2f s = %.3f s/token (%.2f tokens/s); floor %.2f GB of weights / %.2f GB/s copy = %.3f s/token; %.2fx the floor (target <= 2)\n" \
+        "$((n - 1))" "$decode" "$per_tok" "$(awk -v p="$per_tok" 'BEGIN { print 1 / p }')" \
+        "$(awk -v w="$wbytes" 'BEGIN { print w / 1e9 }')" "$BW" "$floor" "$ratio"
+    printf "  peak RSS %.2f GB, checkpoint %.2f GB on disk: %.2fx (target <= 1.15)\n" \
+        "$(awk -v r="$rss" 'BEGIN { print r * 1024 / 1e9 }')" "$(awk -v c="$ckbytes" 'BEGIN { print c / 1e9 }')" "$rssx"
+    awk -v r="$ratio" 'BEGIN { exit !(r > 2) }' && miss "decode at ${ratio}x the memory-bandwidth floor (target <= 2)"
+    awk -v r="$rssx" 'BEGIN { exit !(r > 1.15) }' && miss "generate's peak RSS ${rssx}x the checkpoint (target <= 1.15)"
+    # the KV cache against full recomputation: the same ids (4 tokens: --no-cache reruns the prompt each step)
+    $BIN generate --model "$CK" --image "$IMAGE" $SIZE --input-ids "$OUT/lm.prompt/input_ids.npy" --max-new-tokens 4 \
+        --threads 2 --no-cache > "$OUT/lm.nocache.txt" 2> /dev/null || die "generate --no-cache failed"
+    if [ "$(cat "$OUT/lm.nocache.txt")" = "$(cut -d' ' -f1-4 "$OUT/lm.ids.txt")" ]; then
+        echo "  --no-cache (every step recomputed): the same first 4 ids"
+    else
+        echo "  --no-cache: DIFFERENT ids: $(cat "$OUT/lm.nocache.txt")"
+        miss "the KV cache and full recomputation give different ids"
+    fi
+fi
 
 echo
 echo "== 6. tokenizer: load the 11 MB tokenizer.json, encode 1 MB (docs/tokenizer.md#speed)"

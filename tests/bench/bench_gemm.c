@@ -3,6 +3,8 @@
  * cblas_sgemm at the same thread count (bin/bench_gemm; OpenBLAS is linked into this program only).
  *
  *     bin/bench_gemm --tower qwen2-vl-2b --threads 2 [--reps 3]
+ *     bin/bench_gemm --tower qwen2-vl-2b-lm --threads 2     the language model's prefill shapes, BF16 weights
+ *     bin/bench_gemm --copy-bandwidth --threads 2           memcpy bandwidth (the decode floor's denominator)
  *
  * Prints per shape: M x N x K, our seconds and GFLOP/s, OpenBLAS's, our rate as a fraction of theirs, and
  * the largest relative difference between the two results (a sanity check: the sums are ordered
@@ -10,7 +12,11 @@
  * otherwise, 2 on bad flags.
  *
  * Shapes: a 448 x 448 image is 32 x 32 patches of 14 px, so 1024 tokens in the blocks and 256 after the
- * 2 x 2 merge (docs/performance.md). Widths from notebooks-data/presets/<tower>/config.json.
+ * 2 x 2 merge (docs/performance.md). Widths from notebooks-data/presets/<tower>/config.json. The language
+ * model's prefill: 286 rows (that image's 256 tokens, 30 of text), hidden 1536, 12 heads and 2 key/value
+ * heads of 128, intermediate 8960; its weights are BF16 as the checkpoints store them, so ours goes
+ * through vt_gemm_abt_mat with BF16 weights (widened while packing) against OpenBLAS on the same values
+ * in float32.
  */
 #include "core/gemm.h"
 #include "core/ops.h" /* before cblas.h: OpenBLAS's header pulls in <complex.h>, whose macro I would break ops.h */
@@ -53,6 +59,13 @@ static const shape qwen3vl_2b[] = {
     {"merger.linear_fc2", 196, 2048, 4096},
 };
 
+/* Qwen2-VL-2B's language model on the prompt (L = 286 rows): q/k/v/o, SwiGLU gate/up/down. */
+static const shape qwen2vl_2b_lm[] = {
+    {"q_proj", 286, 1536, 1536}, {"k_proj", 286, 256, 1536},     {"v_proj", 286, 256, 1536},
+    {"o_proj", 286, 1536, 1536}, {"mlp.gate_proj", 286, 8960, 1536}, {"mlp.up_proj", 286, 8960, 1536},
+    {"mlp.down_proj", 286, 1536, 8960},
+};
+
 static double now(void)
 {
     struct timespec ts;
@@ -75,6 +88,40 @@ static float *random_floats(int64_t n, uint32_t seed)
     return p;
 }
 
+/* float -> bf16, round to nearest even (finite values only here). */
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* Bytes copied per second by memcpy of a 1 GiB buffer split across the threads (best of reps), in
+ * STREAM's convention: each byte counted once read and once written. */
+static int copy_bandwidth(int threads, int reps)
+{
+    const size_t n = (size_t)1 << 30;
+    char *a = malloc(n), *b = malloc(n);
+    if (!a || !b) return 3;
+    memset(a, 1, n), memset(b, 2, n);
+    double best = 1e30;
+    for (int r = 0; r <= reps; r++) {
+        double t0 = now();
+#pragma omp parallel num_threads(threads)
+        {
+            const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+            memcpy(b + n / nt * t, a + n / nt * t, n / nt);
+        }
+        double t1 = now();
+        if (r) best = fmin(best, t1 - t0);
+    }
+    printf("copy bandwidth, %d thread(s), memcpy of 1 GiB, best of %d: %.2f GB/s (read + written, as STREAM "
+           "counts; %.2f GB/s of reading)\n", threads, reps, 2.0 * (double)n / best * 1e-9, (double)n / best * 1e-9);
+    free(a), free(b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *tower = "qwen2-vl-2b";
@@ -85,29 +132,35 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--copy-bandwidth")) tower = NULL;
         else {
-            fprintf(stderr, "usage: bench_gemm [--tower qwen2-vl-2b|qwen2.5-vl-7b|qwen3-vl-2b] [--threads N] [--reps R] [--target F]\n");
+            fprintf(stderr, "usage: bench_gemm [--tower qwen2-vl-2b|qwen2.5-vl-7b|qwen3-vl-2b|qwen2-vl-2b-lm] "
+                            "[--threads N] [--reps R] [--target F] | --copy-bandwidth [--threads N]\n");
             return 2;
         }
     }
+    if (threads >= 1 && reps >= 1 && !tower) return copy_bandwidth(threads, reps);
     const shape *sh;
     int ns;
-    if (!strcmp(tower, "qwen2-vl-2b")) sh = qwen2vl_2b, ns = (int)(sizeof qwen2vl_2b / sizeof *sh);
+    const int lm = tower && !strcmp(tower, "qwen2-vl-2b-lm");
+    if (lm) sh = qwen2vl_2b_lm, ns = (int)(sizeof qwen2vl_2b_lm / sizeof *sh);
+    else if (!tower) sh = NULL, ns = 0;
+    else if (!strcmp(tower, "qwen2-vl-2b")) sh = qwen2vl_2b, ns = (int)(sizeof qwen2vl_2b / sizeof *sh);
     else if (!strcmp(tower, "qwen2.5-vl-7b")) sh = qwen25vl_7b, ns = (int)(sizeof qwen25vl_7b / sizeof *sh);
     else if (!strcmp(tower, "qwen3-vl-2b")) sh = qwen3vl_2b, ns = (int)(sizeof qwen3vl_2b / sizeof *sh);
     else {
         fprintf(stderr, "bench_gemm: --tower %s: expected qwen2-vl-2b, qwen2.5-vl-7b or qwen3-vl-2b\n", tower);
         return 2;
     }
-    if (threads < 1 || reps < 1) {
+    if (!sh || threads < 1 || reps < 1) {
         fprintf(stderr, "bench_gemm: --threads and --reps must be >= 1\n");
         return 2;
     }
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
 
-    printf("GEMM, %s shapes, %d thread(s), best of %d: C = A @ B^T, vt_gemm_abt vs OpenBLAS cblas_sgemm (%s kernels)\n",
-           tower, threads, reps, openblas_get_corename());
+    printf("GEMM, %s shapes, %d thread(s), best of %d: C = A @ B^T, %s vs OpenBLAS cblas_sgemm (%s kernels)\n",
+           tower, threads, reps, lm ? "vt_gemm_abt_mat (BF16 weights)" : "vt_gemm_abt", openblas_get_corename());
     printf("  %-14s %5s %5s %5s   %8s %7s   %8s %7s   %6s  %9s\n", "shape", "M", "N", "K", "ours s", "GFLOP/s",
            "blas s", "GFLOP/s", "ratio", "max rel");
     int ok = 1;
@@ -116,11 +169,19 @@ int main(int argc, char **argv)
         const int64_t M = sh[s].M, N = sh[s].N, K = sh[s].K;
         float *A = random_floats(M * K, 1 + s), *B = random_floats(N * K, 100 + s), *bias = random_floats(N, 200 + s);
         float *C1 = malloc((size_t)(M * N) * sizeof(float)), *C2 = malloc((size_t)(M * N) * sizeof(float));
-        if (!C1 || !C2) return 3;
+        uint16_t *B16 = lm ? malloc((size_t)(N * K) * sizeof(uint16_t)) : NULL;
+        if (!C1 || !C2 || (lm && !B16)) return 3;
+        if (lm) /* the weights as the checkpoint stores them; OpenBLAS gets the same values in float32 */
+            for (int64_t i = 0; i < N * K; i++) {
+                B16[i] = to_bf16(B[i]);
+                const uint32_t u = (uint32_t)B16[i] << 16;
+                memcpy(&B[i], &u, 4);
+            }
+        const vt_mat Bm = {lm ? NULL : B, B16};
         double t_ours = 1e30, t_blas = 1e30;
         for (int r = 0; r <= reps; r++) { /* round 0 warms up */
             double t0 = now();
-            vt_gemm_abt(C1, A, B, bias, M, N, K);
+            vt_gemm_abt_mat(C1, A, Bm, bias, M, N, K);
             double t1 = now();
             if (r) t_ours = fmin(t_ours, t1 - t0);
         }
@@ -145,10 +206,11 @@ int main(int argc, char **argv)
                (long long)N, (long long)K, t_ours, flop / t_ours * 1e-9, t_blas, flop / t_blas * 1e-9, ratio, maxrel,
                ratio < target ? "  < target" : "");
         fflush(stdout);
-        free(A), free(B), free(bias), free(C1), free(C2);
+        free(A), free(B), free(bias), free(C1), free(C2), free(B16);
     }
     printf("  lowest ratio %.2f (target >= %.2f): %s\n", worst, target, ok ? "met" : "MISSED");
 
+    if (lm) return ok ? 0 : 1;
     /* one block's attention core on 1024 tokens, 16 heads of 80: one segment (full attention), then
      * Qwen2.5-VL's windows (16 of 64 tokens); FLOPs counted as the two products, 4 * S^2 * D per head */
     {

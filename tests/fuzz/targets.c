@@ -8,9 +8,10 @@
  * needs) and LLVMFuzzerTestOneInput calls it; without, every target and the table are compiled.
  *
  * One function per target, each calling the same in-memory entry point the command line's file
- * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse,
- * vt_preproc_parse, vt_preproc_parse_video, vt_image_decode_info, vt_rope_layout_parse/_build,
- * vt_locator_build, vt_opts_parse, vt_tokenizer_parse, vt_tokenizer_encode), then using what it got the way
+ * readers call (vt_safetensors_parse, vt_npy_parse, vt_manifest_parse, vt_config_parse (with the language
+ * model's fields and vt_lm_generation_config_parse), vt_preproc_parse, vt_preproc_parse_video,
+ * vt_image_decode_info, vt_rope_layout_parse/_build, vt_locator_build, vt_opts_parse, vt_tokenizer_parse,
+ * vt_tokenizer_encode), then using what it got the way
  * the program would (reading every tensor, touching every pixel, serialising the manifest again), so an
  * accepted input that lies about its sizes shows up as an ASan report. A target returns the reader's
  * status; the libFuzzer entry point aborts unless that is 0, 2 or 3 with a one-line message, which is
@@ -224,13 +225,16 @@ int vt_fuzz_manifest(const uint8_t *data, size_t size, vt_status *st)
 /* ================================ config.json, preprocessor_config.json ================================ */
 
 #if !defined(VT_FUZZ_TARGET) || defined(VT_FUZZ_ONLY_config)
-/* config.json, then the list of weights it implies (the shapes `vlmtrace inspect` checks). */
+/* config.json (the vision side and, for Qwen2-VL / Qwen2.5-VL, the language model's fields), then the lists
+ * of weights it implies (the shapes `vlmtrace inspect` checks), then the same text read as a
+ * generation_config.json (its eos_token_id: an id or a list). */
 int vt_fuzz_config(const uint8_t *data, size_t size, vt_status *st)
 {
     char *s = vt_fuzz_text(data, size);
     if (!s) return vt_fail(st, VT_ERESOURCE, "out of memory");
     vt_model_config c;
     int rc = vt_config_parse(&c, s, size, st);
+    cJSON *root = rc == VT_OK ? cJSON_ParseWithLength(s, size) : NULL;
     free(s);
     if (rc) return rc;
     vt_weight_spec *w = NULL;
@@ -238,6 +242,15 @@ int vt_fuzz_config(const uint8_t *data, size_t size, vt_status *st)
     rc = vt_config_weights(&c, &w, &n, st);
     for (int i = 0; rc == VT_OK && i < n; i++) VT_ASSERT(vt_shape_numel(w[i].ndim, w[i].shape) >= 0);
     free(w);
+    w = NULL;
+    if (rc == VT_OK) rc = vt_config_lm_weights(&c, &w, &n, st);
+    for (int i = 0; rc == VT_OK && i < n; i++) VT_ASSERT(vt_shape_numel(w[i].ndim, w[i].shape) >= 0);
+    free(w);
+    if (rc == VT_OK && root && (c.family == VT_FAMILY_QWEN2VL || c.family == VT_FAMILY_QWEN25VL)) {
+        rc = vt_lm_generation_config_parse(&c.lm, root, st);
+        if (rc == VT_OK) VT_ASSERT(c.lm.n_eos >= 0 && c.lm.n_eos <= VT_LM_MAX_EOS);
+    }
+    cJSON_Delete(root);
     return rc;
 }
 

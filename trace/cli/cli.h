@@ -28,6 +28,7 @@ extern const vt_cli_cmd vt_cmd_rope;
 extern const vt_cli_cmd vt_cmd_inspect;
 extern const vt_cli_cmd vt_cmd_synth;
 extern const vt_cli_cmd vt_cmd_tokenize;
+extern const vt_cli_cmd vt_cmd_generate;
 
 /* A growable list of strings for repeatable flags (--only, --image). Owns nothing. */
 typedef struct vt_strlist {

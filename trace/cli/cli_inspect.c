@@ -3,8 +3,9 @@
  * directory and an image, everything checked before anything is printed.
  *
  * It loads config.json (+ preprocessor_config.json), opens the checkpoint, and checks it against the
- * tensors the family's reference model holds for that config (vt_config_weights): every one present
- * with the implied shape, and no vision-side tensor left over (a checkpoint with more blocks than the
+ * tensors the family's reference model holds for that config (vt_config_weights, and for Qwen2-VL /
+ * Qwen2.5-VL the language model's, vt_config_lm_weights, when the checkpoint has any of them): every one
+ * present with the implied shape, and no kept tensor left over (a checkpoint with more blocks than the
  * config's depth is as inconsistent as one with fewer). Then it prints the family, the key config
  * values and the tensors that would be read. A directory with a config but no checkpoint (the presets)
  * lists the tensors the config implies. --image decodes FILE as the family's reference loads it.
@@ -24,11 +25,12 @@ static const char inspect_usage[] =
     "usage: vlmtrace inspect --model DIR [--image FILE [--no-exif]]\n"
     "       vlmtrace inspect --image FILE [--no-exif]\n"
     "\n"
-    "Read a model directory the way `vlmtrace run` does and print what was found: the family, the key\n"
-    "config.json / preprocessor_config.json values, and every vision-side tensor that would be read\n"
-    "(canonical name, key stored in the checkpoint, dtype, shape, size), each checked against the shape\n"
-    "config.json implies. The language model's tensors are skipped. A directory with a config.json but no\n"
-    "checkpoint lists the tensors the config implies (the presets in notebooks-data/presets).\n"
+    "Read a model directory the way `vlmtrace run` and `generate` do and print what was found: the family,\n"
+    "the key config.json / preprocessor_config.json values, and every tensor that would be read (canonical\n"
+    "name, key stored in the checkpoint, dtype, shape, size), each checked against the shape config.json\n"
+    "implies: the vision side, and for Qwen2-VL / Qwen2.5-VL the language model when the checkpoint has it\n"
+    "(a vision-only checkpoint says so). A directory with a config.json but no checkpoint lists the tensors\n"
+    "the config implies (the presets in notebooks-data/presets).\n"
     "\n"
     "  --model DIR   config.json, preprocessor_config.json (optional), model.safetensors or\n"
     "                model.safetensors.index.json and its shards\n"
@@ -118,6 +120,18 @@ static void print_config(const vt_model_config *c, const char *dir)
                t->mrope_section[1], t->mrope_section[2], t->interleaved ? " interleaved" : "", t->rope_theta,
                (long long)t->image_token_id,
                (long long)t->video_token_id, (long long)t->vision_start_token_id, (long long)t->vision_end_token_id);
+        const vt_lm_config *l = &c->lm;
+        if (c->family == VT_FAMILY_QWEN3VL) /* the Qwen3 language model is not implemented */
+            printf("language    not read (vlmtrace implements Qwen3-VL's vision side only)\n");
+        else {
+        printf("language    %d layers, vocab %d, intermediate %d, rms_norm_eps %g, max_position_embeddings %lld, "
+               "sliding_window %lld (use_sliding_window %s), tie_word_embeddings %s, eos",
+               l->num_hidden_layers, l->vocab_size, l->intermediate_size, l->rms_norm_eps,
+               (long long)l->max_position_embeddings, (long long)l->sliding_window,
+               l->use_sliding_window ? "true" : "false", l->tie_word_embeddings ? "true" : "false");
+        for (int i = 0; i < l->n_eos; i++) printf("%s%lld", i ? ", " : " ", (long long)l->eos_token_id[i]);
+        printf("%s\n", l->n_eos ? "" : " none");
+        }
         printf("preprocess  %s: min_pixels %lld, max_pixels %lld, patch %d, merge %d, temporal_patch %d, "
                "processor %s by default, ",
                p->present ? "preprocessor_config.json" : "published defaults (no preprocessor_config.json)",
@@ -154,7 +168,8 @@ static void print_config(const vt_model_config *c, const char *dir)
     printf("\n");
 }
 
-static void print_tensors(const vt_checkpoint *ck, const vt_weight_spec *spec, int n, const vt_st_tensor **found)
+static void print_tensors(const vt_checkpoint *ck, const vt_weight_spec *spec, int n, int n_lm,
+                          const vt_st_tensor **found)
 {
     int nw = 4, kw = 10;
     for (int i = 0; i < n; i++) {
@@ -164,7 +179,8 @@ static void print_tensors(const vt_checkpoint *ck, const vt_weight_spec *spec, i
     if (found) {
         printf("checkpoint  %s (%d file%s read)\n", ck->path, ck->n_files, ck->n_files == 1 ? "" : "s");
         for (int f = 0; f < ck->n_files; f++) printf("            %s\n", ck->files[f].path);
-        printf("tensors     %d on the vision side (anything else in the checkpoint is skipped)\n", n);
+        printf("tensors     %d: %d on the vision side, %s (anything else in the checkpoint is skipped)\n", n,
+               n - n_lm, n_lm ? "the rest the language model's" : "no language model (generate needs one)");
         printf("  %-*s  %-*s  %-5s  %-22s %10s\n", nw, "name", kw, "stored key", "dtype", "shape", "MiB");
     } else {
         printf("checkpoint  none in this directory: the %d tensors config.json implies, as float32\n", n);
@@ -197,7 +213,7 @@ typedef struct inspect_state {
     vt_checkpoint ck;
     vt_weight_spec *spec;
     const vt_st_tensor **found;
-    int n_spec, have_ck;
+    int n_spec, n_lm, have_ck; /* n_lm: how many of the n_spec are the language model's */
     vt_image img;
     vt_image_info info;
 } inspect_state;
@@ -208,8 +224,22 @@ static int inspect(inspect_state *s, const char *dir, const char *image, int no_
         VT_TRY(vt_config_load(&s->cfg, dir, st));
         VT_TRY(vt_config_weights(&s->cfg, &s->spec, &s->n_spec, st));
         s->have_ck = has_checkpoint(dir);
+        if (s->have_ck) VT_TRY(vt_checkpoint_open(&s->ck, dir, st));
+        /* the language model's tensors: listed for a preset, checked when the checkpoint has any */
+        if (!s->have_ck || s->ck.n_lm > 0) {
+            vt_weight_spec *lm;
+            VT_TRY(vt_config_lm_weights(&s->cfg, &lm, &s->n_lm, st));
+            vt_weight_spec *all = s->n_lm ? realloc(s->spec, (size_t)(s->n_spec + s->n_lm) * sizeof *all) : s->spec;
+            if (!all) {
+                free(lm);
+                return vt_fail(st, VT_ERESOURCE, "out of memory");
+            }
+            if (s->n_lm) memcpy(all + s->n_spec, lm, (size_t)s->n_lm * sizeof *all);
+            free(lm);
+            s->spec = all;
+            s->n_spec += s->n_lm;
+        }
         if (s->have_ck) {
-            VT_TRY(vt_checkpoint_open(&s->ck, dir, st));
             s->found = calloc((size_t)s->n_spec + 1, sizeof *s->found);
             if (!s->found) return vt_fail(st, VT_ERESOURCE, "out of memory");
             VT_TRY(check_weights(&s->ck, &s->cfg, s->spec, s->n_spec, s->found, st));
@@ -224,7 +254,7 @@ static int inspect(inspect_state *s, const char *dir, const char *image, int no_
     /* everything read and checked: print */
     if (dir) {
         print_config(&s->cfg, dir);
-        print_tensors(&s->ck, s->spec, s->n_spec, s->have_ck ? s->found : NULL);
+        print_tensors(&s->ck, s->spec, s->n_spec, s->n_lm, s->have_ck ? s->found : NULL);
     }
     if (image) {
         const vt_image_info *in = &s->info;

@@ -13,7 +13,8 @@ static const char synth_usage[] =
     "\n"
     "Write a checkpoint with the published key names and shapes and seeded random weights: DIR/config.json,\n"
     "DIR/preprocessor_config.json (where the family has one) and DIR/model.safetensors, or shards with\n"
-    "model.safetensors.index.json. Only the vision side is written (vlmtrace never reads the language model).\n"
+    "model.safetensors.index.json. Qwen2-VL / Qwen2.5-VL presets get the whole model (the vision tower and\n"
+    "the language model, as `vlmtrace generate` reads it); the other families their vision side only.\n"
     "The same arguments give the same bytes on every machine.\n"
     "\n"
     "  --preset NAME   qwen2-vl-2b, qwen2.5-vl-7b, qwen-vl, kimi-vl-a3b (the published configs), tiny-qwen2-vl,\n"
@@ -27,9 +28,10 @@ static const char synth_usage[] =
     "                  \"vlmtrace_synth\" key synth adds), is refused unless --force\n"
     "  --dtype T       bf16 (default, as the hubs publish; rounded to nearest even) or f32\n"
     "  --seed N        0 by default; each tensor has its own stream from (seed, its name)\n"
-    "  --layers N      keep the first N blocks (Qwen2.5-VL: full-attention indices >= N are dropped; Qwen3-VL:\n"
-    "                  deepstack_visual_indexes i become floor(i * N / depth), repeats dropped); the\n"
-    "                  blocks kept are identical to the full checkpoint's\n"
+    "  --layers N      keep the first N blocks of the vision tower (Qwen2.5-VL: full-attention indices >= N\n"
+    "                  are dropped; Qwen3-VL: deepstack_visual_indexes i become floor(i * N / depth),\n"
+    "                  repeats dropped) and the first N layers of the language model (a stack with fewer\n"
+    "                  stays whole); the blocks and layers kept are identical to the full checkpoint's\n"
     "  --force         write over a checkpoint synth did not write\n"
     "  --quiet         no summary line on stderr\n"
     "  --json          one JSON document on stdout (what was written), instead of the line above\n"
@@ -74,10 +76,17 @@ static int run_synth(int argc, char **argv, vt_status *st)
     VT_TRY(vt_output_guard(o.out_dir, VT_OUT_CHECKPOINT, "--out", out.force, st));
     vt_synth_result r;
     VT_TRY(vt_synth(&o, &r, st));
+    char lm[64] = "";
+    char vision[48] = "";
+    if (r.full_lm_layers) {
+        snprintf(lm, sizeof lm, " + %d of %d language-model layers", r.lm_layers, r.full_lm_layers);
+        snprintf(vision, sizeof vision, " (%.1fM vision)", (double)r.n_params_vision / 1e6);
+    }
     if (!out.json)
-        printf("%s: %s, %d of %d blocks, %d tensors, %.1fM parameters, %.1f MB %s in %d file%s\n", o.out_dir,
-               o.preset, r.depth, r.full_depth, r.n_tensors, (double)r.n_params / 1e6, (double)r.data_bytes / 1e6,
-               o.dtype == VT_ST_BF16 ? "bf16" : "f32", r.n_files, r.n_files == 1 ? "" : "s (+ index)");
+        printf("%s: %s, %d of %d blocks%s, %d tensors, %.1fM parameters%s, %.1f MB %s in %d file%s\n", o.out_dir,
+               o.preset, r.depth, r.full_depth, lm, r.n_tensors, (double)r.n_params / 1e6, vision,
+               (double)r.data_bytes / 1e6, o.dtype == VT_ST_BF16 ? "bf16" : "f32", r.n_files,
+               r.n_files == 1 ? "" : "s (+ index)");
     vt_written w = {"checkpoint", o.out_dir, r.n_tensors, (int64_t)r.data_bytes, 0};
     vt_output_done(&out, "synth", &w, 1);
     return 0;

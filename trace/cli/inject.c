@@ -7,7 +7,9 @@
 #include "core/bugzoo.h"
 
 #define T(x) (1u << (x))
-#define QWEN2_RUNS (T(VT_INJECT_RUN_QWEN2VL) | T(VT_INJECT_RUN_QWEN25VL) | T(VT_INJECT_RUN_QWEN3VL))
+#define QWEN2_GENERATE (T(VT_INJECT_GENERATE_QWEN2VL) | T(VT_INJECT_GENERATE_QWEN25VL))
+/* `generate` runs the tower too: every tower bug of `run` applies there as well */
+#define QWEN2_RUNS (T(VT_INJECT_RUN_QWEN2VL) | T(VT_INJECT_RUN_QWEN25VL) | T(VT_INJECT_RUN_QWEN3VL) | QWEN2_GENERATE)
 
 static const vt_inject_bug bugs[] = {
     {"bilinear-resize", VT_BUG_BILINEAR_RESIZE, QWEN2_RUNS | T(VT_INJECT_PREPROCESS), "the resize (PIL)",
@@ -16,9 +18,11 @@ static const vt_inject_bug bugs[] = {
      "C round() (ties away from zero) instead of Python round() (ties to even)"},
     {"no-segment-mask", VT_BUG_NO_SEGMENT_MASK, QWEN2_RUNS | T(VT_INJECT_RUN_KIMIVL), "the vision attention",
      "one segment for everything: images, time slices and windows attend to each other"},
-    {"fullatt-as-strings", VT_BUG_FULLATT_AS_STRINGS, T(VT_INJECT_RUN_QWEN25VL), "the block loop",
+    {"fullatt-as-strings", VT_BUG_FULLATT_AS_STRINGS, T(VT_INJECT_RUN_QWEN25VL) | T(VT_INJECT_GENERATE_QWEN25VL),
+     "the block loop",
      "block names (strings) tested against fullatt_block_indexes (ints): no full-attention block"},
-    {"no-reverse-index", VT_BUG_NO_REVERSE_INDEX, T(VT_INJECT_RUN_QWEN25VL), "the reverse window index after the merger",
+    {"no-reverse-index", VT_BUG_NO_REVERSE_INDEX, T(VT_INJECT_RUN_QWEN25VL) | T(VT_INJECT_GENERATE_QWEN25VL),
+     "the reverse window index after the merger",
      "argsort(window_index) never applied: the output stays in window order"},
     {"qkv-global-split", VT_BUG_QKV_GLOBAL_SPLIT, T(VT_INJECT_RUN_QWENVL), "the trunk attention",
      "in_proj's per-head [q|k|v] columns read as one global q | k | v split"},
@@ -32,6 +36,10 @@ static const vt_inject_bug bugs[] = {
      "the position table sampled at half-pixel centres (F.interpolate, align_corners=False)"},
     {"sectioned-mrope", VT_BUG_SECTIONED_MROPE, T(VT_INJECT_ROPE), "apply_interleaved_mrope",
      "Qwen3-VL's rotary with Qwen2-VL's contiguous t | h | w chunks instead of interleaved"},
+    {"mrope-section-order", VT_BUG_MROPE_SECTION_ORDER, QWEN2_GENERATE, "the decoder's multimodal rotary",
+     "the mrope_section chunks take the position rows as (w, h, t) instead of (t, h, w)"},
+    {"decode-positions-restart", VT_BUG_DECODE_POSITIONS_RESTART, QWEN2_GENERATE, "cached decoding",
+     "generated token j placed at position L + j (its sequence index), rope_deltas forgotten"},
 };
 
 const vt_inject_bug *vt_inject_table(int *n)
@@ -50,6 +58,8 @@ const char *vt_inject_target_name(vt_inject_target t)
     case VT_INJECT_RUN_QWEN3VL: return "vlmtrace run on Qwen3-VL";
     case VT_INJECT_PREPROCESS: return "vlmtrace preprocess";
     case VT_INJECT_ROPE: return "vlmtrace rope";
+    case VT_INJECT_GENERATE_QWEN2VL: return "vlmtrace generate on Qwen2-VL";
+    case VT_INJECT_GENERATE_QWEN25VL: return "vlmtrace generate on Qwen2.5-VL";
     case VT_INJECT_N_TARGETS: break;
     }
     return "?";

@@ -26,6 +26,8 @@ typedef enum vt_inject_target {
     VT_INJECT_RUN_QWEN3VL,
     VT_INJECT_PREPROCESS,
     VT_INJECT_ROPE,
+    VT_INJECT_GENERATE_QWEN2VL,
+    VT_INJECT_GENERATE_QWEN25VL,
     VT_INJECT_N_TARGETS
 } vt_inject_target;
 

@@ -19,6 +19,7 @@ static const vt_cli_cmd *const commands[] = {
     &vt_cmd_rope,
     &vt_cmd_inspect,
     &vt_cmd_synth,
+    &vt_cmd_generate,
     &vt_cmd_tokenize,
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -82,6 +82,25 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
  * mode with videos DIR/video_preprocessor_config.json for them, then --min-pixels / --max-pixels (images and
  * videos alike) and the --inject switches (o->bugs). VT_EINPUT naming the file when the video file is bad. */
 int vt_run_processor_opts(vt_processor_opts *po, const vt_run_opts *o, const vt_model_config *cfg, vt_status *st);
+/* `vlmtrace generate` (cli_generate.c parses the flags, run_generate.c runs the model): the vision side's
+ * flags as `run` has them, plus the language model's. */
+typedef struct vt_gen_opts {
+    vt_run_opts run;            /* --model, --image, --video, --fps, --min/max-pixels, --trace, --only, --out
+                                   (the generated ids), --threads, --attn, --inject, --timings */
+    const vt_tensor *input_ids; /* --input-ids F.npy: int64 [1, L] (read and checked by cli_generate.c), or
+                                   NULL with --prompt */
+    const char *prompt;         /* --prompt TEXT: one user message (the images, the videos, the text) through
+                                   the chat template and the tokenizer (ref/tokenizer/chat.h) */
+    int raw;                    /* --raw: TEXT is the whole prompt, no template (its pads still expanded) */
+    const char *tokenizer;      /* --tokenizer FILE: tokenizer.json; DIR's by default */
+    int max_new_tokens;         /* --max-new-tokens, 64 by default */
+    int no_cache;               /* --no-cache: every step recomputes the whole sequence (the goldens' protocol) */
+    int widen_bf16;             /* --widen-bf16: BF16 weights widened to float32 at load (same results) */
+} vt_gen_opts;
+
+/* Qwen2-VL / Qwen2.5-VL: decode the inputs, check the prompt against them, load both sides, run
+ * vt_vlm_pipeline with the tap, print the generated ids on stdout (one line), hand them to --out. */
+int vt_run_generate(const vt_gen_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st);
 
 /* The tap a family's forward should get: the tracer's when tr is non-NULL, otherwise one that only reports
  * progress; behind the --timings tap when o->timings. Either way a one-line progress report per block goes

@@ -167,20 +167,37 @@ static int set_item(cJSON *obj, const char *key, cJSON *v)
     return cJSON_AddItemToObject(obj, key, v) ? 0 : -1;
 }
 
+/* The object holding the language model's num_hidden_layers: text_config when it has one there (later
+ * transformers), else the top level (4.51.3, the hub files). */
+static cJSON *lm_owner(cJSON *root)
+{
+    cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "text_config");
+    return cJSON_IsObject(tc) && cJSON_GetObjectItemCaseSensitive(tc, "num_hidden_layers") ? tc : root;
+}
+
 int vt_synth_config(const char *json, size_t len, int layers, vt_st_dtype dtype, char **out, int *full_depth,
-                    vt_status *st)
+                    int *full_lm_layers, vt_status *st)
 {
     static vt_model_config cfg; /* large */
     VT_TRY(vt_config_parse(&cfg, json, len, st));
     int depth = depth_of(&cfg);
+    const int has_lm = cfg.family == VT_FAMILY_QWEN2VL || cfg.family == VT_FAMILY_QWEN25VL;
+    const int lm_layers = has_lm ? cfg.lm.num_hidden_layers : 0;
     *full_depth = depth;
-    if (layers > depth)
+    *full_lm_layers = lm_layers;
+    if (layers > depth && layers > lm_layers) {
+        if (has_lm)
+            return vt_fail(st, VT_EINPUT, "--layers %d: more than the %d blocks of this %s config's vision tower and "
+                           "its %d language-model layers", layers, depth, vt_family_name(cfg.family), lm_layers);
         return vt_fail(st, VT_EINPUT, "--layers %d: more than the %d blocks of this %s config", layers, depth,
                        vt_family_name(cfg.family));
+    }
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) return vt_fail(st, VT_ERESOURCE, "out of memory parsing config.json");
     int bad = 0;
-    if (layers > 0) {
+    if (layers > 0 && has_lm && layers < lm_layers) /* both stacks cut: the language model's layers too */
+        bad |= set_item(lm_owner(root), "num_hidden_layers", cJSON_CreateNumber(layers));
+    if (layers > 0 && layers < depth) {
         const char *key;
         cJSON *owner = depth_owner(root, cfg.family, &key);
         VT_ASSERT(owner); /* vt_config_parse found the depth there */
@@ -310,31 +327,45 @@ int vt_synth(const vt_synth_opts *o, vt_synth_result *res, vt_status *st)
     VT_TRY(vt_path_join(path, sizeof path, res->preset_dir, "config.json", st));
     VT_TRY(vt_read_file(path, &json, &len, (size_t)16 << 20, st));
     char *cfg_text = NULL;
-    int rc = vt_synth_config(json, len, o->layers, o->dtype, &cfg_text, &res->full_depth, st);
+    int rc = vt_synth_config(json, len, o->layers, o->dtype, &cfg_text, &res->full_depth, &res->full_lm_layers, st);
     free(json);
     if (rc) return vt_wrap(st, "%s: ", path);
 
     static vt_model_config cfg; /* large */
-    vt_weight_spec *w = NULL;
+    vt_weight_spec *w = NULL, *wl = NULL;
     vt_synth_init *init = NULL;
-    int n = 0;
+    int n = 0, nl = 0;
     rc = vt_config_parse(&cfg, cfg_text, strlen(cfg_text), st); /* what the reader will see */
     if (rc == VT_OK) rc = vt_config_weights(&cfg, &w, &n, st);
+    /* the whole model: the vision side, then the language model in its module order */
+    if (rc == VT_OK) rc = vt_config_lm_weights(&cfg, &wl, &nl, st);
+    if (rc == VT_OK && nl > 0) {
+        vt_weight_spec *all = realloc(w, (size_t)(n + nl) * sizeof *all);
+        if (!all) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+        else {
+            memcpy(all + n, wl, (size_t)nl * sizeof *all);
+            w = all;
+            n += nl;
+        }
+    }
+    free(wl);
     if (rc == VT_OK && !(init = malloc((size_t)n * sizeof *init)))
         rc = vt_fail(st, VT_ERESOURCE, "out of memory");
     if (rc == VT_OK) {
         int residual = 0;
         res->depth = depth_of(&cfg);
+        res->lm_layers = nl > 0 ? cfg.lm.num_hidden_layers : 0;
         res->n_tensors = n;
         for (int i = 0; i < n; i++) {
-            init[i] = vt_synth_init_for(&cfg, res->full_depth, &w[i]);
+            init[i] = vt_synth_init_for(&cfg, res->full_depth, res->full_lm_layers, &w[i]);
             residual += init[i].residual;
             int64_t numel = 1;
             for (int d = 0; d < w[i].ndim; d++) numel *= w[i].shape[d];
             res->n_params += numel;
+            if (i < n - nl) res->n_params_vision += numel;
         }
         res->data_bytes = (uint64_t)res->n_params * vt_st_dtype_size(o->dtype);
-        VT_ASSERT(residual == 2 * res->depth); /* synth_init.c's table matches the families' weight lists */
+        VT_ASSERT(residual == 2 * (res->depth + res->lm_layers)); /* synth_init.c's table matches the weight lists */
         /* Qwen3-VL's published checkpoints store the tower under model.visual.* (the loaders find either) */
         for (int i = 0; i < n && cfg.family == VT_FAMILY_QWEN3VL; i++) {
             char stored[sizeof w[i].name];

@@ -58,10 +58,11 @@ typedef struct vt_synth_init {
     int residual;     /* 1 for a Linear whose output is added to the residual stream */
 } vt_synth_init;
 
-/* The rule for tensor w of a model with configuration cfg; full_depth is the preset's depth before
- * --layers (the residual-branch scale depends on it, so a --layers N checkpoint holds exactly the first
- * N blocks of the full one). */
-vt_synth_init vt_synth_init_for(const vt_model_config *cfg, int full_depth, const vt_weight_spec *w);
+/* The rule for tensor w of a model with configuration cfg; full_depth is the preset's vision depth and
+ * full_lm_layers its language model's num_hidden_layers before --layers (the residual-branch scale depends
+ * on them, so a --layers N checkpoint holds exactly the first N blocks and layers of the full one). */
+vt_synth_init vt_synth_init_for(const vt_model_config *cfg, int full_depth, int full_lm_layers,
+                                const vt_weight_spec *w);
 
 /* A tensor's values, in order, in chunks: vt_synth_stream_init once, then vt_synth_stream_f32 as many
  * times as needed (the values do not depend on the chunk sizes). */
@@ -117,17 +118,21 @@ typedef struct vt_synth_opts {
  * directory. VT_EINPUT naming the known presets when none has NAME/config.json. */
 int vt_synth_find_preset(char *out, size_t cap, const char *preset, vt_status *st);
 
-/* config.json text with --layers applied (depth cut to layers; Qwen2.5-VL fullatt_block_indexes >= layers
- * dropped) and torch_dtype set to the written dtype. *out is malloc'd; *full_depth gets the depth before. */
+/* config.json text with --layers applied (the vision depth cut to layers; Qwen2.5-VL fullatt_block_indexes
+ * >= layers dropped; Qwen2-VL / Qwen2.5-VL num_hidden_layers cut to layers too) and torch_dtype set to the
+ * written dtype. *out is malloc'd; *full_depth and *full_lm_layers (0 without a language model) get the
+ * depths before. N above both depths is an error; a stack shallower than N is kept whole. */
 int vt_synth_config(const char *json, size_t len, int layers, vt_st_dtype dtype, char **out, int *full_depth,
-                    vt_status *st);
+                    int *full_lm_layers, vt_status *st);
 
 /* What vt_synth wrote (for the summary line). */
 typedef struct vt_synth_result {
     char preset_dir[4096]; /* where the preset was found */
     int depth, full_depth; /* blocks written / in the preset */
+    int lm_layers, full_lm_layers; /* language-model layers written / in the preset (0: none) */
     int n_tensors;
     int64_t n_params;
+    int64_t n_params_vision; /* of which the vision side's */
     uint64_t data_bytes;   /* tensor data, all files together */
     int n_files;           /* .safetensors files (1, or the shards) */
 } vt_synth_result;

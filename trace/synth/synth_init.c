@@ -8,7 +8,9 @@
  *   Linear / conv weight [out, in, ...]   std 1/sqrt(fan_in), fan_in = numel / out: each output has
  *                                         about the variance of the inputs (LeCun / PyTorch-like scale);
  *   ... that writes into the residual     additionally x 1/sqrt(2 L), L the preset's full depth (GPT-2's
- *       stream (attn proj, MLP output)    rule): 2L such branches add O(1) variance in total, so the
+ *       stream (attn proj, MLP output;    rule): 2L such branches add O(1) variance in total, so the
+ *       the language model's o_proj and   (the language model's L is its num_hidden_layers)
+ *       down_proj)
  *                                         residual stream stays near unit scale whether there are 2 or 48
  *                                         blocks, and a --layers N checkpoint is a prefix of the full one;
  *   norm weight (1-D .weight)             mean 1, std 0.1 (z is bounded, so always within 1 +- 0.35);
@@ -21,6 +23,8 @@
  *                                         the query-side sum as it is in the real model;
  *   Qwen-VL proj [D_in, D_out]            std 1/sqrt(D_in): it is used as x @ proj, so fan_in is shape[0];
  *   Kimi-VL pos_emb.weight [h, w, D]      std 1, MoonViT's own nn.init.normal_.
+ *   embed_tokens, lm_head [V, E]          the Linear rule, 1/sqrt(E): tied or not, logits come out with
+ *                                         about unit variance, so greedy decoding has real margins.
  */
 #include <math.h>
 #include <string.h>
@@ -43,6 +47,8 @@ static int writes_residual(vt_family f, const char *name)
     static const char *const qwen3[] = {".attn.proj.weight", ".mlp.linear_fc2.weight"};
     const char *const *tab = f == VT_FAMILY_QWEN2VL ? qwen2 : f == VT_FAMILY_QWEN25VL ? qwen25
                             : f == VT_FAMILY_QWENVL ? qwenvl : f == VT_FAMILY_QWEN3VL ? qwen3 : kimi;
+    if (strncmp(name, "model.layers.", 13) == 0) /* the language model (Qwen2-VL, Qwen2.5-VL) */
+        return ends_with(name, ".self_attn.o_proj.weight") || ends_with(name, ".mlp.down_proj.weight");
     /* only inside a block: the Resampler's attn.out_proj is not on a residual path */
     if (!strstr(name, ".blocks.") && !strstr(name, ".resblocks.")) return 0;
     return ends_with(name, tab[0]) || ends_with(name, tab[1]);
@@ -66,7 +72,8 @@ static int block_width(const vt_model_config *c)
     return 1;
 }
 
-vt_synth_init vt_synth_init_for(const vt_model_config *cfg, int full_depth, const vt_weight_spec *w)
+vt_synth_init vt_synth_init_for(const vt_model_config *cfg, int full_depth, int full_lm_layers,
+                                const vt_weight_spec *w)
 {
     const char *nm = w->name;
     int64_t numel = 1;
@@ -90,7 +97,9 @@ vt_synth_init vt_synth_init_for(const vt_model_config *cfg, int full_depth, cons
 
     double fan_in = (double)(numel / w->shape[0]);
     double std = 1.0 / sqrt(fan_in);
-    if (writes_residual(cfg->family, nm))
-        return rule(0.0, std / sqrt(2.0 * full_depth), "residual output, 1/sqrt(fan_in * 2L)", 1);
+    if (writes_residual(cfg->family, nm)) {
+        const int L = strncmp(nm, "model.layers.", 13) == 0 ? full_lm_layers : full_depth;
+        return rule(0.0, std / sqrt(2.0 * L), "residual output, 1/sqrt(fan_in * 2L)", 1);
+    }
     return rule(0.0, std, "1/sqrt(fan_in)", 0);
 }
