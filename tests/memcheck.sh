@@ -90,6 +90,10 @@ check generate-video-nocache-literal 0 generate --model $E25 --image $E25/image.
     --video $E25/video.0.frame.0.png,$E25/video.0.frame.1.png,$E25/video.0.frame.2.png,$E25/video.0.frame.3.png \
     --fps 1.5 --min-pixels 3136 --max-pixels 30000 --input-ids $E25/input_ids.npy --max-new-tokens 3 --no-cache \
     --attn literal --inject decode-positions-restart
+check generate-fast-json 0 generate --model $E25 --image $E25/image.0.png \
+    --video $E25/video.0.frame.0.png,$E25/video.0.frame.1.png,$E25/video.0.frame.2.png,$E25/video.0.frame.3.png \
+    --fps 1.5 --min-pixels 3136 --max-pixels 30000 --input-ids $E25/input_ids.npy --max-new-tokens 2 \
+    --processor fast --trace "$tmp/gen-fast" --json
 check show 0 show "$tmp/q2"
 check diff-pass 0 diff $R/qwen2vl-image $R/qwen2vl-image --summary
 check diff-fail 1 diff "$tmp/q25" $R/qwen25vl-image --all --json
@@ -113,6 +117,9 @@ check generate-synth-bf16 0 generate --model "$tmp/synth" --image $R/qwen2vl-ima
 check generate-prompt 0 generate --model "$tmp/synth" --tokenizer $R/tokenizer/tokenizer.json \
     --image $R/kimivl-multi/image0.png --min-pixels 3136 --max-pixels 3136 --prompt "Describe this image." \
     --max-new-tokens 2 --trace "$tmp/gen-prompt"
+check generate-prompt-json 0 generate --model "$tmp/synth" --tokenizer $R/tokenizer/tokenizer.json \
+    --image $R/kimivl-multi/image0.png --min-pixels 3136 --max-pixels 3136 --prompt "Describe this image." \
+    --max-new-tokens 2 --json --quiet
 
 # tokenize: the real 11 MB tokenizer.json; text with added tokens, NFC, CJK, an emoji; a long piece (the bucket
 # path); decoding with a character cut by a special token
@@ -145,6 +152,9 @@ check err-write-failure-kimi 3 VLMTRACE_FAIL_WRITE_AFTER=200000 run --model $R/k
 check err-no-manifest-show 2 show "$tmp/e4"
 check err-generate-vision-only 2 generate --model $R/qwen2vl-image --image $R/qwen2vl-image/image.0.png \
     --input-ids $E/input_ids.npy --trace "$tmp/e5"
+check err-generate-flag 2 generate --model $E --image $E/image.0.png --input-ids $E/input_ids.npy --max-new-token 2
+check err-generate-processor 2 generate --model $E --image $E/image.0.png --input-ids $E/input_ids.npy --processor x \
+    --trace "$tmp/e5b"
 check err-generate-pads 2 generate --model $E --image $E/image.0.png --input-ids $E/input_ids.npy --max-pixels 8000
 check err-no-manifest-diff 2 diff "$tmp/e4" $R/qwen2vl-image
 check err-memory-limit 2 VLMTRACE_MAX_MEMORY=4M run --model $R/qwen25vl-image --image $R/qwen2vl-image/image.0.png \

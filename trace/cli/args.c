@@ -8,26 +8,6 @@
 
 #include "cli/cli.h"
 
-int vt_arg_flag(vt_args *a, const char *name) { return strcmp(a->argv[a->i], name) == 0; }
-
-int vt_arg_value(vt_args *a, const char *name, const char **val, vt_status *st)
-{
-    const char *arg = a->argv[a->i];
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0) return 0;
-    if (arg[n] == '=') {
-        *val = arg + n + 1;
-        return 1;
-    }
-    if (arg[n] != 0) return 0;
-    if (a->i + 1 >= a->argc) {
-        vt_fail(st, VT_EINPUT, "%s needs a value", name);
-        return -1;
-    }
-    *val = a->argv[++a->i];
-    return 1;
-}
-
 int vt_parse_double(const char *flag, const char *s, double lo, double hi, double *out, vt_status *st)
 {
     char *end;

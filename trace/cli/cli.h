@@ -1,5 +1,5 @@
 /*
- * cli.h -- the `vlmtrace` subcommands and the small argv helpers they share.
+ * cli.h -- the `vlmtrace` subcommands, the one argument parser they share, and its small helpers.
  *
  * Each subcommand is `int cli_NAME(int argc, char **argv, vt_status *st)` with argv[0] the subcommand's
  * name. It returns the process exit code (docs/design.md, "Exit codes"): 0 success, 1 a diff mismatch, 2 usage or input
@@ -84,16 +84,6 @@ void vt_numlist_free(vt_numlist *l);
 
 int vt_opts_parse(const char *cmd, const vt_opt *opts, int n_opts, int argc, char **argv, vt_strlist *pos,
                   vt_status *st);
-
-/* The flag-at-a-time helpers the table replaced; kept only until generate, written in parallel, moves to
- * vt_opts_parse at integration. New code: vt_opts_parse. */
-typedef struct vt_args {
-    int argc;
-    char **argv;
-    int i;          /* index of the argument being looked at */
-} vt_args;
-int vt_arg_flag(vt_args *a, const char *name);
-int vt_arg_value(vt_args *a, const char *name, const char **val, vt_status *st);
 
 /* Strict number parsing: the whole string, in range; VT_EINPUT naming the flag otherwise. */
 int vt_parse_double(const char *flag, const char *s, double lo, double hi, double *out, vt_status *st);

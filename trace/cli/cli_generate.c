@@ -1,9 +1,11 @@
 /* cli_generate.c -- `vlmtrace generate`: flags -> vt_gen_opts, --input-ids read and checked, config, tracer,
  * the whole model (run_generate.c), the manifest last. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <omp.h>
 
 #include "cli/cli.h"
@@ -15,9 +17,9 @@
 static const char generate_usage[] =
     "usage: vlmtrace generate --model DIR (--prompt TEXT [--raw] [--tokenizer FILE] | --input-ids F.npy)\n"
     "                         [--image FILE]... [--video F1,F2,...]... [--fps F]...\n"
-    "                         [--min-pixels N] [--max-pixels N] [--max-new-tokens N] [--trace DIR] [--only GLOB]...\n"
-    "                         [--out F.npy] [--threads N] [--attn literal|segments] [--no-cache] [--widen-bf16]\n"
-    "                         [--inject BUG] [--timings] [--force] [--quiet]\n"
+    "                         [--min-pixels N] [--max-pixels N] [--processor slow|fast] [--max-new-tokens N]\n"
+    "                         [--trace DIR] [--only GLOB]... [--out F.npy] [--threads N] [--attn literal|segments]\n"
+    "                         [--no-cache] [--widen-bf16] [--inject BUG] [--timings] [--force] [--quiet] [--json]\n"
     "\n"
     "Run the whole Qwen2-VL / Qwen2.5-VL model in DIR: the images and videos through the processor and the\n"
     "vision tower, their rows scattered into the prompt's <|image_pad|> / <|video_pad|> positions, the Qwen2\n"
@@ -36,39 +38,41 @@ static const char generate_usage[] =
     "  --video F1,F2,...    a video as its frame files, repeatable; --fps F per video or once (default 2.0)\n"
     "  --min-pixels N       resize bounds; a flag overrides DIR/preprocessor_config.json, which overrides\n"
     "  --max-pixels N       the published defaults\n"
+    "  --processor P        slow (4.51.3's PIL path, the goldens') or fast (>= 4.52's torchvision); default:\n"
+    "                       DIR's preprocessor_config.json (*Fast), else slow (docs/resize.md)\n"
     "  --max-new-tokens N   stop after N new tokens (default 64) or after an eos id (kept as the last id):\n"
     "                       generation_config.json's eos_token_id when DIR has one, else config.json's\n"
-    "  --trace DIR          write every intermediate tensor as DIR/<name>.npy and DIR/manifest.json (last):\n"
-    "                       the tower's, the language model's on the prompt (model.layers.{i}.*, lm_head),\n"
-    "                       then generated_ids, generate.logits, generate.position_ids; with --prompt also\n"
-    "                       generate.text (the answer, UTF-8 bytes)\n"
+    "  --trace DIR          every intermediate tensor as DIR/<name>.npy, DIR/manifest.json last (the tower's,\n"
+    "                       the language model's, generated_ids, generate.*; with --prompt generate.text)\n"
     "  --only GLOB          trace only names matching a shell-style glob; repeatable\n"
     "  --out F.npy          save the generated ids as int64 [1, n]\n"
     "  --threads N          OpenMP threads (results do not depend on it)\n"
     "  --attn MODE          segments (default): each row's keys walked directly; literal: the reference's\n"
     "                       explicit masks (the tower's N x N, the decoder's causal L x L)\n"
     "  --no-cache           recompute the whole sequence at every step (how the goldens were made; slow)\n"
-    "  --widen-bf16         widen BF16 weights to float32 at load instead of in the kernel (same results,\n"
-    "                       twice the memory)\n"
+    "  --widen-bf16         widen BF16 weights at load instead of in the kernel (same results, more memory)\n"
     "  --inject BUG         a real porting mistake, switched on where it happens (docs/bug-zoo.md): the\n"
     "                       tower's (as for run) and the language model's mrope-section-order,\n"
     "                       decode-positions-restart\n"
     "  --timings            wall-clock seconds per stage on stderr (decoding is charged to generated_ids)\n"
-    "  --force              write --trace / --out over a checkpoint, a config or another producer's trace\n"
-    "                       (refused otherwise, as every writing command does)\n"
-    "  --quiet              no summary line on stderr (the ids still go to stdout)\n"
+    "  --force              write over a checkpoint, a config or another producer's trace (refused otherwise)\n"
+    "  --quiet              no summary line\n"
+    "  --json               stdout holds one JSON document and nothing else: the summary, \"ids\" and, with\n"
+    "                       --prompt, \"text\" (the answer, then not streamed)\n"
     "\n"
-    "Progress (prefill time, then tokens per second) goes to stderr when it is a terminal.\n"
+    "On success one summary line goes to stderr: tokens generated, what was written where, seconds. On a\n"
+    "terminal, stderr also shows progress: decoding, preprocessing, loading, blocks, layers, tokens/s.\n"
+    "\n"
     "Exit status: 0 success, 2 usage or input error, 3 resource failure.\n";
 
 typedef struct gen_args {
     vt_gen_opts g;
-    vt_output out; /* --force, --quiet (output.h); stdout holds the ids, so there is no --json */
+    vt_gen_result res; /* the ids (and text), for --json */
+    vt_output out;     /* --force, --quiet, --json (output.h) */
     vt_timings timings;
     vt_strlist images, only;
     char **video_bufs;
-    double fps_given[64];
-    int n_fps;
+    vt_numlist fps;    /* --fps, in the order given */
     const char *input_ids_path;
     vt_tensor ids;
     void *ids_owned;
@@ -84,9 +88,13 @@ static void gen_args_free(gen_args *r)
     free(o->videos);
     free(r->video_bufs);
     free(o->fps);
+    vt_numlist_free(&r->fps);
     vt_strlist_free(&r->images);
     vt_strlist_free(&r->only);
     free(r->ids_owned);
+    free(r->res.ids);
+    free(r->res.text);
+    vt_output_free(&r->out);
 }
 
 static int add_video(gen_args *r, const char *list, vt_status *st)
@@ -104,94 +112,57 @@ static int add_video(gen_args *r, const char *list, vt_status *st)
     return VT_OK;
 }
 
+/* The flags, through the one table-driven parser (cli.h), as `run` has them plus the language model's. */
 static int parse_args(gen_args *r, int argc, char **argv, vt_status *st)
 {
     vt_run_opts *o = &r->g.run;
-    o->min_pixels = o->max_pixels = -1;
-    o->attn = VT_ATTN_SEGMENTS;
-    r->g.max_new_tokens = 64;
-    vt_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *v;
-        int m;
-        int64_t n;
-        if ((m = vt_arg_value(&a, "--model", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            o->model_dir = v;
-        } else if ((m = vt_arg_value(&a, "--prompt", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            r->g.prompt = v;
-        } else if ((m = vt_arg_value(&a, "--tokenizer", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            r->g.tokenizer = v;
-        } else if (vt_arg_flag(&a, "--raw")) {
-            r->g.raw = 1;
-        } else if ((m = vt_arg_value(&a, "--input-ids", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            r->input_ids_path = v;
-        } else if ((m = vt_arg_value(&a, "--image", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_strlist_push(&r->images, v, st));
-        } else if ((m = vt_arg_value(&a, "--video", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(add_video(r, v, st));
-        } else if ((m = vt_arg_value(&a, "--fps", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (r->n_fps == (int)(sizeof r->fps_given / sizeof r->fps_given[0]))
-                return vt_fail(st, VT_EINPUT, "--fps given more than %d times", r->n_fps);
-            VT_TRY(vt_parse_double("--fps", v, 1e-3, 1e6, &r->fps_given[r->n_fps], st));
-            r->n_fps++;
-        } else if ((m = vt_arg_value(&a, "--min-pixels", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--min-pixels", v, 1, (int64_t)1 << 40, &n, st));
-            o->min_pixels = n;
-        } else if ((m = vt_arg_value(&a, "--max-pixels", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--max-pixels", v, 1, (int64_t)1 << 40, &n, st));
-            o->max_pixels = n;
-        } else if ((m = vt_arg_value(&a, "--max-new-tokens", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            /* above 2^24 no prompt fits in any max_position_embeddings we accept (lm_config.c) */
-            VT_TRY(vt_parse_int64("--max-new-tokens", v, 1, (int64_t)1 << 24, &n, st));
-            r->g.max_new_tokens = (int)n;
-        } else if ((m = vt_arg_value(&a, "--trace", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            o->trace_dir = v;
-        } else if ((m = vt_arg_value(&a, "--only", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_strlist_push(&r->only, v, st));
-        } else if ((m = vt_arg_value(&a, "--out", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            o->out_path = v;
-        } else if ((m = vt_arg_value(&a, "--threads", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            VT_TRY(vt_parse_int64("--threads", v, 1, 1024, &n, st));
-            o->threads = (int)n;
-        } else if ((m = vt_arg_value(&a, "--attn", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (!strcmp(v, "segments")) o->attn = VT_ATTN_SEGMENTS;
-            else if (!strcmp(v, "literal")) o->attn = VT_ATTN_LITERAL;
-            else return vt_fail(st, VT_EINPUT, "--attn: '%s' is neither literal nor segments", v);
-        } else if ((m = vt_arg_value(&a, "--inject", &v, st)) != 0) {
-            if (m < 0) return VT_EINPUT;
-            if (o->inject) return vt_fail(st, VT_EINPUT, "--inject given twice (one bug at a time)");
-            o->inject = v;
-        } else if (vt_arg_flag(&a, "--no-cache")) {
-            r->g.no_cache = 1;
-        } else if (vt_arg_flag(&a, "--widen-bf16")) {
-            r->g.widen_bf16 = 1;
-        } else if (vt_arg_flag(&a, "--timings")) {
-            o->timings = &r->timings;
-        } else if (vt_arg_flag(&a, "--force")) {
-            r->out.force = 1;
-        } else if (vt_arg_flag(&a, "--quiet")) {
-            r->out.quiet = 1;
-        } else if (argv[a.i][0] == '-') {
-            return vt_fail(st, VT_EINPUT, "unknown option %s (see vlmtrace generate --help)", argv[a.i]);
-        } else {
-            return vt_fail(st, VT_EINPUT, "unexpected argument '%s' (see vlmtrace generate --help)", argv[a.i]);
-        }
+    int64_t min_pixels = -1, max_pixels = -1, threads = 0, max_new = 64;
+    int attn = 0, timings = 0;
+    const char *processor = NULL;
+    vt_strlist videos = {0};
+    static const char *const attn_modes[] = {"segments", "literal", NULL};
+    const vt_opt opts[] = {
+        {"--model", VT_OPT_STRING, 0, &o->model_dir, "DIR", 0, 0, NULL},
+        {"--prompt", VT_OPT_STRING, 0, &r->g.prompt, "TEXT", 0, 0, NULL},
+        {"--raw", VT_OPT_FLAG, 0, &r->g.raw, NULL, 0, 0, NULL},
+        {"--tokenizer", VT_OPT_STRING, 0, &r->g.tokenizer, "FILE", 0, 0, NULL},
+        {"--input-ids", VT_OPT_STRING, 0, &r->input_ids_path, "F.npy", 0, 0, NULL},
+        {"--image", VT_OPT_STRING, 1, &r->images, "FILE", 0, 0, NULL},
+        {"--video", VT_OPT_STRING, 1, &videos, "F1,F2,...", 0, 0, NULL},
+        {"--fps", VT_OPT_DOUBLE, 1, &r->fps, "F", 1e-3, 1e6, NULL},
+        {"--min-pixels", VT_OPT_INT, 0, &min_pixels, "N", 1, (double)((int64_t)1 << 40), NULL},
+        {"--max-pixels", VT_OPT_INT, 0, &max_pixels, "N", 1, (double)((int64_t)1 << 40), NULL},
+        {"--processor", VT_OPT_STRING, 0, &processor, "slow|fast", 0, 0, NULL},
+        /* above 2^24 no prompt fits in any max_position_embeddings we accept (lm_config.c) */
+        {"--max-new-tokens", VT_OPT_INT, 0, &max_new, "N", 1, (double)((int64_t)1 << 24), NULL},
+        {"--trace", VT_OPT_STRING, 0, &o->trace_dir, "DIR", 0, 0, NULL},
+        {"--only", VT_OPT_STRING, 1, &r->only, "GLOB", 0, 0, NULL},
+        {"--out", VT_OPT_STRING, 0, &o->out_path, "F.npy", 0, 0, NULL},
+        {"--threads", VT_OPT_INT, 0, &threads, "N", 1, 1024, NULL},
+        {"--attn", VT_OPT_CHOICE, 0, &attn, "literal|segments", 0, 0, attn_modes},
+        {"--inject", VT_OPT_STRING, 0, &o->inject, "BUG", 0, 0, NULL},
+        {"--no-cache", VT_OPT_FLAG, 0, &r->g.no_cache, NULL, 0, 0, NULL},
+        {"--widen-bf16", VT_OPT_FLAG, 0, &r->g.widen_bf16, NULL, 0, 0, NULL},
+        {"--timings", VT_OPT_FLAG, 0, &timings, NULL, 0, 0, NULL},
+        VT_OUTPUT_OPTS(&r->out),
+    };
+    int rc = vt_opts_parse("generate", opts, VT_N_OPTS(opts), argc, argv, NULL, st);
+    for (int v = 0; rc == VT_OK && v < videos.n; v++) rc = add_video(r, videos.v[v], st);
+    vt_strlist_free(&videos);
+    VT_TRY(rc);
+    o->min_pixels = min_pixels;
+    o->max_pixels = max_pixels;
+    o->threads = (int)threads;
+    o->attn = attn ? VT_ATTN_LITERAL : VT_ATTN_SEGMENTS;
+    o->timings = timings ? &r->timings : NULL;
+    o->processor_mode = -1;
+    if (processor) {
+        vt_processor_mode pm;
+        if (vt_processor_mode_parse(processor, &pm, st)) return vt_wrap(st, "--processor: ");
+        o->processor_mode = (int)pm;
     }
+    r->g.max_new_tokens = (int)max_new;
+    r->g.json = r->out.json;
     if (!o->model_dir) return vt_fail(st, VT_EINPUT, "no --model DIR given (see vlmtrace generate --help)");
     if (!r->input_ids_path && !r->g.prompt)
         return vt_fail(st, VT_EINPUT, "no --prompt TEXT or --input-ids F.npy given (see vlmtrace generate --help)");
@@ -204,16 +175,18 @@ static int parse_args(gen_args *r, int argc, char **argv, vt_status *st)
     o->only = r->only.v;
     o->n_only = r->only.n;
     if (!o->trace_dir && o->n_only) return vt_fail(st, VT_EINPUT, "--only needs --trace DIR");
-    if (r->n_fps && o->n_videos == 0) return vt_fail(st, VT_EINPUT, "--fps given without any --video");
-    if (r->n_fps > 1 && r->n_fps != o->n_videos)
-        return vt_fail(st, VT_EINPUT, "--fps given %d times for %d videos (give it once per video, or once for all)",
-                       r->n_fps, o->n_videos);
+    const int n_fps = r->fps.n;
+    if (n_fps && o->n_videos == 0) return vt_fail(st, VT_EINPUT, "--fps given without any --video");
+    if (n_fps > 1 && n_fps != o->n_videos)
+        return vt_fail(st, VT_EINPUT, "--fps given %d times but there %s %d --video: give --fps once for all videos, "
+                       "or once per video", n_fps, o->n_videos == 1 ? "is" : "are", o->n_videos);
     if (o->n_videos) {
         o->fps = malloc((size_t)o->n_videos * sizeof *o->fps);
         if (!o->fps) return vt_fail(st, VT_ERESOURCE, "out of memory");
-        for (int v = 0; v < o->n_videos; v++) o->fps[v] = r->n_fps == 0 ? 2.0 : r->fps_given[r->n_fps == 1 ? 0 : v];
+        for (int v = 0; v < o->n_videos; v++) o->fps[v] = n_fps == 0 ? 2.0 : r->fps.v[n_fps == 1 ? 0 : v];
     }
-    o->fps_given = r->n_fps > 0;
+    o->fps_given = n_fps > 0;
+    r->g.result = &r->res;
     return VT_OK;
 }
 
@@ -237,6 +210,29 @@ static int resolve_inject(vt_run_opts *o, const vt_model_config *cfg, vt_status 
     return vt_inject_lookup(o->inject, cfg->family == VT_FAMILY_QWEN25VL ? VT_INJECT_GENERATE_QWEN25VL
                                                                          : VT_INJECT_GENERATE_QWEN2VL,
                             &o->bugs, st);
+}
+
+/* --json: the ids (and the text) beside what every command puts in the document; the summary's note. */
+static int result_to_output(gen_args *r, vt_status *st)
+{
+    const vt_gen_result *res = &r->res;
+    snprintf(r->out.note, sizeof r->out.note, "%lld token%s generated", (long long)res->n_ids, res->n_ids == 1 ? "" : "s");
+    if (!r->out.json) return VT_OK;
+    cJSON *x = cJSON_CreateObject(), *ids = x ? cJSON_AddArrayToObject(x, "ids") : NULL;
+    for (int64_t j = 0; ids && j < res->n_ids; j++) {
+        cJSON *n = cJSON_CreateNumber((double)res->ids[j]);
+        if (!n || !cJSON_AddItemToArray(ids, n)) {
+            cJSON_Delete(n);
+            ids = NULL;
+        }
+    }
+    if (ids && res->text && !cJSON_AddStringToObject(x, "text", res->text)) ids = NULL;
+    if (!ids) {
+        cJSON_Delete(x);
+        return vt_fail(st, VT_ERESOURCE, "out of memory");
+    }
+    r->out.json_extra = x;
+    return VT_OK;
 }
 
 static int generate_run(int argc, char **argv, vt_status *st)
@@ -272,6 +268,7 @@ static int generate_run(int argc, char **argv, vt_status *st)
         vt_timings_mark(r.g.run.timings, "manifest.json");
         vt_timings_print(r.g.run.timings, stderr, omp_get_max_threads());
     }
+    if (rc == VT_OK) rc = result_to_output(&r, st);
     if (rc == VT_OK) {
         vt_written w[2];
         int n = 0;

@@ -38,7 +38,13 @@ static void human_bytes(char *b, size_t n, int64_t x)
     else snprintf(b, n, "%.2f GB", (double)x / 1e9);
 }
 
-void vt_output_done(const vt_output *o, const char *cmd, const vt_written *w, int n)
+void vt_output_free(vt_output *o)
+{
+    cJSON_Delete(o->json_extra);
+    o->json_extra = NULL;
+}
+
+void vt_output_done(vt_output *o, const char *cmd, const vt_written *w, int n)
 {
     double sec = vt_output_seconds(o);
     vt_output_stage(NULL);
@@ -57,18 +63,26 @@ void vt_output_done(const vt_output *o, const char *cmd, const vt_written *w, in
             cJSON_AddItemToArray(arr, it);
         }
         cJSON_AddNumberToObject(root, "seconds", (double)(long long)(sec * 1000 + 0.5) / 1000);
+        while (o->json_extra && o->json_extra->child) { /* the command's own result, after what all commands say */
+            cJSON *it = cJSON_DetachItemViaPointer(o->json_extra, o->json_extra->child);
+            cJSON_AddItemToObject(root, it->string, it);
+        }
         char *s = cJSON_Print(root);
         if (s) printf("%s\n", s);
         free(s);
         cJSON_Delete(root);
+        vt_output_free(o);
         return;
     }
+    vt_output_free(o);
     if (o->quiet) return;
+    const char *sep = o->note[0] ? "; " : "";
     if (n == 0) {
-        fprintf(stderr, "vlmtrace %s: nothing written (no --trace or --out given); done in %.2f s\n", cmd, sec);
+        fprintf(stderr, "vlmtrace %s: %s%snothing written (no --trace or --out given); done in %.2f s\n", cmd, o->note,
+                sep, sec);
         return;
     }
-    fprintf(stderr, "vlmtrace %s: wrote", cmd);
+    fprintf(stderr, "vlmtrace %s: %s%swrote", cmd, o->note, sep);
     for (int i = 0; i < n; i++) {
         char b[32];
         human_bytes(b, sizeof b, w[i].bytes);

@@ -16,6 +16,9 @@
  *     {"command": "run", "written": [{"what": "trace", "path": ..., "tensors": 56, "bytes": ..., "pictures": 3},
  *      ...], "seconds": 0.52}
  * (a command's own text on stdout -- preprocess's per-input lines, rope's table -- is left out with --json).
+ * A command with a result of its own (generate's ids and text) puts it in out.json_extra (a cJSON object
+ * whose items are moved into the document; vt_output_done frees it) and a few words of it in out.note
+ * (the summary then reads "vlmtrace generate: 8 tokens; wrote ...").
  */
 #ifndef VT_OUTPUT_H
 #define VT_OUTPUT_H
@@ -30,6 +33,9 @@ typedef struct vt_output {
     int quiet;      /* --quiet: no summary line */
     int json;       /* --json: the summary as one JSON document on stdout, nothing else there */
     double t0;      /* vt_output_start */
+    struct cJSON *json_extra; /* NULL, or an object whose items go into the --json document (owned: freed by
+                                 vt_output_done, and by vt_output_free on a failed run) */
+    char note[96];  /* "" or a few words the summary starts with ("8 tokens") */
 } vt_output;
 
 #define VT_OUTPUT_OPTS(o)                                                                                   \
@@ -61,6 +67,7 @@ void vt_output_stage(const char *what);   /* NULL: clear the stage line (before 
 
 void vt_output_start(vt_output *o);
 double vt_output_seconds(const vt_output *o);
-void vt_output_done(const vt_output *o, const char *cmd, const vt_written *w, int n);
+void vt_output_done(vt_output *o, const char *cmd, const vt_written *w, int n);
+void vt_output_free(vt_output *o); /* json_extra of a run that did not reach vt_output_done */
 
 #endif

@@ -82,6 +82,13 @@ int vt_run_kimivl(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *t
  * mode with videos DIR/video_preprocessor_config.json for them, then --min-pixels / --max-pixels (images and
  * videos alike) and the --inject switches (o->bugs). VT_EINPUT naming the file when the video file is bad. */
 int vt_run_processor_opts(vt_processor_opts *po, const vt_run_opts *o, const vt_model_config *cfg, vt_status *st);
+/* What a generate run produced, for --json (owned by the caller: free ids and text). */
+typedef struct vt_gen_result {
+    int64_t *ids;     /* the generated ids [n_ids] */
+    int64_t n_ids;
+    char *text;       /* with --prompt: the answer (special tokens left out), NUL-terminated; NULL otherwise */
+} vt_gen_result;
+
 /* `vlmtrace generate` (cli_generate.c parses the flags, run_generate.c runs the model): the vision side's
  * flags as `run` has them, plus the language model's. */
 typedef struct vt_gen_opts {
@@ -96,10 +103,14 @@ typedef struct vt_gen_opts {
     int max_new_tokens;         /* --max-new-tokens, 64 by default */
     int no_cache;               /* --no-cache: every step recomputes the whole sequence (the goldens' protocol) */
     int widen_bf16;             /* --widen-bf16: BF16 weights widened to float32 at load (same results) */
+    int json;                   /* --json: nothing printed on stdout (cli_generate.c prints one JSON document) */
+    vt_gen_result *result;      /* filled on success when non-NULL */
 } vt_gen_opts;
 
-/* Qwen2-VL / Qwen2.5-VL: decode the inputs, check the prompt against them, load both sides, run
- * vt_vlm_pipeline with the tap, print the generated ids on stdout (one line), hand them to --out. */
+/* Qwen2-VL / Qwen2.5-VL: the processor's options (vt_run_processor_opts, the mode recorded in the trace),
+ * decode the inputs, check the prompt against them, load both sides, run vt_vlm_pipeline with the tap,
+ * print the generated ids on stdout (one line; with --prompt the text as it comes; nothing with o->json),
+ * hand them to --out and to o->result. */
 int vt_run_generate(const vt_gen_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st);
 
 /* The tap a family's forward should get: the tracer's when tr is non-NULL, otherwise one that only reports

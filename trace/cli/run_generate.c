@@ -27,10 +27,12 @@
 
 #include <omp.h>
 
+#include "cli/output.h"
 #include "cli/run.h"
 #include "format/npy.h"
 #include "io/image.h"
 #include "model/vlm.h"
+#include "processor/processor_stages.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 
@@ -77,24 +79,33 @@ static void on_token(void *ctx, int64_t token, int step, int max_steps)
 
 /* ======================================== checks ======================================== */
 
-/* The merged tokens an input of this size becomes: smart_resize, then t * h * w / merge^2 with
- * t = ceil(frames / temporal_patch_size) (a video's frames are padded to whole temporal patches). */
-static int input_grid(int64_t thw[3], int w, int h, int frames, const vt_processor_opts *po, const char *file,
-                      vt_status *st)
+/* The grid an input of this size becomes, as the processor will compute it: smart_resize (a video with the
+ * video processor's bounds in fast mode), t = frames / temporal_patch_size after the mode's padding (slow:
+ * up to a multiple; fast: temporal_patch_size - 1 copies of the last frame when not a multiple). */
+static int input_grid(int64_t thw[3], int w, int h, int frames, int is_video, const vt_processor_opts *po,
+                      const char *file, vt_status *st)
 {
-    int64_t rh, rw;
-    if (vt_processor_resized_size(&rh, &rw, w, h, po, st)) return vt_wrap(st, "%s: ", file);
-    thw[0] = (frames + po->temporal_patch_size - 1) / po->temporal_patch_size;
+    int64_t rh, rw, Fp;
+    const int T = po->temporal_patch_size;
+    int rc = is_video ? vt_processor_video_resized_size(&rh, &rw, w, h, po, st)
+                      : vt_processor_resized_size(&rh, &rw, w, h, po, st);
+    if (rc) return vt_wrap(st, "%s: ", file);
+    if (po->mode == VT_PROCESSOR_FAST) {
+        if (vt_processor_fast_padded_frames(&Fp, frames, T, st)) return vt_wrap(st, "%s: ", file);
+    } else {
+        Fp = (frames + T - 1) / T * T;
+    }
+    thw[0] = Fp / T;
     thw[1] = rh / po->patch_size;
     thw[2] = rw / po->patch_size;
     return VT_OK;
 }
 
-static int input_tokens(int64_t *tokens, int w, int h, int frames, const vt_processor_opts *po, const char *file,
-                        vt_status *st)
+static int input_tokens(int64_t *tokens, int w, int h, int frames, int is_video, const vt_processor_opts *po,
+                        const char *file, vt_status *st)
 {
     int64_t thw[3];
-    VT_TRY(input_grid(thw, w, h, frames, po, file, st));
+    VT_TRY(input_grid(thw, w, h, frames, is_video, po, file, st));
     *tokens = thw[0] * thw[1] * thw[2] / ((int64_t)po->merge_size * po->merge_size);
     return VT_OK;
 }
@@ -110,10 +121,10 @@ static int prompt_ids(vt_tensor *ids, int64_t **owned, const vt_gen_opts *g, vt_
     if (!thw) return vt_fail(st, VT_ERESOURCE, "out of memory");
     int rc = VT_OK;
     for (int i = 0; rc == VT_OK && i < o->n_images; i++)
-        rc = input_grid(thw + 3 * i, images[i].w, images[i].h, 1, po, o->images[i], st);
+        rc = input_grid(thw + 3 * i, images[i].w, images[i].h, 1, 0, po, o->images[i], st);
     for (int v = 0; rc == VT_OK && v < o->n_videos; v++)
         rc = input_grid(thw + 3 * (o->n_images + v), videos[v].frames[0].w, videos[v].frames[0].h, videos[v].n_frames,
-                        po, o->videos[v].frames[0], st);
+                        1, po, o->videos[v].frames[0], st);
     vt_chat_grids cg = {thw, o->n_images, thw + 3 * o->n_images, o->n_videos, po->merge_size};
     int32_t *ids32 = NULL;
     size_t n = 0;
@@ -138,11 +149,11 @@ static int check_pads(const vt_gen_opts *g, const vt_tensor *input_ids, const vt
     const vt_run_opts *o = &g->run;
     int64_t want_img = 0, want_vid = 0, have_img = 0, have_vid = 0, k;
     for (int i = 0; i < o->n_images; i++) {
-        VT_TRY(input_tokens(&k, images[i].w, images[i].h, 1, po, o->images[i], st));
+        VT_TRY(input_tokens(&k, images[i].w, images[i].h, 1, 0, po, o->images[i], st));
         want_img += k;
     }
     for (int v = 0; v < o->n_videos; v++) {
-        VT_TRY(input_tokens(&k, videos[v].frames[0].w, videos[v].frames[0].h, videos[v].n_frames, po,
+        VT_TRY(input_tokens(&k, videos[v].frames[0].w, videos[v].frames[0].h, videos[v].n_frames, 1, po,
                             o->videos[v].frames[0], st));
         want_vid += k;
     }
@@ -286,8 +297,9 @@ static int decode_inputs(gen_state *s, const vt_run_opts *o, vt_status *st)
     return VT_OK;
 }
 
-/* generate.text: the answer decoded (special tokens left out), UTF-8 bytes as uint8 [n]. */
-static int emit_text(const vt_tokenizer *tok, const vt_tensor *ids, const vt_tap *tap, vt_status *st)
+/* generate.text: the answer decoded (special tokens left out), UTF-8 bytes as uint8 [n]; the text is also
+ * handed back NUL-terminated in *out (malloc'd) for --json. */
+static int emit_text(char **out, const vt_tokenizer *tok, const vt_tensor *ids, const vt_tap *tap, vt_status *st)
 {
     const int64_t n = ids->shape[1];
     int32_t *ids32 = malloc((size_t)(n ? n : 1) * sizeof *ids32);
@@ -300,8 +312,23 @@ static int emit_text(const vt_tokenizer *tok, const vt_tensor *ids, const vt_tap
     if (rc) return rc;
     vt_tensor t = vt_tensor_of(VT_U8, text, VT_DIMS((int64_t)len));
     rc = vt_tap_emit(tap, "generate.text", &t, st);
+    if (rc == VT_OK && !(*out = malloc(len + 1))) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
+    if (rc == VT_OK) {
+        memcpy(*out, text, len);
+        (*out)[len] = 0;
+    }
     free(text);
     return rc;
+}
+
+/* The ids (and the text) for the caller (--json). */
+static int keep_result(vt_gen_result *res, const vt_tensor *ids, vt_status *st)
+{
+    const int64_t n = ids->shape[1];
+    if (!(res->ids = malloc((size_t)(n ? n : 1) * sizeof *res->ids))) return vt_fail(st, VT_ERESOURCE, "out of memory");
+    memcpy(res->ids, vt_i64(ids), (size_t)n * sizeof *res->ids);
+    res->n_ids = n;
+    return VT_OK;
 }
 
 /* The generated ids on stdout, one line, space-separated. */
@@ -309,6 +336,7 @@ static void print_ids(const vt_tensor *ids)
 {
     for (int64_t j = 0; j < ids->shape[1]; j++) printf("%s%lld", j ? " " : "", (long long)vt_i64(ids)[j]);
     printf("\n");
+    fflush(stdout); /* before the summary line on stderr */
 }
 
 int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer *tr, vt_status *st)
@@ -324,19 +352,18 @@ int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer 
     memset(&s, 0, sizeof s);
     vt_arena_init(&s.a, vt_mem_arena_limit());
     vt_tap tap = vt_run_tap(o, tr);
+    /* preprocessing options as `run` takes them: flag > preprocessor_config.json > published defaults, the
+     * mode (--processor, else the directory's) recorded in the manifest */
     vt_processor_opts po;
-    vt_processor_defaults(&po);
-    if (cfg->pre.present) vt_processor_from_config(&po, &cfg->pre);
-    if (o->min_pixels > 0) po.min_pixels = o->min_pixels;
-    if (o->max_pixels > 0) po.max_pixels = o->max_pixels;
-    po.bugs = o->bugs; /* --inject: the preprocessing's switches */
+    int rc = vt_run_processor_opts(&po, o, cfg, st);
+    if (rc == VT_OK && tr) rc = vt_tracer_set_processor_mode(tr, vt_processor_mode_name(po.mode), st);
 
-    int rc = vt_checkpoint_open(&s.ck, o->model_dir, st);
-    s.ck_open = rc == VT_OK;
+    if (rc == VT_OK) s.ck_open = (rc = vt_checkpoint_open(&s.ck, o->model_dir, st)) == VT_OK;
     if (rc == VT_OK && !vt_lm_present(&s.ck))
         rc = vt_fail(st, VT_EINPUT, "%s: no language model in this checkpoint: model.embed_tokens.weight, "
                      "model.layers.*, model.norm.weight%s are missing (it holds the vision tower only; `vlmtrace run` "
                      "runs that)", o->model_dir, cfg->lm.tie_word_embeddings ? "" : " and lm_head.weight");
+    if (rc == VT_OK) vt_output_stage("decoding the inputs");
     if (rc == VT_OK) rc = decode_inputs(&s, o, st);
     const vt_tensor *input_ids = g->input_ids;
     if (rc == VT_OK && g->prompt) { /* the chat prompt, now that the inputs' sizes give their grids */
@@ -348,6 +375,7 @@ int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer 
     if (rc == VT_OK) rc = check_pads(g, input_ids, cfg, s.images, s.videos, &po, st);
     if (rc == VT_OK) rc = check_memory(g, input_ids, cfg, &s.ck, s.images, s.videos, &po, st);
     if (rc == VT_OK) {
+        vt_output_stage("loading the weights");
         s.ck.widen_bf16 = g->widen_bf16;
         rc = vt_vlm_load(&s.vlm, cfg, &s.ck, st);
         vt_vlm_set_bugs(&s.vlm, o->bugs); /* --inject (bugzoo.h) */
@@ -358,7 +386,7 @@ int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer 
     prog.tty = isatty(STDERR_FILENO);
     prog.t0 = now_s();
     vt_tokenizer_stream text;
-    if (s.tok) {
+    if (s.tok && !g->json) { /* the answer streamed to stdout (with --json it goes into the document) */
         vt_tokenizer_stream_init(&text, s.tok, VT_DECODE_SKIP_SPECIAL);
         prog.text = &text;
     }
@@ -368,21 +396,26 @@ int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer 
     go.on_token = on_token;
     go.ctx = &prog;
     vt_tensor ids;
+    if (rc == VT_OK) vt_output_stage("preprocessing (the image processor)"); /* then the blocks' progress */
     if (rc == VT_OK)
         rc = vt_vlm_pipeline(&ids, NULL, &s.vlm, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
                              input_ids, &go, o->attn, &tap, &s.a, st);
     if (rc == VT_OK && prog.failed) rc = vt_fail(st, prog.st.code, "%s", prog.st.msg);
-    if (prog.text) { /* the tail of the answer, then the whole of it into the trace */
+    if (prog.text) { /* the tail of the answer */
         const char *piece;
         size_t len;
         if (rc == VT_OK && vt_tokenizer_stream_finish(&text, &piece, &len, st) == VT_OK) fwrite(piece, 1, len, stdout);
         if (rc == VT_OK) printf("\n");
         vt_tokenizer_stream_free(&text);
-        if (rc == VT_OK) rc = emit_text(s.tok, &ids, &tap, st);
     }
+    char *answer = NULL; /* then the whole of it into the trace */
+    if (rc == VT_OK && s.tok) rc = emit_text(&answer, s.tok, &ids, &tap, st);
     if (prog.tty && !prog.text && rc == VT_OK && ids.shape[1] > 1) fprintf(stderr, "\n");
     if (rc == VT_OK) rc = vt_run_save_out(o, &ids, st);
-    if (rc == VT_OK && !prog.text) print_ids(&ids);
+    if (rc == VT_OK && !prog.text && !g->json) print_ids(&ids);
+    if (rc == VT_OK && g->result) rc = keep_result(g->result, &ids, st);
+    if (rc == VT_OK && g->result) g->result->text = answer;
+    else free(answer);
     if (o->mem) o->mem->arena_peak = s.a.peak;
     gen_state_free(&s, o);
     return rc;
