@@ -13,7 +13,7 @@
 /* ======================================== the locator ======================================== */
 
 /* An integer tensor of the manifest as int64 values (malloc'd), *vals NULL when absent. */
-static int load_ints(const vt_manifest *m, const char *name, int64_t **vals, int64_t *n, int64_t *cols,
+int loc_load_ints(const vt_manifest *m, const char *name, int64_t **vals, int64_t *n, int64_t *cols,
                      vt_status *st)
 {
     *vals = NULL;
@@ -38,7 +38,7 @@ static int load_ints(const vt_manifest *m, const char *name, int64_t **vals, int
     return VT_OK;
 }
 
-static int add_input(vt_locator *l, const char *kind, int k, int64_t t, int64_t h, int64_t w, vt_status *st)
+int loc_add_input(vt_locator *l, const char *kind, int k, int64_t t, int64_t h, int64_t w, vt_status *st)
 {
     /* a grid that cannot be real (or would overflow the row arithmetic): know less rather than fail */
     const int64_t lim = (int64_t)1 << 24;
@@ -62,12 +62,12 @@ static int add_input(vt_locator *l, const char *kind, int k, int64_t t, int64_t 
 static int add_grid_rows(vt_locator *l, const vt_manifest *m, const char *name, const char *kind, vt_status *st)
 {
     int64_t *g, n, cols;
-    VT_TRY(load_ints(m, name, &g, &n, &cols, st));
+    VT_TRY(loc_load_ints(m, name, &g, &n, &cols, st));
     if (!g) return VT_OK;
     int rc = VT_OK;
     for (int64_t r = 0; cols >= 2 && r < n / cols && rc == VT_OK; r++) {
         const int64_t *row = g + r * cols;
-        rc = cols == 3 ? add_input(l, kind, (int)r, row[0], row[1], row[2], st) : add_input(l, kind, (int)r, 1, row[0], row[1], st);
+        rc = cols == 3 ? loc_add_input(l, kind, (int)r, row[0], row[1], row[2], st) : loc_add_input(l, kind, (int)r, 1, row[0], row[1], st);
     }
     free(g);
     return rc;
@@ -80,9 +80,9 @@ static int add_per_input_grids(vt_locator *l, const vt_manifest *m, const char *
         char name[64];
         snprintf(name, sizeof name, "%s.%d.grid_thw", kind, k);
         int64_t *g, n;
-        VT_TRY(load_ints(m, name, &g, &n, NULL, st));
+        VT_TRY(loc_load_ints(m, name, &g, &n, NULL, st));
         if (!g) return VT_OK;
-        int rc = n == 3 ? add_input(l, kind, k, g[0], g[1], g[2], st) : VT_OK;
+        int rc = n == 3 ? loc_add_input(l, kind, k, g[0], g[1], g[2], st) : VT_OK;
         free(g);
         VT_TRY(rc);
     }
@@ -130,7 +130,7 @@ static void read_config(vt_locator *l, const vt_manifest *m)
             l->heads = c->kimivl.num_attention_heads;
             l->head_dim = c->kimivl.hidden_size / c->kimivl.num_attention_heads;
         }
-        if (l->fam == FAM_ROPE &&
+        if ((l->fam == FAM_ROPE || l->ids) && /* M-RoPE traces, and the language model's in a generate trace */
             (c->family == VT_FAMILY_QWEN2VL || c->family == VT_FAMILY_QWEN25VL || c->family == VT_FAMILY_QWEN3VL)) {
             memcpy(l->mrope_section, c->text.mrope_section, sizeof l->mrope_section);
             l->have_section = 1;
@@ -146,76 +146,6 @@ static void read_config(vt_locator *l, const vt_manifest *m)
         }
     }
     free(c);
-}
-
-/* M-RoPE / language-model traces: every run of image (video) pad tokens in input_ids is one image (video),
- * in the order get_rope_index consumes them (over the batch rows in turn). Its merged grid comes from
- * image_grid_thw / video_grid_thw when the trace has them, else from the reference's own position_ids
- * (the h and w ranges of the run). Each pad token becomes merged token j of its input, row-major (t, h, w)
- * as get_rope_index lays the run out. */
-static int build_token_spans(vt_locator *l, const vt_manifest *m, vt_status *st)
-{
-    if (!l->ids || l->ids_B <= 0 || l->tok_image < 0) return VT_OK;
-    const int64_t BL = l->ids_B * l->ids_L;
-    int64_t *gi = NULL, *gv = NULL, *pos = NULL, ngi = 0, ngv = 0, npos = 0, ci = 0, cv = 0;
-    int rc = load_ints(m, "image_grid_thw", &gi, &ngi, &ci, st);
-    if (rc == VT_OK) rc = load_ints(m, "video_grid_thw", &gv, &ngv, &cv, st);
-    if (rc == VT_OK) rc = load_ints(m, "position_ids", &pos, &npos, NULL, st);
-    l->tok_input = malloc((size_t)BL * sizeof *l->tok_input);
-    l->tok_local = malloc((size_t)BL * sizeof *l->tok_local);
-    if (rc == VT_OK && (!l->tok_input || !l->tok_local)) rc = vt_fail(st, VT_ERESOURCE, "out of memory");
-    const int64_t mg = l->merge;
-    int n_img = 0, n_vid = 0;
-    for (int64_t i = 0; rc == VT_OK && i < BL; i++) l->tok_input[i] = -1, l->tok_local[i] = -1;
-    for (int64_t b = 0; rc == VT_OK && b < l->ids_B; b++) {
-        const int64_t *row = l->ids + b * l->ids_L;
-        for (int64_t s = 0; s < l->ids_L && rc == VT_OK;) {
-            const int64_t id = row[s];
-            if (id != l->tok_image && id != l->tok_video) {
-                s++;
-                continue;
-            }
-            int64_t e = s;
-            while (e < l->ids_L && row[e] == id) e++;
-            const int video = id == l->tok_video;
-            const int k = video ? n_vid++ : n_img++;
-            const int64_t *g = video ? gv : gi, ng = video ? ngv / 3 : ngi / 3;
-            int64_t gt = 0, gh = 0, gw = 0; /* merged grid */
-            const int64_t n = e - s; /* a grid of more cells than the run has tokens cannot be it */
-            if (g && (video ? cv : ci) == 3 && k < ng && g[k * 3] >= 1 && g[k * 3] <= n && g[k * 3 + 1] >= mg &&
-                g[k * 3 + 1] <= mg * n && g[k * 3 + 2] >= mg && g[k * 3 + 2] <= mg * n && g[k * 3 + 1] % mg == 0 &&
-                g[k * 3 + 2] % mg == 0) {
-                gt = g[k * 3];
-                gh = g[k * 3 + 1] / mg;
-                gw = g[k * 3 + 2] / mg;
-                if (gt * gh > n) gt = 0; /* (each <= n: no overflow) */
-            } else if (pos && npos == 3 * BL) {
-                int64_t h0 = INT64_MAX, h1 = INT64_MIN, w0 = INT64_MAX, w1 = INT64_MIN;
-                for (int64_t j = s; j < e; j++) {
-                    int64_t ph = pos[BL + b * l->ids_L + j], pw = pos[2 * BL + b * l->ids_L + j];
-                    h0 = ph < h0 ? ph : h0, h1 = ph > h1 ? ph : h1, w0 = pw < w0 ? pw : w0, w1 = pw > w1 ? pw : w1;
-                }
-                /* position ids are the reference's, but may be anything: ranges wider than the run are no grid */
-                gh = h1 >= h0 && (uint64_t)h1 - (uint64_t)h0 < (uint64_t)n ? h1 - h0 + 1 : 0;
-                gw = w1 >= w0 && (uint64_t)w1 - (uint64_t)w0 < (uint64_t)n ? w1 - w0 + 1 : 0;
-                gt = gh > 0 && gw > 0 && gh * gw <= n ? n / (gh * gw) : 0;
-            }
-            if (gt > 0 && gh > 0 && gw > 0 && gt * gh <= n && gt * gh * gw == n) {
-                int before = l->n_in;
-                rc = add_input(l, video ? "video" : "image", k, gt, gh * mg, gw * mg, st);
-                if (rc == VT_OK && l->n_in > before)
-                    for (int64_t j = s; j < e; j++) {
-                        l->tok_input[b * l->ids_L + j] = l->n_in - 1;
-                        l->tok_local[b * l->ids_L + j] = j - s;
-                    }
-            }
-            s = e;
-        }
-    }
-    free(gi);
-    free(gv);
-    free(pos);
-    return rc;
 }
 
 int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
@@ -246,10 +176,11 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
             int64_t U = l->N / e->shape[0], r = isqrt64(U);
             if (r * r == U && r >= 1) l->merge = (int)r;
         }
-        if (rc == VT_OK) rc = load_ints(m, "visual.cu_seqlens", &l->cu, &l->n_cu, NULL, st);
+        if (rc == VT_OK) rc = loc_load_ints(m, "visual.cu_seqlens", &l->cu, &l->n_cu, NULL, st);
         l->cu_name = "visual.cu_seqlens";
-        if (rc == VT_OK) rc = load_ints(m, "visual.window_index", &l->window_index, &l->n_wi, NULL, st);
-        if (rc == VT_OK) rc = load_ints(m, "visual.cu_window_seqlens", &l->cuw, &l->n_cuw, NULL, st);
+        if (rc == VT_OK) rc = loc_load_ints(m, "visual.window_index", &l->window_index, &l->n_wi, NULL, st);
+        if (rc == VT_OK) rc = loc_load_ints(m, "visual.cu_window_seqlens", &l->cuw, &l->n_cuw, NULL, st);
+        if (rc == VT_OK) rc = loc_lm_build(l, m, st); /* generate traces: input_ids, the decoder's heads */
     } else if (l->fam == FAM_KIMI) {
         rc = add_grid_rows(l, m, "image_grid_hws", "image", st);
         l->n_images = l->n_in;
@@ -258,11 +189,11 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
             int64_t r = isqrt64(e->shape[1]);
             if (r * r == e->shape[1] && r >= 1) l->merge = (int)r;
         }
-        if (rc == VT_OK) rc = load_ints(m, "vision_tower.encoder.cu_seqlens", &l->cu, &l->n_cu, NULL, st);
+        if (rc == VT_OK) rc = loc_load_ints(m, "vision_tower.encoder.cu_seqlens", &l->cu, &l->n_cu, NULL, st);
         l->cu_name = "vision_tower.encoder.cu_seqlens";
     } else if (l->fam == FAM_ROPE) {
         int64_t cols = 0;
-        rc = load_ints(m, "input_ids", &l->ids, &l->ids_L, &cols, st);
+        rc = loc_load_ints(m, "input_ids", &l->ids, &l->ids_L, &cols, st);
         if (l->ids && cols > 0) {
             l->ids_B = l->ids_L / cols;
             l->ids_L = cols;
@@ -289,7 +220,7 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
         }
     }
     read_config(l, m);
-    if (l->fam == FAM_ROPE && (rc = build_token_spans(l, m, st)) != VT_OK) {
+    if ((l->fam == FAM_ROPE || l->ids) && (rc = loc_token_spans(l, m, st)) != VT_OK) {
         vt_locator_free(l);
         return rc;
     }
@@ -323,6 +254,9 @@ int vt_locator_build(vt_locator **out, const vt_manifest *m, vt_status *st)
     if (l->heads) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", %d heads of %d", l->heads, l->head_dim);
     if (l->ids) len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", input_ids [%lld, %lld]",
                                 (long long)l->ids_B, (long long)l->ids_L);
+    if (l->lm_heads)
+        len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", language model %d heads (%d key/value) of %d",
+                        l->lm_heads, l->lm_kv_heads, l->lm_head_dim);
     if (l->have_section)
         len += snprintf(l->summary + len, sizeof l->summary - (size_t)len, ", mrope_section [%d, %d, %d] (config.json)",
                         l->mrope_section[0], l->mrope_section[1], l->mrope_section[2]);
@@ -439,22 +373,6 @@ void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *
     }
 }
 
-void loc_token(const vt_locator *l, int64_t b, int64_t tok, vt_location *o)
-{
-    o->seq = b;
-    o->pos = tok;
-    o->row = tok;
-    if (!l->ids || b < 0 || tok < 0 || b >= l->ids_B || tok >= l->ids_L) return;
-    const int64_t id = l->ids[b * l->ids_L + tok];
-    o->token_kind = id == l->tok_image ? 'i' : id == l->tok_video ? 'v' : id == l->tok_vstart ? 's'
-                  : id == l->tok_vend ? 'e' : l->tok_image >= 0 ? 't' : 0;
-    if (l->tok_input && l->tok_input[b * l->ids_L + tok] >= 0) {
-        const loc_input *p = &l->in[l->tok_input[b * l->ids_L + tok]];
-        loc_merged_patch(l, p->mrow0 + l->tok_local[b * l->ids_L + tok], -1, o);
-        o->token = -1; /* the merged token is named by its input and patches, not by a tower row */
-    }
-}
-
 /* What a segment [lo, hi) of cu_seqlens is: "image.1", "video.0 t 1". */
 static void loc_name_segment(const vt_locator *l, int64_t lo, char *buf, size_t n)
 {
@@ -549,7 +467,7 @@ static void segments_of(const vt_locator *l, vt_location *o)
     } while (0)
 
 /* "patch (t 0, h 3, w 5)", "patches (t 0, h 2-3, w 4-5)" for a merged token, no t for Kimi-VL / Qwen-VL */
-static void patch_text(const vt_location *o, char *b, size_t n)
+void loc_patch_text(const vt_location *o, char *b, size_t n)
 {
     char t[40] = "";
     if (o->t >= 0) snprintf(t, sizeof t, "t %lld, ", (long long)o->t);
@@ -565,7 +483,7 @@ static void describe(const vt_locator *l, vt_location *o)
 {
     int len = 0;
     char patch[96] = "";
-    if (o->h >= 0) patch_text(o, patch, sizeof patch);
+    if (o->h >= 0) loc_patch_text(o, patch, sizeof patch);
     if (o->pixel_y >= 0) {
         APPEND("pixel (y %lld, x %lld) -> %s, %s", (long long)o->pixel_y, (long long)o->pixel_x, o->input, patch);
     } else if (l->fam == FAM_QWENVL) {
@@ -630,6 +548,10 @@ static void locate(const vt_locator *l, const char *name, const vt_tensor *ref, 
         f /= s;
     }
     int att = ATT_NONE;
+    if ((l->fam == FAM_QWEN2 || l->fam == FAM_QWEN25) && l->ids && loc_lm(l, name, ref, c, o, text)) {
+        o->valid = text ? o->text[0] != 0 : o->seq >= 0 || o->head >= 0; /* a token of the language model */
+        return;
+    }
     if (l->fam == FAM_QWEN2 || l->fam == FAM_QWEN25) loc_qwen2(l, name, ref, c, o, &att);
     else if (l->fam == FAM_KIMI) loc_kimi(l, name, ref, c, o, &att);
     else if (l->fam == FAM_QWENVL) loc_qwenvl(l, name, ref, c, o, &att);

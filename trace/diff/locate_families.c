@@ -289,6 +289,11 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
             if (kind) RAPPEND(" (%s)", kind);
             else if (l->tok_image >= 0) RAPPEND(" (text)");
         }
+        if (o->input[0] && o->h >= 0) { /* a pad: its merged token on its input's grid */
+            char patch[96];
+            loc_patch_text(o, patch, sizeof patch);
+            RAPPEND(" -> %s, %s", o->input, patch);
+        }
     }
     if (head >= 0) {
         RAPPEND("; head %lld of %lld", (long long)head, (long long)ref->shape[1]);
@@ -297,18 +302,34 @@ void loc_rope(const vt_locator *l, const char *name, const vt_tensor *ref, const
         /* frequencies: J = hd/2 of them; cos / sin / q / k channels are cat(freqs, freqs) */
         const int is_freq = !strcmp(name, "mrope.freqs") || !strcmp(name, "mrope.freqs_thw") || !strcmp(name, "mrope.axis");
         const int64_t half = is_freq ? ref->shape[ref->ndim - 1] : ref->shape[ref->ndim - 1] / 2;
-        const int64_t j = ch % (half ? half : 1);
-        RAPPEND("%schannel %lld = frequency %lld", len ? "; " : "", (long long)ch, (long long)j);
-        const int *sec = l->mrope_section;
-        if (l->have_section && l->interleaved && sec[0] + sec[1] + sec[2] == half) {
-            int ax = (j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0;
-            RAPPEND(", which the interleaved mrope_section [%d, %d, %d] gives to axis %c", sec[0], sec[1], sec[2],
-                    "thw"[ax]);
-        } else if (l->have_section && l->mrope_section[0] + l->mrope_section[1] + l->mrope_section[2] == half) {
-            int ax = j < l->mrope_section[0] ? 0 : j < l->mrope_section[0] + l->mrope_section[1] ? 1 : 2;
-            RAPPEND(", which mrope_section [%d, %d, %d] gives to axis %c", l->mrope_section[0], l->mrope_section[1],
-                    l->mrope_section[2], "thw"[ax]);
-        }
+        if (len) RAPPEND("; ");
+        if (len < (int)sizeof o->text) len += loc_channel_text(l, ch, half, o->text + len, sizeof o->text - (size_t)len);
     }
 #undef RAPPEND
+}
+
+int loc_channel_axis(const vt_locator *l, int64_t ch, int64_t half)
+{
+    const int64_t j = ch % (half ? half : 1);
+    const int *sec = l->mrope_section;
+    if (!l->have_section || sec[0] + sec[1] + sec[2] != half) return -1;
+    if (l->interleaved) return (j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0;
+    return j < sec[0] ? 0 : j < sec[0] + sec[1] ? 1 : 2;
+}
+
+int loc_channel_text(const vt_locator *l, int64_t ch, int64_t half, char *buf, size_t n)
+{
+    const int64_t j = ch % (half ? half : 1);
+    const int *sec = l->mrope_section;
+    if (l->have_section && l->interleaved && sec[0] + sec[1] + sec[2] == half) {
+        int ax = (j % 3 == 1 && j < 3 * sec[1]) ? 1 : (j % 3 == 2 && j < 3 * sec[2]) ? 2 : 0;
+        return snprintf(buf, n, "channel %lld = frequency %lld, which the interleaved mrope_section [%d, %d, %d] gives "
+                        "to axis %c", (long long)ch, (long long)j, sec[0], sec[1], sec[2], "thw"[ax]);
+    }
+    if (l->have_section && sec[0] + sec[1] + sec[2] == half) {
+        int ax = j < sec[0] ? 0 : j < sec[0] + sec[1] ? 1 : 2;
+        return snprintf(buf, n, "channel %lld = frequency %lld, which mrope_section [%d, %d, %d] gives to axis %c",
+                        (long long)ch, (long long)j, sec[0], sec[1], sec[2], "thw"[ax]);
+    }
+    return snprintf(buf, n, "channel %lld = frequency %lld", (long long)ch, (long long)j);
 }

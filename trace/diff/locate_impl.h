@@ -43,12 +43,22 @@ struct vt_locator {
     int32_t *tok_input;  /* M-RoPE traces: per token [B * L], the input its vision pad belongs to (-1 none) */
     int64_t *tok_local;  /* ... and which merged token of that input it is */
     int *win_of_merged;  /* Qwen2.5-VL: the window of each merged token (original order), -1 unknown */
+    int lm_heads, lm_kv_heads, lm_head_dim; /* generate traces: the decoder's (from its q_rope / k_rope), 0 unknown */
     char summary[256];
 };
 
 
 enum { ROWS_NONE, ROWS_ALL, ROWS_WINDOW, MERGED_ALL, MERGED_WINDOW };
 enum { ATT_NONE, ATT_QKV_GLOBAL, ATT_QKV_PER_HEAD, ATT_HEAD_AXIS, ATT_HEAD_COLS };
+
+/* ---- the locator's building blocks (locate.c) ---- */
+
+/* An integer tensor of the manifest as int64 values (malloc'd; *vals NULL when absent); *cols its last axis. */
+int loc_load_ints(const vt_manifest *m, const char *name, int64_t **vals, int64_t *n, int64_t *cols, vt_status *st);
+/* One more input of grid (t, h, w) patches after the others; a grid that cannot be real is skipped. */
+int loc_add_input(vt_locator *l, const char *kind, int k, int64_t t, int64_t h, int64_t w, vt_status *st);
+/* "patch (t 0, h 3, w 5)", "patches (t 0, h 2-3, w 4-5)" for a merged token */
+void loc_patch_text(const vt_location *o, char *b, size_t n);
 
 /* ---- rows -> patches (locate.c) ---- */
 
@@ -58,9 +68,25 @@ int loc_input_of(const vt_locator *l, int64_t r, int merged);
 void loc_local_patch(const vt_locator *l, int i, int64_t j, int merge_order, vt_location *o);
 /* Merged token u (original order) of all inputs; sub >= 0 names one patch of its m x m block. */
 void loc_merged_patch(const vt_locator *l, int64_t u, int64_t sub, vt_location *o);
+
+/* ---- tokens: M-RoPE and language-model traces (locate_lm.c) ---- */
+
 /* Token `tok` of batch row b of an M-RoPE / language-model trace: seq, pos, token_kind, and for an image or
  * video pad its merged token on that input's grid (from input_ids, config.json's token ids, the grids). */
 void loc_token(const vt_locator *l, int64_t b, int64_t tok, vt_location *o);
+/* A generate trace (the tower's tensors and the language model's): input_ids and the decoder's heads. */
+int loc_lm_build(vt_locator *l, const vt_manifest *m, vt_status *st);
+/* Each image / video pad of input_ids -> its input and merged token (M-RoPE traces add the inputs from the
+ * grids or position ids; generate traces find them among the tower's inputs). */
+int loc_token_spans(vt_locator *l, const vt_manifest *m, vt_status *st);
+/* Language-model and generate tensors (the names in locate_lm.c): 1 when `name` is one (o filled, and
+ * o->text when `text`), 0 otherwise. */
+int loc_lm(const vt_locator *l, const char *name, const vt_tensor *ref, const int64_t *c, vt_location *o, int text);
+/* "channel 3 = frequency 3, which mrope_section [2, 3, 3] gives to axis h" into buf (half = frequencies);
+ * the characters written, as snprintf counts them. */
+int loc_channel_text(const vt_locator *l, int64_t ch, int64_t half, char *buf, size_t n);
+/* The axis (0 t, 1 h, 2 w) mrope_section gives rotary channel ch, -1 unknown. */
+int loc_channel_axis(const vt_locator *l, int64_t ch, int64_t half);
 
 /* ---- per family: the element's row, patch and attention kind (locate_families.c) ---- */
 

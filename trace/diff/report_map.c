@@ -230,9 +230,15 @@ int report_maps(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
         const int slot0[1] = {0};
         char file[48], title[320], alt[320];
         snprintf(file, sizeof file, "map.%d.png", t->index);
-        snprintf(title, sizeof title, "max abs(ours - ref) per %s, over the resized input%s",
-                 a.p[0].kind == REP_PIXELS ? "pixel (over channels)" : a.p[0].kind == REP_STRIP ? "token" : "patch row",
-                 windows && vt_locate_window(w->loc, a.p[0].input, 0, 0, 0) >= 0 ? "; lines: attention windows" : "");
+        int strips = 0;
+        for (int i = 0; i < a.n; i++) strips += a.p[i].kind == REP_STRIP;
+        if (strips && strips < a.n) /* a language-model tensor: pads on their input, every token on the strip */
+            snprintf(title, sizeof title, "max abs(ours - ref) per token: vision pads on their input, all on the strip");
+        else
+            snprintf(title, sizeof title, "max abs(ours - ref) per %s%s%s",
+                     a.p[0].kind == REP_PIXELS ? "pixel (over channels)" : a.p[0].kind == REP_STRIP ? "token" : "patch row",
+                     a.p[0].kind == REP_STRIP ? "" : ", over the resized input",
+                     windows && vt_locate_window(w->loc, a.p[0].input, 0, 0, 0) >= 0 ? "; lines: attention windows" : "");
         snprintf(alt, sizeof alt, "error map of %s on %d panel(s)", name, a.n);
         if (rc == VT_OK) rc = draw(ctx, t, &a, slot0, NULL, 1, 300, file, title, alt, &sc, mark, windows, st);
         if (rc == VT_OK && a.n_slots > 1) {

@@ -178,7 +178,7 @@ int report_map_build(const vt_locator *loc, const char *name, const vt_tensor *r
             for (int e = d + 1; e < ref->ndim; e++) stride *= ref->shape[e];
             if (ref->shape[d] < 2) continue;
             vt_locate_quiet(loc, name, ref, stride, &l2);
-            if (l2.pos == 1) a->strip_len = ref->shape[d];
+            if (l2.pos == l.pos + 1) a->strip_len = l.pos + ref->shape[d]; /* generate.*: the steps start at L - 1 */
         }
     int rc = accumulate(a, ref, err, loc, name, st);
     if (rc == VT_OK) qsort(a->p, (size_t)a->n, sizeof a->p[0], cmp_panel);
