@@ -36,6 +36,8 @@ typedef struct vt_location {
     int64_t t, h, w;      /* the patch inside that input (t = -1 for Kimi-VL / Qwen-VL, which have none);
                              for a merged token, its top-left patch */
     int merged;           /* 1: a merged token, patches (h..h+merge-1, w..w+merge-1) */
+    int64_t t_all;        /* > 1: the element is the same patch (h, w) of every temporal patch t < t_all
+                             (Qwen3-VL's position-interpolation table of a video), 0 otherwise */
     int64_t token;        /* the merged token (original order) for merger-side tensors, -1 otherwise */
     int64_t sub;          /* which patch of the merged token's block ([M, U, D] tensors), -1 otherwise */
     int merge;            /* spatial merge size (2) */
@@ -56,7 +58,7 @@ typedef struct vt_location {
     int64_t grid_h, grid_w;      /* the patch grid (h, w) of `input` lives in (0 unknown) */
     int64_t seq, pos;            /* token tensors (M-RoPE, language model): batch row and position, -1 */
     char token_kind;             /* ... and what the token is: 't' text, 'i' image pad, 'v' video pad,
-                                    's' vision_start, 'e' vision_end, 0 unknown */
+                                    's' vision_start, 'e' vision_end, 'g' generated (generate traces), 0 unknown */
     char text[640];              /* all of the above as one line */
 } vt_location;
 

@@ -75,7 +75,10 @@ static void locate_grid_point(const vt_locator *l, const vt_tensor *ref, const i
             continue;
         }
         snprintf(o->input, sizeof o->input, "%s", p->name);
+        o->grid_h = p->h;
+        o->grid_w = p->w;
         o->t = 0;
+        o->t_all = p->t; /* the same grid point in every temporal patch of a video */
         o->h = s / p->w;
         o->w = s % p->w;
         o->sub = c[0]; /* the corner */

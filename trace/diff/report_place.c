@@ -82,7 +82,7 @@ static int same_place(const vt_location *a, const vt_location *b)
 {
     return a->valid == b->valid && !strcmp(a->input, b->input) && a->t == b->t && a->h == b->h && a->w == b->w &&
            a->merged == b->merged && a->pixel_y == b->pixel_y && a->pixel_x == b->pixel_x && a->query == b->query &&
-           a->head == b->head && a->part == b->part && a->seq == b->seq && a->pos == b->pos;
+           a->head == b->head && a->part == b->part && a->seq == b->seq && a->pos == b->pos && a->t_all == b->t_all;
 }
 
 static int slot_of(const rep_map *a, const vt_location *l)
@@ -103,8 +103,9 @@ static int place(rep_map *a, const vt_tensor *ref, const vt_location *l, float e
             a->n_slots, e);
     } else if (l->h >= 0 && l->grid_h > 0 && l->input[0]) {
         int64_t span = l->merged ? m : 1;
-        put(panel_of(a, REP_GRID, l->input, l->t > 0 ? l->t : 0, l->grid_h, l->grid_w, st, &rc), slot, l->h, l->w, span,
-            span, a->n_slots, e);
+        for (int64_t t = l->t > 0 ? l->t : 0; t < (l->t_all > 1 ? l->t_all : (l->t > 0 ? l->t : 0) + 1) && rc == VT_OK; t++)
+            put(panel_of(a, REP_GRID, l->input, t, l->grid_h, l->grid_w, st, &rc), slot, l->h, l->w, span, span,
+                a->n_slots, e);
     } else if (l->query >= 0 && l->query_grid > 0) {
         put(panel_of(a, REP_QUERY, l->input[0] ? l->input : "image.0", 0, l->query_grid, l->query_grid, st, &rc), slot,
             l->query / l->query_grid, l->query % l->query_grid, 1, 1, a->n_slots, e);
