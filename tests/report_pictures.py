@@ -34,6 +34,7 @@ BUGS = {
     "cross-image-leak": ("kimivl-multi", [], ["map.0.png"]),
     "sequential-positions": ("rope-index/qwen2vl-multi", [], ["map.0.png"]),
     "no-mrope-sections": ("rope-index/qwen2vl-mrope", [], ["channels.0.png"]),
+    "mrope-section-order": ("qwen2vl-e2e", [], ["map.0.png", "channels.0.png"]),
     # docs/diff-your-port.md, section 4: a port that rotates interleaved pairs instead of halves
     "rotate-half": ("qwen2vl-image", [], ["channels.0.png", "map.0.png"]),
 }
