@@ -93,7 +93,12 @@ int report_channels(rep_ctx *ctx, const rep_tensor *t, vt_status *st)
         vt_locate_quiet(w->loc, name, ref, C - 1, &b);
         col_heads = a.head != b.head || a.part != b.part;
     }
-    int sec[3], have_sec = vt_locator_mrope_section(w->loc, sec) && !strncmp(name, "mrope.", 6) && ref->ndim == 4 &&
+    /* M-RoPE channels: mrope.*, and the decoder's rotary tensors in a generate trace */
+    const size_t nl = strlen(name);
+    const int rotary = !strncmp(name, "mrope.", 6) || !strncmp(name, "model.rotary_emb.", 17) ||
+                       (!strncmp(name, "model.layers.", 13) && nl > 16 &&
+                        (!strcmp(name + nl - 16, "self_attn.q_rope") || !strcmp(name + nl - 16, "self_attn.k_rope")));
+    int sec[3], have_sec = vt_locator_mrope_section(w->loc, sec) && rotary && ref->ndim == 4 &&
                                  2 * (sec[0] + sec[1] + sec[2]) == C;
     const int band = 22, left_band = 16, title_h = (note[0] ? 3 : 2) * (VT_LINE_H(S) + 6) + 6, x0 = 16 + left_band + 6,
               y0 = title_h + VT_LINE_H(S) + band + 10;
