@@ -501,9 +501,11 @@ int vt_fuzz_layout(const uint8_t *data, size_t size, vt_status *st)
  * token back on its merged grid (diff's where-lines, diff --report's maps). Those tensors come from
  * strangers: here they are made from the input bytes and written as a small trace (in a private
  * temporary directory) with a config.json naming the token ids, then every element of a [B, 1, L, 4]
- * rotary tensor and of position_ids is located and mapped.
+ * rotary tensor and of position_ids is located and mapped. With flag 32 the trace is a generate trace
+ * (a visual.* tensor makes it the tower's family, the grids its inputs; the language model's q_rope gives
+ * its heads): then the language model's and generate's tensors are located and mapped too (locate_lm.c).
  *   byte 0: B = 1 + b % 2; byte 1: L = 1 + b % 40; byte 2: flags (1 position_ids, 2 image_grid_thw,
- *   4 video_grid_thw, 8 huge positions, 16 huge grids); then B*L token kinds (b % 8: 3 vision_start,
+ *   4 video_grid_thw, 8 huge positions, 16 huge grids, 32 generate trace); then B*L token kinds (b % 8: 3 vision_start,
  *   4 vision_end, 5 image pad, 6 video pad, else text), 3*B*L positions and 2 x 4 x 3 grid values
  *   (signed bytes; times 2^56 when huge). Missing bytes read as 0. */
 static char tok_dir[256];
@@ -511,7 +513,8 @@ static char tok_dir[256];
 static void tok_cleanup(void)
 {
     static const char *const names[] = {"config.json", "manifest.json", "input_ids.npy", "position_ids.npy",
-                                        "image_grid_thw.npy", "video_grid_thw.npy", "mrope.cos.npy"};
+                                        "image_grid_thw.npy", "video_grid_thw.npy", "mrope.cos.npy",
+                                        "visual.patch_embed.npy", "model.layers.0.self_attn.q_rope.npy"};
     char p[400];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", tok_dir, names[i]);
@@ -582,9 +585,14 @@ int vt_fuzz_tokens(const uint8_t *data, size_t size, vt_status *st)
             t = vt_tensor_of(VT_I64, grid[g], VT_DIMS(4, 3));
             rc = tok_write(g ? "video_grid_thw" : "image_grid_thw", &t, manifest, sizeof manifest, st);
         }
-    float cosv[2 * 40 * 4] = {0};
-    vt_tensor cosr = vt_tensor_of(VT_F32, cosv, VT_DIMS(B, 1, L, 4));
+    float cosv[2 * 40 * 4] = {0}, qv[2 * 2 * 40 * 4] = {0};
+    vt_tensor cosr = vt_tensor_of(VT_F32, cosv, VT_DIMS(B, 1, L, 4)), qr = vt_tensor_of(VT_F32, qv, VT_DIMS(B, 2, L, 4));
     if (rc == VT_OK) rc = tok_write("mrope.cos", &cosr, manifest, sizeof manifest, st);
+    if (rc == VT_OK && (flags & 32)) { /* a generate trace: the tower's family, the decoder's heads */
+        t = vt_tensor_of(VT_F32, cosv, VT_DIMS(1, 4));
+        rc = tok_write("visual.patch_embed", &t, manifest, sizeof manifest, st);
+        if (rc == VT_OK) rc = tok_write("model.layers.0.self_attn.q_rope", &qr, manifest, sizeof manifest, st);
+    }
     if (rc) return rc;
     strcat(manifest, "]}");
     char p[400];
@@ -615,6 +623,26 @@ int vt_fuzz_tokens(const uint8_t *data, size_t size, vt_status *st)
     rep_map map;
     rc = report_map_build(l, "mrope.cos", &cosr, err, &map, st);
     if (rc == VT_OK) report_map_free(&map);
+    /* the language model's tensors: [B, L, C], [B, H, L, hd], the decoding steps */
+    float lv[2 * 2 * 40 * 4] = {0}, lerr[2 * 2 * 40 * 4];
+    for (size_t i = 0; i < sizeof lerr / sizeof lerr[0]; i++) lerr[i] = (float)(i % 5);
+    const struct { const char *name; vt_tensor t; } lm[] = {
+        {"model.layers.0.self_attn.q_rope", qr},
+        {"model.layers.0.self_attn.k_proj", vt_tensor_of(VT_F32, lv, VT_DIMS(B, L, 8))},
+        {"lm_head", vt_tensor_of(VT_F32, lv, VT_DIMS(B, L, 3))},
+        {"model.rotary_emb.cos", vt_tensor_of(VT_F32, lv, VT_DIMS(3, B, L, 2))},
+        {"generate.logits", vt_tensor_of(VT_F32, lv, VT_DIMS(3, 5))},
+        {"generated_ids", vt_tensor_of(VT_F32, lv, VT_DIMS(B, 3))},
+        {"generate.position_ids", vt_tensor_of(VT_F32, lv, VT_DIMS(3, B, L + 2))},
+    };
+    for (size_t k = 0; rc == VT_OK && k < sizeof lm / sizeof lm[0]; k++) {
+        for (int64_t i = 0; i < vt_numel(&lm[k].t); i++) {
+            vt_locate(l, lm[k].name, &lm[k].t, i, &o);
+            vt_locate_quiet(l, lm[k].name, &lm[k].t, i, &o);
+        }
+        rc = report_map_build(l, lm[k].name, &lm[k].t, lerr, &map, st);
+        if (rc == VT_OK) report_map_free(&map);
+    }
     vt_locator_free(l);
     vt_manifest_free(&m);
     return rc;
