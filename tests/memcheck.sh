@@ -90,6 +90,10 @@ check generate-video-nocache-literal 0 generate --model $E25 --image $E25/image.
     --video $E25/video.0.frame.0.png,$E25/video.0.frame.1.png,$E25/video.0.frame.2.png,$E25/video.0.frame.3.png \
     --fps 1.5 --min-pixels 3136 --max-pixels 30000 --input-ids $E25/input_ids.npy --max-new-tokens 3 --no-cache \
     --attn literal --inject decode-positions-restart
+check generate-inject-mso 0 generate --model $E --image $E/image.0.png --min-pixels 3136 --max-pixels 40000 \
+    --input-ids $E/input_ids.npy --max-new-tokens 2 --inject mrope-section-order --trace "$tmp/gen-mso" --quiet
+check diff-report-lm 1 diff "$tmp/gen-mso" $E --report "$tmp/rep-lm" --show model.layers.1.self_attn.q_rope \
+    --show generate.logits
 check generate-fast-json 0 generate --model $E25 --image $E25/image.0.png \
     --video $E25/video.0.frame.0.png,$E25/video.0.frame.1.png,$E25/video.0.frame.2.png,$E25/video.0.frame.3.png \
     --fps 1.5 --min-pixels 3136 --max-pixels 30000 --input-ids $E25/input_ids.npy --max-new-tokens 2 \
