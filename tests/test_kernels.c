@@ -100,21 +100,28 @@ static void test_kernels_gemm_awkward_shapes(void **state)
 static void test_kernels_gemm_packed_strided(void **state)
 {
     (void)state;
-    enum { M = 5, N = 37, K = 300, LDA = 311, LDC = 50 };
-    float *A = rand_floats(M * LDA, 4), *Bt = rand_floats(K * N, 5); /* Bt [K, N]: B(n, k) = Bt[k*N + n] */
-    float *Bp = malloc(VT_GEMM_PACKED(N, K) * sizeof(float)), *C = calloc(M * LDC, sizeof(float));
-    assert_true(Bp && C);
-    vt_gemm_pack(Bp, Bt, 1, N, N, K);
-    vt_gemm_packed(C, LDC, A, LDA, Bp, NULL, M, N, K);
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < LDC; j++) {
-            float want = 0;
-            if (j < N)
-                for (int64_t k = 0; k < K; k++) want = fmaf(A[i * LDA + k], Bt[k * N + j], want);
-            if (memcmp(&C[i * LDC + j], &want, sizeof want) != 0) /* columns past N untouched (still 0) */
-                fail_msg("packed gemm: C[%lld, %lld] = %.9g, expected %.9g", (long long)i, (long long)j, C[i * LDC + j], want);
-        }
-    free(A), free(Bt), free(Bp), free(C);
+    /* M = 1: a single query row (attention while decoding) goes through the one-row kernel; 5 a padded
+     * tile; 8 a whole one; 9 a whole tile and a one-row remainder */
+    enum { N = 37, K = 300, LDA = 311, LDC = 50 };
+    const int64_t Ms[] = {1, 5, 8, 9};
+    for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
+        const int64_t M = Ms[mi];
+        float *A = rand_floats(M * LDA, 4), *Bt = rand_floats(K * N, 5); /* Bt [K, N]: B(n, k) = Bt[k*N + n] */
+        float *Bp = malloc(VT_GEMM_PACKED(N, K) * sizeof(float)), *C = calloc((size_t)(M * LDC), sizeof(float));
+        assert_true(Bp && C);
+        vt_gemm_pack(Bp, Bt, 1, N, N, K);
+        vt_gemm_packed(C, LDC, A, LDA, Bp, NULL, M, N, K);
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < LDC; j++) {
+                float want = 0;
+                if (j < N)
+                    for (int64_t k = 0; k < K; k++) want = fmaf(A[i * LDA + k], Bt[k * N + j], want);
+                if (memcmp(&C[i * LDC + j], &want, sizeof want) != 0) /* columns past N untouched (still 0) */
+                    fail_msg("packed gemm, %lld rows: C[%lld, %lld] = %.9g, expected %.9g", (long long)M, (long long)i,
+                             (long long)j, C[i * LDC + j], want);
+            }
+        free(A), free(Bt), free(Bp), free(C);
+    }
 }
 
 /* Where the clones exist, every variant gives the same bits: the baseline (fmaf from libm, the 8 x 32
@@ -233,24 +240,33 @@ static void test_kernels_no_fp_contraction(void **state)
     if (fused != 0x1p-24f) fail_msg("fmaf(a, b, c) gave %a, not 0x1p-24: fmaf does not round once", fused);
 }
 
-/* Results identical for 1, 2 and 3 threads (rows split differently each time). */
+/* Results identical for 1, 2 and 3 threads, and equal to the plain chain. 45 x 70 has 3 panels of 32
+ * columns: the threads split rows. 40 x 300 has 10 panels, enough for 2 threads to take 5 each (output
+ * columns, so each packs only its own), while 3 threads split rows again: each way, each element is one
+ * thread's whole chain. */
 static void test_kernels_gemm_thread_invariance(void **state)
 {
     (void)state;
-    enum { M = 45, N = 70, K = 300 };
-    float *A = rand_floats(M * K, 6), *B = rand_floats(N * K, 7), *bias = rand_floats(N, 8);
-    float *c1 = malloc(M * N * sizeof(float)), *c2 = malloc(M * N * sizeof(float));
-    assert_true(c1 && c2);
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(1);
-    vt_linear(c1, A, B, bias, M, K, N);
-    for (int t = 2; t <= 3; t++) {
-        omp_set_num_threads(t);
-        vt_linear(c2, A, B, bias, M, K, N);
-        assert_same_bits(c2, c1, M, N, t == 2 ? "vt_linear, 2 threads vs 1" : "vt_linear, 3 threads vs 1");
+    const int64_t shapes[][3] = {{45, 70, 300}, {40, 300, 333}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *A = rand_floats(M * K, 6), *B = rand_floats(N * K, 7), *bias = rand_floats(N, 8);
+        float *c1 = malloc((size_t)(M * N) * sizeof(float)), *c2 = malloc((size_t)(M * N) * sizeof(float));
+        assert_true(c1 && c2);
+        char what[96];
+        const int saved = omp_get_max_threads();
+        naive_abt(c1, A, B, bias, M, N, K);
+        for (int t = 1; t <= 3; t++) {
+            omp_set_num_threads(t);
+            memset(c2, 0xff, (size_t)(M * N) * sizeof(float)); /* NaN: an element left unwritten shows */
+            vt_linear(c2, A, B, bias, M, K, N);
+            snprintf(what, sizeof what, "vt_linear %lldx%lldx%lld, %d thread(s) vs the plain chain", (long long)M,
+                     (long long)N, (long long)K, t);
+            assert_same_bits(c2, c1, M, N, what);
+        }
+        omp_set_num_threads(saved);
+        free(A), free(B), free(bias), free(c1), free(c2);
     }
-    omp_set_num_threads(saved);
-    free(A), free(B), free(bias), free(c1), free(c2);
 }
 
 /* The tiled segment path equals the naive loops with an explicit -inf mask bit for bit, with segments

@@ -132,6 +132,50 @@ static void micro_tile(float *restrict acc, const float *restrict a, int64_t lda
     }
 }
 
+/* bf16 is the top half of a float32: the widening is exact, so a widened panel holds the very floats a
+ * float32 copy of the checkpoint would, and every product after it is the same. */
+static inline float widen(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ---------------- one row of A (decoding a token) ---------------- */
+
+/* acc[NR] += a[kc] times one K-block of a panel, k ascending: tile_block's chains for a tile of one row,
+ * without the 7 rows of zeros a padded 8-row tile would multiply. With bp16 (a BF16 panel's block as
+ * stored) each value is widened in the loop, so decoding reads every weight once from memory and writes
+ * nothing; otherwise bp is a packed float32 block. Compiled per instruction set like micro_tile; the same
+ * fmaf chain per element. */
+#ifdef VT_GEMM_ONE_TARGET
+VT_GEMM_ONE_TARGET
+#else
+VT_ISA_CLONES /* core/isa.h: x86-64 GCC only */
+#endif
+static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp,
+                      const uint16_t *restrict bp16, int64_t kc)
+{
+    float c[NR];
+    for (int j = 0; j < NR; j++) c[j] = acc[j];
+    if (bp16) {
+        for (int64_t k = 0; k < kc; k++) {
+            const float a_k = a[k];
+            const uint16_t *b_k = bp16 + k * NR;
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, widen(b_k[j]), c[j]);
+        }
+    } else {
+        for (int64_t k = 0; k < kc; k++) {
+            const float a_k = a[k], *b_k = bp + k * NR;
+#pragma GCC unroll 32 /* = NR */
+            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, b_k[j], c[j]);
+        }
+    }
+    for (int j = 0; j < NR; j++) acc[j] = c[j];
+}
+
 /* One MR-row tile of C against one packed panel, K-block [k0, k0 + kc): C[mr, nr] at C (stride ldc).
  * The first block starts the chains at 0, later blocks continue from what C holds; the last adds bias. */
 static void tile_block(float *C, int64_t ldc, const float *A, int64_t lda, const float *bp, int64_t kc,
@@ -144,9 +188,13 @@ static void tile_block(float *C, int64_t ldc, const float *A, int64_t lda, const
         for (int64_t i = 0; i < mr; i++) memcpy(acc + i * NR, C + i * ldc, (size_t)nr * sizeof(float));
     if (mr == MR) {
         micro_tile(acc, A, lda, bp, kc);
+    } else if (mr == 1) { /* one query row (attention while decoding): no 7 rows of zeros */
+        micro_row(acc, A, bp, NULL, kc);
     } else {
-        memset(apad, 0, sizeof apad);
-        for (int64_t i = 0; i < mr; i++) memcpy(apad + i * KC, A + i * lda, (size_t)kc * sizeof(float));
+        for (int64_t i = 0; i < MR; i++) {
+            if (i < mr) memcpy(apad + i * KC, A + i * lda, (size_t)kc * sizeof(float));
+            else memset(apad + i * KC, 0, (size_t)kc * sizeof(float));
+        }
         micro_tile(acc, apad, KC, bp, kc);
     }
     for (int64_t i = 0; i < mr; i++) {
@@ -192,16 +240,6 @@ void vt_gemm_packed(float *C, int64_t ldc, const float *A, int64_t lda, const fl
 
 /* ---------------- BF16 weights, widened in the kernel ---------------- */
 
-/* bf16 is the top half of a float32: the widening is exact, so a widened panel holds the very floats a
- * float32 copy of the checkpoint would, and every product after it is the same. */
-static inline float widen(uint16_t h)
-{
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* One K-block of one panel of B: a float32 operand is packed (vt_gemm_pack); a BF16 one is already in
  * panel order (gemm.h), so its block is one contiguous run, widened as it is copied. */
 static void pack_block(float *bp, vt_mat B, int64_t n0, int64_t nr, int64_t k0, int64_t kc, int64_t K)
@@ -212,40 +250,6 @@ static void pack_block(float *bp, vt_mat B, int64_t n0, int64_t nr, int64_t k0, 
     } else {
         vt_gemm_pack(bp, B.f32 + n0 * K + k0, K, 1, nr, kc);
     }
-}
-
-/* ---------------- one row of A (decoding a token) ---------------- */
-
-/* acc[NR] += a[kc] times one K-block of a panel, k ascending: tile_block's chains for a tile of one row,
- * without the 7 rows of zeros a padded 8-row tile would multiply. With bp16 (a BF16 panel's block as
- * stored) each value is widened in the loop, so decoding reads every weight once from memory and writes
- * nothing; otherwise bp is a packed float32 block. Compiled per instruction set like micro_tile; the same
- * fmaf chain per element. */
-#ifdef VT_GEMM_ONE_TARGET
-VT_GEMM_ONE_TARGET
-#else
-VT_ISA_CLONES /* core/isa.h: x86-64 GCC only */
-#endif
-static void micro_row(float *restrict acc, const float *restrict a, const float *restrict bp,
-                      const uint16_t *restrict bp16, int64_t kc)
-{
-    float c[NR];
-    for (int j = 0; j < NR; j++) c[j] = acc[j];
-    if (bp16) {
-        for (int64_t k = 0; k < kc; k++) {
-            const float a_k = a[k];
-            const uint16_t *b_k = bp16 + k * NR;
-#pragma GCC unroll 32 /* = NR */
-            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, widen(b_k[j]), c[j]);
-        }
-    } else {
-        for (int64_t k = 0; k < kc; k++) {
-            const float a_k = a[k], *b_k = bp + k * NR;
-#pragma GCC unroll 32 /* = NR */
-            for (int j = 0; j < NR; j++) c[j] = fmaf(a_k, b_k[j], c[j]);
-        }
-    }
-    for (int j = 0; j < NR; j++) acc[j] = c[j];
 }
 
 /* Row i of C against one K-block of one panel: as tile_block for mr = 1. */
@@ -261,20 +265,34 @@ static void row_block(float *c_i, const float *a_i, const float *bp, const uint1
 
 /* ---------------- the entry points ---------------- */
 
-#define SMALL_WORK ((int64_t)1 << 23) /* multiply-adds below which a decoding product stays on one thread */
+#define SMALL_WORK ((int64_t)1 << 16) /* multiply-adds below which a decoding product stays on one thread */
 
-/* Many rows (prefill, the towers): each thread a contiguous run of whole MR-row tiles, every panel. */
-static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
+/* Many rows (prefill, the towers): MR-row tiles against packed panels. With enough panels for every
+ * thread (COL_PANELS each), each thread takes a contiguous run of whole panels (output columns) and every
+ * row, so it packs only its own panels; otherwise a contiguous run of whole tiles (rows) and every panel.
+ * Splitting rows, every thread packs all of B: on the merger's 256 x 5120 x 5120 (100 MB of B read per
+ * thread for 128 rows of work) that was a fifth of the time at 2 threads, 0.47 of OpenBLAS against 0.63
+ * at 1 (docs/performance.md). Either split gives each element to one thread, whole: the same bits. */
+#define COL_PANELS 4
+
+static void abt_tiles(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
-    const int64_t tiles = (M + MR - 1) / MR, ks = k_step(K);
+    const int64_t tiles = (M + MR - 1) / MR, panels = (N + NR - 1) / NR, ks = k_step(K);
 #pragma omp parallel
     {
-        /* a contiguous run of whole tiles per thread (the split never changes a result, only who computes it) */
+        /* contiguous runs per thread (the split never changes a result, only who computes it) */
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t i0 = tiles * t / nt * MR, i1_ = tiles * (t + 1) / nt * MR, i1 = i1_ < M ? i1_ : M;
+        const int by_cols = panels >= COL_PANELS * nt;
+        int64_t i0 = 0, i1 = M, p0 = 0, p1 = panels;
+        if (by_cols) {
+            p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+        } else {
+            const int64_t i1_ = tiles * (t + 1) / nt * MR;
+            i0 = tiles * t / nt * MR, i1 = i1_ < M ? i1_ : M;
+        }
         float bp[KC * NR]; /* this thread's packed copy of one K-block of one panel (128 KB) */
-        for (int64_t n0 = 0; n0 < N && i0 < i1; n0 += NR) {
-            int64_t nr = N - n0 < NR ? N - n0 : NR;
+        for (int64_t p = p0; p < p1 && i0 < i1; p++) {
+            const int64_t n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
             for (int64_t k0 = 0; k0 < K; k0 += ks) {
                 int64_t kc = K - k0 < ks ? K - k0 : ks;
                 pack_block(bp, B, n0, nr, k0, kc, K);
@@ -286,7 +304,7 @@ static void abt_rows(float *C, const float *A, vt_mat B, const float *bias, int6
 
 /* Few rows (decoding: M = 1, or a short prompt): each thread a contiguous run of whole panels (output
  * columns), every row, so both threads stream their half of the weights. Each element is still one chain
- * computed by one thread, so this split gives the same bits as abt_rows. */
+ * computed by one thread, so this split gives the same bits as abt_tiles. */
 static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
     const int64_t panels = (N + NR - 1) / NR, ks = k_step(K);
@@ -314,7 +332,7 @@ static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int6
     }
 }
 
-/* Below this many rows per thread the columns are split (abt_cols), above it the rows (abt_rows). */
+/* Below this many rows per thread the columns are split (abt_cols), above it the rows (abt_tiles). */
 #define FEW_ROWS MR
 
 void vt_gemm_abt_mat(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
@@ -327,7 +345,7 @@ void vt_gemm_abt_mat(float *C, const float *A, vt_mat B, const float *bias, int6
     if (M < (int64_t)FEW_ROWS * omp_get_max_threads() && N >= 2 * NR)
         abt_cols(C, A, B, bias, M, N, K);
     else
-        abt_rows(C, A, B, bias, M, N, K);
+        abt_tiles(C, A, B, bias, M, N, K);
 }
 
 void vt_gemm_abt(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N, int64_t K)

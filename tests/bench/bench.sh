@@ -130,12 +130,18 @@ for tower in $TOWERS; do
         echo "  writing the synth checkpoint $CK (once)"
         $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth $tower failed"
     fi
-    # (a checkpoint written before synth wrote the language model too is written again: it has no "M vision)")
-    grep -q 'M vision)' "$OUT/$tower.synth.txt" 2> /dev/null ||
-        $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth failed"
+    # (a checkpoint written before synth wrote the language model too is written again: it has no "M vision)";
+    # Qwen3-VL's preset is the tower alone, until its language model comes)
+    case $tower in
+    qwen3*) ;;
+    *) grep -q 'M vision)' "$OUT/$tower.synth.txt" 2> /dev/null ||
+        $BIN synth --preset "$tower" --out "$CK" > "$OUT/$tower.synth.txt" || die "synth failed" ;;
+    esac
     # "... 2209.0M parameters (665.3M vision), 4418.0 MB bf16 ..." -> float32 bytes of the tower's weights
-    # (the checkpoint also holds the language model, which `run` does not read)
-    WBYTES=$(sed -n 's/.*(\([0-9.]*\)M vision).*/\1/p' "$OUT/$tower.synth.txt" | awk '{ printf "%.0f", $1 * 4e6 }')
+    # (the checkpoint also holds the language model, which `run` does not read); a tower-only checkpoint
+    # says "... 407.0M parameters, 813.9 MB bf16 ..."
+    WBYTES=$(sed -n -e 's/.*(\([0-9.]*\)M vision).*/\1/p' -e 't' -e 's/.* \([0-9.]*\)M parameters,.*/\1/p' \
+        "$OUT/$tower.synth.txt" | awk '{ printf "%.0f", $1 * 4e6 }')
     [ -n "$WBYTES" ] || die "cannot read the parameter count from $OUT/$tower.synth.txt"
     GF=$(tower_gflop "$tower")
     echo "  $(cat "$OUT/$tower.synth.txt")"
