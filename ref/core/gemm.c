@@ -265,7 +265,11 @@ static void row_block(float *c_i, const float *a_i, const float *bp, const uint1
 
 /* ---------------- the entry points ---------------- */
 
-#define SMALL_WORK ((int64_t)1 << 16) /* multiply-adds below which a decoding product stays on one thread */
+/* Multiply-adds below which a few-row product stays on one thread (the parallel region costs more than
+ * it saves). Decoding's smallest products, k_proj and v_proj (256 x 1536: 393K), are far above it: on the
+ * quiet machine, one thread alone streams 15 GB/s and two 28 GB/s, so q, k, v and o_proj on one thread
+ * (10 % of a token's weights) cost 3 % of the step (docs/performance.md, "The language model"). */
+#define SMALL_WORK ((int64_t)1 << 16)
 
 /* Many rows (prefill, the towers): MR-row tiles against packed panels. With enough panels for every
  * thread (COL_PANELS each), each thread takes a contiguous run of whole panels (output columns) and every
@@ -308,9 +312,6 @@ static void abt_tiles(float *C, const float *A, vt_mat B, const float *bias, int
 static void abt_cols(float *C, const float *A, vt_mat B, const float *bias, int64_t M, int64_t N, int64_t K)
 {
     const int64_t panels = (N + NR - 1) / NR, ks = k_step(K);
-    /* a small product (decoding: q, k, v, o_proj, 0.4-2.4M weights) on one thread: one core alone nearly
-     * saturates the memory bus here, and the barrier closing a parallel region costs a time slice when the
-     * machine is busy; the MLP and lm_head (14M and 233M weights) are split */
 #pragma omp parallel if (M * N * K > SMALL_WORK)
     {
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();

@@ -24,9 +24,10 @@
  *     vt_mat W = {NULL, w_bf16_panels};             // or {w_f32, NULL}
  *     vt_gemm_abt_mat(y, x, W, b, N, O, I);
  *
- * With few rows (decoding one token: M = 1) the threads split the output columns instead of the rows,
- * and a one-row micro-kernel reads each weight once, straight from the BF16 panels (decoding is a stream
- * over every weight per token); each element is the same chain either way.
+ * Threads split the output columns (whole 32-column panels, so each thread packs only its own) when
+ * there are at least 4 panels per thread, the rows (whole 8-row tiles) otherwise. With few rows (decoding
+ * one token: M = 1) a one-row micro-kernel reads each weight once, straight from the BF16 panels
+ * (decoding is a stream over every weight per token). Each element is the same chain either way.
  *
  * Legend: M rows of A and C, N rows of B (= columns of C), K the summed dimension.
  */

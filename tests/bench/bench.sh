@@ -11,9 +11,10 @@
 #   6. the tokenizer: tokenizer.json load time and a 1 MB encode, cold and warm word cache (bin/bench_tokenizer).
 #   7. the language model of Qwen2-VL-2B (the whole synth model): `vlmtrace generate` on the 448 x 448
 #      image and a 30-token question, 2 threads: prefill seconds and GFLOP/s, its matrix products against
-#      OpenBLAS (bin/bench_gemm --tower qwen2-vl-2b-lm), decode tokens per second against the memory-
-#      bandwidth floor (the weights read per token / the copy bandwidth bin/bench_gemm --copy-bandwidth
-#      measures), peak RSS against the checkpoint's size on disk; the KV cache against --no-cache.
+#      OpenBLAS (bin/bench_gemm --tower qwen2-vl-2b-lm, 1 and 2 threads), decode tokens per second against
+#      the memory-bandwidth floor (the weights read per token / the copy bandwidth bin/bench_gemm
+#      --copy-bandwidth measures), peak RSS against the checkpoint's size on disk; the KV cache against
+#      --no-cache; then decoding on 1 thread (a 30-id text prompt) against the 1-thread copy bandwidth.
 #
 # Environment: BENCH_TOWERS (default "qwen2-vl-2b qwen2.5-vl-7b qwen3-vl-2b"), BENCH_LM (default 1; 0 skips
 # section 7), BENCH_NEW_TOKENS (decoded tokens in section 7, 16), BENCH_REPS (GEMM repetitions, 3),
@@ -223,7 +224,10 @@ if [ "${BENCH_LM:-1}" = 1 ]; then
     rm -rf "$OUT/lm.prompt"
     $BIN rope --model "$CK" --layout "text:15 image:1x32x32 text:15" --trace "$OUT/lm.prompt" > /dev/null || die "rope --layout failed"
     L=288
-    $GEMM --tower qwen2-vl-2b-lm --threads 2 --reps "$REPS" || { [ $? = 1 ] && miss "GEMM below 0.5 of OpenBLAS on a language-model shape"; }
+    for t in 1 2; do
+        $GEMM --tower qwen2-vl-2b-lm --threads $t --reps "$REPS" ||
+            { [ $? = 1 ] && miss "GEMM below 0.5 of OpenBLAS on a language-model shape at $t thread(s)"; }
+    done
     $GEMM --copy-bandwidth --threads 2 --reps "$REPS" | tee "$OUT/lm.copy.txt"
     BW=$(sed -n 's/.*best of [0-9]*: \([0-9.]*\) GB\/s.*/\1/p' "$OUT/lm.copy.txt")
     best=""
@@ -284,6 +288,35 @@ if [ "${BENCH_LM:-1}" = 1 ]; then
         echo "  --no-cache: DIFFERENT ids: $(cat "$OUT/lm.nocache.txt")"
         miss "the KV cache and full recomputation give different ids"
     fi
+
+    # decoding on one thread against the one-thread copy bandwidth: a text-only prompt of 30 ids (no tower,
+    # a short prefill; a step's weights are the same, its attention reads 30 cached positions, not 288)
+    $GEMM --copy-bandwidth --threads 1 --reps "$REPS" | tee "$OUT/lm.copy1.txt"
+    BW1=$(sed -n 's/.*best of [0-9]*: \([0-9.]*\) GB\/s.*/\1/p' "$OUT/lm.copy1.txt")
+    rm -rf "$OUT/lm.text"
+    $BIN rope --model "$CK" --layout "text:30" --trace "$OUT/lm.text" > /dev/null || die "rope --layout failed"
+    best=""
+    r=0
+    while [ $r -lt "${BENCH_RUNS:-2}" ]; do
+        r=$((r + 1))
+        $BIN generate --model "$CK" --input-ids "$OUT/lm.text/input_ids.npy" --max-new-tokens "$NEW" --threads 1 \
+            --timings 2> "$OUT/lm1.timings.try" > "$OUT/lm1.ids.txt" ||
+            { cat "$OUT/lm1.timings.try" >&2; die "vlmtrace generate --threads 1 failed"; }
+        s=$(secs "$OUT/lm1.timings.try" '^generated_ids$')
+        if [ -z "$best" ] || awk -v s="$s" -v b="$best" 'BEGIN { exit !(s < b) }'; then
+            best=$s
+            mv "$OUT/lm1.timings.try" "$OUT/lm1.timings"
+        fi
+    done
+    rm -f "$OUT/lm1.timings.try"
+    n1=$(wc -w < "$OUT/lm1.ids.txt")
+    per_tok1=$(awk -v d="$best" -v n="$n1" 'BEGIN { printf "%.3f", d / (n - 1) }')
+    floor1=$(awk -v w="$wbytes" -v b="$BW1" 'BEGIN { printf "%.3f", w / (b * 1e9) }')
+    ratio1=$(awk -v p="$per_tok1" -v f="$floor1" 'BEGIN { printf "%.2f", p / f }')
+    printf "  decode, 1 thread, a 30-id text prompt: %d tokens in %.2f s = %.3f s/token (%.2f tokens/s); floor %.2f GB / %.2f GB/s copy = %.3f s/token; %.2fx the floor (target <= 2)\n" \
+        "$((n1 - 1))" "$best" "$per_tok1" "$(awk -v p="$per_tok1" 'BEGIN { print 1 / p }')" \
+        "$(awk -v w="$wbytes" 'BEGIN { print w / 1e9 }')" "$BW1" "$floor1" "$ratio1"
+    awk -v r="$ratio1" 'BEGIN { exit !(r > 2) }' && miss "decode on 1 thread at ${ratio1}x the memory-bandwidth floor (target <= 2)"
 fi
 
 echo
