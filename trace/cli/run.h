@@ -71,6 +71,18 @@ typedef struct vt_run_opts {
     vt_timings *timings;     /* --timings: seconds per stage (timings.h), NULL without the flag */
 } vt_run_opts;
 
+/* The decoded --image / --video inputs of a run (run, generate), EXIF orientation applied as HF's load_image
+ * does. images [n_images]; videos [n_videos], each pointing at its frames. Owned; vt_run_inputs_free. */
+typedef struct vt_run_inputs {
+    vt_image *images;
+    vt_image **frames;            /* [n_videos][n_frames] */
+    vt_processor_video *videos;
+} vt_run_inputs;
+/* Decode every --image and every --video frame of o (one line naming the file on failure; whatever was
+ * decoded is freed by vt_run_inputs_free either way). */
+int vt_run_inputs_decode(vt_run_inputs *in, const vt_run_opts *o, vt_status *st);
+void vt_run_inputs_free(vt_run_inputs *in, const vt_run_opts *o);
+
 /* The per-family entry points (cli_run.c dispatches on cfg->family). tr is NULL without --trace. */
 int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr, vt_status *st); /* qwen2_vl, qwen2_5_vl,
                                                                                                  qwen3_vl */

@@ -237,9 +237,7 @@ typedef struct gen_state {
     vt_tokenizer *tok;   /* --prompt */
     int64_t *prompt_ids; /* --prompt: the ids built (owned) */
     vt_tensor prompt_t;
-    vt_image *images;
-    vt_image **frames;
-    vt_processor_video *videos;
+    vt_run_inputs in;    /* the decoded --image / --video inputs */
     vt_checkpoint ck;
     int ck_open;
     vt_vlm vlm;
@@ -248,14 +246,7 @@ typedef struct gen_state {
 
 static void gen_state_free(gen_state *s, const vt_run_opts *o)
 {
-    for (int i = 0; s->images && i < o->n_images; i++) vt_image_free(&s->images[i]);
-    free(s->images);
-    for (int v = 0; s->frames && v < o->n_videos; v++) {
-        for (int f = 0; s->frames[v] && f < o->videos[v].n_frames; f++) vt_image_free(&s->frames[v][f]);
-        free(s->frames[v]);
-    }
-    free(s->frames);
-    free(s->videos);
+    vt_run_inputs_free(&s->in, o);
     vt_vlm_free(&s->vlm);
     if (s->ck_open) vt_checkpoint_close(&s->ck);
     if (s->tok) vt_tokenizer_free(s->tok);
@@ -277,23 +268,6 @@ static int check_prompt(const vt_gen_opts *g, const vt_tensor *ids, const vt_mod
         return vt_fail(st, VT_EINPUT, "--max-new-tokens %d: the prompt's %lld tokens plus that many exceed "
                        "max_position_embeddings %lld", g->max_new_tokens, (long long)L,
                        (long long)cfg->lm.max_position_embeddings);
-    return VT_OK;
-}
-
-static int decode_inputs(gen_state *s, const vt_run_opts *o, vt_status *st)
-{
-    s->images = calloc((size_t)(o->n_images ? o->n_images : 1), sizeof *s->images);
-    s->frames = calloc((size_t)(o->n_videos ? o->n_videos : 1), sizeof *s->frames);
-    s->videos = calloc((size_t)(o->n_videos ? o->n_videos : 1), sizeof *s->videos);
-    if (!s->images || !s->frames || !s->videos) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    for (int i = 0; i < o->n_images; i++) VT_TRY(vt_image_load(&s->images[i], o->images[i], VT_EXIF_APPLY, st));
-    for (int v = 0; v < o->n_videos; v++) {
-        const int nf = o->videos[v].n_frames;
-        if (!(s->frames[v] = calloc((size_t)nf, sizeof(vt_image)))) return vt_fail(st, VT_ERESOURCE, "out of memory");
-        for (int f = 0; f < nf; f++) VT_TRY(vt_image_load(&s->frames[v][f], o->videos[v].frames[f], VT_EXIF_APPLY, st));
-        s->videos[v].frames = s->frames[v];
-        s->videos[v].n_frames = nf;
-    }
     return VT_OK;
 }
 
@@ -364,16 +338,16 @@ int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer 
                      "model.layers.*, model.norm.weight%s are missing (it holds the vision tower only; `vlmtrace run` "
                      "runs that)", o->model_dir, cfg->lm.tie_word_embeddings ? "" : " and lm_head.weight");
     if (rc == VT_OK) vt_output_stage("decoding the inputs");
-    if (rc == VT_OK) rc = decode_inputs(&s, o, st);
+    if (rc == VT_OK) rc = vt_run_inputs_decode(&s.in, o, st);
     const vt_tensor *input_ids = g->input_ids;
     if (rc == VT_OK && g->prompt) { /* the chat prompt, now that the inputs' sizes give their grids */
         rc = vt_tokenizer_load(&s.tok, g->tokenizer ? g->tokenizer : o->model_dir, st);
-        if (rc == VT_OK) rc = prompt_ids(&s.prompt_t, &s.prompt_ids, g, s.tok, s.images, s.videos, &po, st);
+        if (rc == VT_OK) rc = prompt_ids(&s.prompt_t, &s.prompt_ids, g, s.tok, s.in.images, s.in.videos, &po, st);
         if (rc == VT_OK) rc = check_prompt(g, &s.prompt_t, cfg, "--prompt", st);
         input_ids = &s.prompt_t;
     }
-    if (rc == VT_OK) rc = check_pads(g, input_ids, cfg, s.images, s.videos, &po, st);
-    if (rc == VT_OK) rc = check_memory(g, input_ids, cfg, &s.ck, s.images, s.videos, &po, st);
+    if (rc == VT_OK) rc = check_pads(g, input_ids, cfg, s.in.images, s.in.videos, &po, st);
+    if (rc == VT_OK) rc = check_memory(g, input_ids, cfg, &s.ck, s.in.images, s.in.videos, &po, st);
     if (rc == VT_OK) {
         vt_output_stage("loading the weights");
         s.ck.widen_bf16 = g->widen_bf16;
@@ -398,7 +372,7 @@ int vt_run_generate(const vt_gen_opts *g, const vt_model_config *cfg, vt_tracer 
     vt_tensor ids;
     if (rc == VT_OK) vt_output_stage("preprocessing (the image processor)"); /* then the blocks' progress */
     if (rc == VT_OK)
-        rc = vt_vlm_pipeline(&ids, NULL, &s.vlm, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
+        rc = vt_vlm_pipeline(&ids, NULL, &s.vlm, s.in.images, o->n_images, s.in.videos, o->fps, o->n_videos, &po,
                              input_ids, &go, o->attn, &tap, &s.a, st);
     if (rc == VT_OK && prog.failed) rc = vt_fail(st, prog.st.code, "%s", prog.st.msg);
     if (prog.text) { /* the tail of the answer */

@@ -136,9 +136,7 @@ static int draw_pictures(const vt_run_opts *o, const vt_model_config *cfg, vt_tr
 /* ======================================== the run ======================================== */
 
 typedef struct run_state {
-    vt_image *images;     /* [n_images] */
-    vt_image **frames;    /* [n_videos][n_frames] */
-    vt_processor_video *videos;
+    vt_run_inputs in;     /* the decoded --image / --video inputs */
     vt_checkpoint ck;
     int ck_open;
     vt_qwen2vl_model m2;
@@ -150,14 +148,7 @@ typedef struct run_state {
 
 static void run_state_free(run_state *s, const vt_run_opts *o)
 {
-    for (int i = 0; s->images && i < o->n_images; i++) vt_image_free(&s->images[i]);
-    free(s->images);
-    for (int v = 0; s->frames && v < o->n_videos; v++) {
-        for (int f = 0; s->frames[v] && f < o->videos[v].n_frames; f++) vt_image_free(&s->frames[v][f]);
-        free(s->frames[v]);
-    }
-    free(s->frames);
-    free(s->videos);
+    vt_run_inputs_free(&s->in, o);
     vt_qwen2vl_free(&s->m2);
     vt_qwen25vl_free(&s->m25);
     vt_qwen3vl_free(&s->m3);
@@ -169,23 +160,6 @@ static void run_state_free(run_state *s, const vt_run_opts *o)
     free(s->viz.w);
 }
 
-static int decode_inputs(run_state *s, const vt_run_opts *o, vt_status *st)
-{
-    s->images = calloc((size_t)(o->n_images ? o->n_images : 1), sizeof *s->images);
-    s->frames = calloc((size_t)(o->n_videos ? o->n_videos : 1), sizeof *s->frames);
-    s->videos = calloc((size_t)(o->n_videos ? o->n_videos : 1), sizeof *s->videos);
-    if (!s->images || !s->frames || !s->videos) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    for (int i = 0; i < o->n_images; i++) VT_TRY(vt_image_load(&s->images[i], o->images[i], VT_EXIF_APPLY, st));
-    for (int v = 0; v < o->n_videos; v++) {
-        int nf = o->videos[v].n_frames;
-        if (!(s->frames[v] = calloc((size_t)nf, sizeof(vt_image)))) return vt_fail(st, VT_ERESOURCE, "out of memory");
-        for (int f = 0; f < nf; f++) VT_TRY(vt_image_load(&s->frames[v][f], o->videos[v].frames[f], VT_EXIF_APPLY, st));
-        s->videos[v].frames = s->frames[v];
-        s->videos[v].n_frames = nf;
-    }
-    return VT_OK;
-}
-
 /* The run's memory (run_limits.h) from the decoded sizes, refused over the limit before the weights, the
  * preprocessing or the tower allocate anything. */
 static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model_config *cfg,
@@ -194,9 +168,11 @@ static int check_memory(const run_state *s, const vt_run_opts *o, const vt_model
     const int n = o->n_images + o->n_videos;
     vt_mem_input *in = malloc((size_t)n * sizeof *in);
     if (!in) return vt_fail(st, VT_ERESOURCE, "out of memory");
-    for (int k = 0; k < o->n_images; k++) in[k] = (vt_mem_input){s->images[k].w, s->images[k].h, 1, 0};
+    for (int k = 0; k < o->n_images; k++)
+        in[k] = (vt_mem_input){s->in.images[k].w, s->in.images[k].h, 1, 0};
     for (int v = 0; v < o->n_videos; v++)
-        in[o->n_images + v] = (vt_mem_input){s->frames[v][0].w, s->frames[v][0].h, o->videos[v].n_frames, 1};
+        in[o->n_images + v] =
+            (vt_mem_input){s->in.frames[v][0].w, s->in.frames[v][0].h, o->videos[v].n_frames, 1};
     int rc = vt_mem_weights(e, cfg, st);
     if (rc == VT_OK) {
         vt_mem_qwen2(e, vt_model_vision(cfg), cfg->family == VT_FAMILY_QWEN25VL, po, in, n, o->attn == VT_ATTN_LITERAL, o->viz);
@@ -242,7 +218,7 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
      * that disagrees with config.json then fails before anything is preprocessed */
     vt_mem_estimate est;
     if (rc == VT_OK) vt_output_stage("decoding the inputs");
-    if (rc == VT_OK) rc = decode_inputs(&s, o, st);
+    if (rc == VT_OK) rc = vt_run_inputs_decode(&s.in, o, st);
     if (rc == VT_OK) rc = check_memory(&s, o, cfg, &po, &est, st);
     if (rc == VT_OK && o->mem) o->mem->est = est;
     if (rc == VT_OK) vt_output_stage("loading the weights");
@@ -272,15 +248,16 @@ int vt_run_qwen2(const vt_run_opts *o, const vt_model_config *cfg, vt_tracer *tr
     vt_tensor visual;
     vt_qwen3vl_output out3;
     if (rc == VT_OK) vt_output_stage("preprocessing (the image processor)");
+    const vt_image *im = s.in.images;
+    const vt_processor_video *vi = s.in.videos;
     if (rc == VT_OK && q3) {
-        rc = vt_qwen3vl_pipeline(&out3, &px, &s.m3, s.images, o->n_images, s.videos, o->n_videos, &po, o->attn, &tap,
-                                 &s.a, st);
+        rc = vt_qwen3vl_pipeline(&out3, &px, &s.m3, im, o->n_images, vi, o->n_videos, &po, o->attn, &tap, &s.a, st);
         visual = out3.visual; /* --out: the first return value; the DeepStack list is in the trace */
     } else if (rc == VT_OK)
-        rc = q25 ? vt_qwen25vl_pipeline(&visual, &px, &s.m25, s.images, o->n_images, s.videos, o->fps, o->n_videos, &po,
-                                        o->attn, &tap, &s.a, st)
-                 : vt_qwen2vl_pipeline(&visual, &px, &s.m2, s.images, o->n_images, s.videos, o->n_videos, &po, o->attn,
-                                       &tap, &s.a, st);
+        rc = q25 ? vt_qwen25vl_pipeline(&visual, &px, &s.m25, im, o->n_images, vi, o->fps, o->n_videos, &po, o->attn,
+                                        &tap, &s.a, st)
+                 : vt_qwen2vl_pipeline(&visual, &px, &s.m2, im, o->n_images, vi, o->n_videos, &po, o->attn, &tap, &s.a,
+                                       st);
     if (rc == VT_OK && o->viz && tr) rc = draw_pictures(o, cfg, tr, &s.viz, &px.all_grid_thw, &s.a, st);
     if (rc == VT_OK) rc = vt_run_save_out(o, &visual, st);
     if (o->mem) o->mem->arena_peak = s.a.peak;
