@@ -1,7 +1,8 @@
 #!/bin/sh
 # docs/img/make-img.sh -- regenerate the example pictures docs/index.md embeds: each is a `--viz` picture
-# of bin/vlmtrace on a bundled input, shrunk (box filter, 96-colour palette; numpy, matplotlib and Pillow from Debian's python3) so the
-# repository stays light. Run from the repository root after `make`:  sh docs/img/make-img.sh
+# of bin/vlmtrace on a bundled input at its own size (never shrunk: shrinking blurs the captions and tick
+# labels below reading size), reduced to a 96-colour palette so the repository stays light (numpy,
+# matplotlib and Pillow from Debian's python3). Run from the repository root after `make`:  sh docs/img/make-img.sh
 set -eu
 R=notebooks-data/reference
 O=build/docs-img
@@ -32,30 +33,27 @@ q rope --config $R/rope-index-qwen3vl/qwen3vl-image-video/config.json \
 # the resamplers' weights (docs/resize.md), drawn with matplotlib from the formulas
 MPLCONFIGDIR=$O/mpl /usr/bin/python3 docs/img/make-resize-kernels.py
 
-# source picture -> docs/img/<name> at most <width> pixels wide
+# source picture -> docs/img/<name>, the same size
 /usr/bin/python3 - "$O" <<'EOF'
 import sys
 import numpy as np
 import matplotlib.image as mpimg
 from PIL import Image                                   # Pillow: python3-matplotlib depends on python3-pil
 O = sys.argv[1]
-pictures = [("grid/image.0.grid.png", "qwen2-grid.png", 320), ("demo/image.0.grid.png", "demo-grid.png", 560),
-            ("mask/visual.attention_mask.png", "qwen2-attention-mask.png", 240),
-            ("windows/image.0.windows.png", "qwen25-windows.png", 240),
-            ("windows/visual.window_mask.png", "qwen25-window-mask.png", 240),
-            ("resampler/transformer.visual.attn_pool.attn.weights.0.png", "qwenvl-resampler-weights.png", 320),
-            ("kimi/image.1.patches.png", "kimivl-patches.png", 320),
-            ("kimi/vision_tower.encoder.attn_mask.png", "kimivl-attn-mask.png", 240),
-            ("rope/rope.positions.png", "mrope-positions.png", 456),
-            ("q3pos/image.0.pos_embed.png", "qwen3-pos-embed.png", 1132),
-            ("q3/visual.deepstack.png", "qwen3-deepstack.png", 800),
-            ("q3rope/rope.positions.png", "qwen3-mrope-positions.png", 912)]
-for src, dst, width in pictures:
+pictures = [("grid/image.0.grid.png", "qwen2-grid.png"), ("demo/image.0.grid.png", "demo-grid.png"),
+            ("mask/visual.attention_mask.png", "qwen2-attention-mask.png"),
+            ("windows/image.0.windows.png", "qwen25-windows.png"),
+            ("windows/visual.window_mask.png", "qwen25-window-mask.png"),
+            ("resampler/transformer.visual.attn_pool.attn.weights.0.png", "qwenvl-resampler-weights.png"),
+            ("kimi/image.1.patches.png", "kimivl-patches.png"),
+            ("kimi/vision_tower.encoder.attn_mask.png", "kimivl-attn-mask.png"),
+            ("rope/rope.positions.png", "mrope-positions.png"),
+            ("q3pos/image.0.pos_embed.png", "qwen3-pos-embed.png"),
+            ("q3/visual.deepstack.png", "qwen3-deepstack.png"),
+            ("q3rope/rope.positions.png", "qwen3-mrope-positions.png")]
+for src, dst in pictures:
     a = mpimg.imread(f"{O}/{src}")[..., :3]
-    f = max(1, -(-a.shape[1] // width))                  # integer box filter: ceil(w / width)
-    h, w = a.shape[0] // f * f, a.shape[1] // f * f
-    small = a[:h, :w].reshape(h // f, f, w // f, f, 3).mean((1, 3))
-    u8 = (np.clip(small, 0, 1) * 255 + 0.5).astype(np.uint8)
+    u8 = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
     Image.fromarray(u8).quantize(colors=96, dither=Image.Dither.NONE).save(f"docs/img/{dst}", optimize=True)
-    print(f"docs/img/{dst}: {w // f}x{h // f} (from {src}, 1/{f})")
+    print(f"docs/img/{dst}: {a.shape[1]}x{a.shape[0]} (from {src})")
 EOF
