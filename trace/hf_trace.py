@@ -418,18 +418,9 @@ def _rotary_wrapper(tracer, q_name, k_name):
     return make
 
 
-def register_qwen2(tracer, visual, family, prefix="visual"):
-    """Hooks for Qwen2VisionTransformerPretrainedModel / Qwen2_5_VisionTransformerPretrainedModel.
-    Trace names: TRACE_SPEC 'Qwen2-VL' / 'Qwen2.5-VL' lists (order = order of computation)."""
-    if family not in (QWEN2, QWEN25):
-        raise TraceInputError("register_qwen2: family %s" % family)
-    P = prefix
-    blocks = get_path(visual, "blocks")
-    if len(blocks) == 0:
-        raise TraceInputError("%s.blocks: empty" % P)
-    tracer.on_output(get_path(visual, "patch_embed"), P + ".patch_embed")
-
-    # rot_pos_emb: the theta table (rotary_pos_emb's output) is kept to check the recovered ids
+def hook_rot_pos_emb(tracer, visual, P, note):
+    """P.rot_pos_ids and P.rotary_pos_emb from visual.rot_pos_emb (Qwen2-VL, Qwen2.5-VL, Qwen3-VL): the theta
+    table (rotary_pos_emb's output) is kept to check the ids recovered from it."""
     table = {}
 
     def keep_table(mod, inputs, output):
@@ -442,10 +433,24 @@ def register_qwen2(tracer, visual, family, prefix="visual"):
             if tracer.wants(P + ".rot_pos_ids"):
                 tracer.emit(P + ".rot_pos_ids", recover_rot_pos_ids(rot, table.get("t"), P + ".rot_pos_ids"),
                             "(h, w) patch coordinates in 2x2-merge-block order")
-            tracer.emit(P + ".rotary_pos_emb", rot, "theta table [h*inv_freq, w*inv_freq], original order")
+            tracer.emit(P + ".rotary_pos_emb", rot, note)
             return rot
         return rot_pos_emb
     tracer.patch_attr(visual, "rot_pos_emb", wrap_rot)
+
+
+def register_qwen2(tracer, visual, family, prefix="visual"):
+    """Hooks for Qwen2VisionTransformerPretrainedModel / Qwen2_5_VisionTransformerPretrainedModel.
+    Trace names: TRACE_SPEC 'Qwen2-VL' / 'Qwen2.5-VL' lists (order = order of computation)."""
+    if family not in (QWEN2, QWEN25):
+        raise TraceInputError("register_qwen2: family %s" % family)
+    P = prefix
+    blocks = get_path(visual, "blocks")
+    if len(blocks) == 0:
+        raise TraceInputError("%s.blocks: empty" % P)
+    tracer.on_output(get_path(visual, "patch_embed"), P + ".patch_embed")
+
+    hook_rot_pos_emb(tracer, visual, P, "theta table [h*inv_freq, w*inv_freq], original order")
 
     fullatt = set()
     if family == QWEN25:
@@ -782,22 +787,7 @@ def register_qwen3(tracer, visual, prefix="visual"):
         return fast_pos_embed_interpolate
     tracer.patch_attr(visual, "fast_pos_embed_interpolate", wrap_interp)
 
-    table = {}
-
-    def keep_table(mod, inputs, output):
-        table["t"] = output
-    tracer.call_hook(get_path(visual, "rotary_pos_emb"), keep_table)
-
-    def wrap_rot(orig):
-        def rot_pos_emb(*args, **kwargs):
-            rot = orig(*args, **kwargs)
-            if tracer.wants(P + ".rot_pos_ids"):
-                tracer.emit(P + ".rot_pos_ids", recover_rot_pos_ids(rot, table.get("t"), P + ".rot_pos_ids"),
-                            "(h, w) patch coordinates in 2x2-merge-block order")
-            tracer.emit(P + ".rotary_pos_emb", rot, "theta table [h*inv_freq, w*inv_freq]")
-            return rot
-        return rot_pos_emb
-    tracer.patch_attr(visual, "rot_pos_emb", wrap_rot)
+    hook_rot_pos_emb(tracer, visual, P, "theta table [h*inv_freq, w*inv_freq]")
 
     def block_start(i, arguments):
         if i == 0:
