@@ -9,11 +9,15 @@
  *                                       with `drop` (a checkpoint missing a block)
  *   copy_text_replacing(src, dst, from, to)
  *                                       copy a text file with the first `from` replaced by `to` (a broken config)
+ *   copy_case_edited(dir, cap, tmp, name, case_dir, from, to, drop)
+ *                                       a model directory tmp/name: case_dir's config.json with `from` replaced
+ *                                       by `to`, its model.safetensors without the tensors under `drop`
  */
 #ifndef QWEN2_CASES_H
 #define QWEN2_CASES_H
 
 #include <cjson/cJSON.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +121,20 @@ static void copy_text_replacing(const char *src, const char *dst, const char *fr
     fputs(p + strlen(from), f);
     fclose(f);
     free(raw);
+}
+
+static void copy_case_edited(char *dir, size_t cap, const char *tmp, const char *name, const char *case_dir,
+                             const char *from, const char *to, const char *drop)
+{
+    char p[512], q[512];
+    snprintf(dir, cap, "%s/%s", tmp, name);
+    if (mkdir(dir, 0777) != 0) fail_msg("cannot create %s", dir);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    snprintf(q, sizeof q, "%s/config.json", case_dir);
+    copy_text_replacing(q, p, from, to);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    snprintf(q, sizeof q, "%s/model.safetensors", case_dir);
+    copy_checkpoint_without(q, p, drop);
 }
 
 #endif

@@ -302,7 +302,7 @@ static void test_generate_progress_on_a_terminal(void **state)
 
 int main(void)
 {
-    (void)copy_checkpoint_without, (void)copy_text_replacing; /* qwen2_cases.h's other helpers */
+    (void)copy_checkpoint_without, (void)copy_text_replacing, (void)copy_case_edited; /* qwen2_cases.h's other helpers */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generate_summary_quiet_json),
         cmocka_unit_test(test_generate_json_prompt),

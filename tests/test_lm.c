@@ -515,15 +515,9 @@ static void test_lm_bad_input(void **state)
     case_run_args(args, sizeof args, VT_GOLDEN("qwen2vl-image"));
     assert_int_equal(vt_test_cli(out, sizeof out, "%s", args), 0);
     /* a checkpoint missing layer 1, and one deeper than its config (num_hidden_layers 1) */
-    char layered[128], src[160], dst[160];
-    snprintf(layered, sizeof layered, "%s/nolayer1", dir);
-    mkdir(layered, 0755);
-    snprintf(src, sizeof src, "%s/model.safetensors", E2E2);
-    snprintf(dst, sizeof dst, "%s/model.safetensors", layered);
-    copy_checkpoint_without(src, dst, "model.layers.1.");
-    snprintf(src, sizeof src, "%s/config.json", E2E2);
-    snprintf(dst, sizeof dst, "%s/config.json", layered);
-    copy_text_replacing(src, dst, "\"model_type\"", "\"model_type\"");
+    char layered[128];
+    copy_case_edited(layered, sizeof layered, dir, "nolayer1", E2E2, "\"model_type\"", "\"model_type\"",
+                     "model.layers.1.");
     expect_refused(dir, "weight not found: model.layers.1.input_layernorm.weight", layered, gids, "");
     snprintf(layered, sizeof layered, "%s/deeper", dir);
     mkdir(layered, 0755);

@@ -155,13 +155,7 @@ static void test_qwen25vl_viz(void **state)
 
 static void make_model(char *dir, size_t cap, const char *tmp, const char *name, const char *from, const char *to)
 {
-    char p[512];
-    snprintf(dir, cap, "%s/%s", tmp, name);
-    assert_int_equal(mkdir(dir, 0777), 0);
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    copy_text_replacing(VT_GOLDEN("qwen25vl-image") "/config.json", p, from, to);
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    copy_checkpoint_without(VT_GOLDEN("qwen25vl-image") "/model.safetensors", p, "none-dropped");
+    copy_case_edited(dir, cap, tmp, name, VT_GOLDEN("qwen25vl-image"), from, to, "none-dropped");
 }
 
 static void test_qwen25vl_bad_config(void **state)

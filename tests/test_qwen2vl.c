@@ -253,14 +253,7 @@ static void test_qwen2vl_attn_paths_and_threads_agree(void **state)
 static void make_model(char *dir, size_t cap, const char *tmp, const char *name, const char *from, const char *to,
                        const char *drop)
 {
-    char p[512], q[512];
-    snprintf(dir, cap, "%s/%s", tmp, name);
-    assert_int_equal(mkdir(dir, 0777), 0);
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    snprintf(q, sizeof q, VT_GOLDEN("qwen2vl-image") "/config.json");
-    copy_text_replacing(q, p, from, to);
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    copy_checkpoint_without(VT_GOLDEN("qwen2vl-image") "/model.safetensors", p, drop);
+    copy_case_edited(dir, cap, tmp, name, VT_GOLDEN("qwen2vl-image"), from, to, drop);
 }
 
 static void test_qwen2vl_bad_input(void **state)
