@@ -10,7 +10,9 @@ folders as its row. Each source file (*.c, *.h) must sit in a folder the table l
 a folder below one, which belongs to it: ref/io/<sub>/ is ref/io); each
 quoted include must be folder-qualified (`#include "core/tensor.h"`, resolved against -Iref -Itrace), name
 a file that exists, and lie in a folder its own folder may include. Angle-bracket includes (system and
-library headers) are not checked. Exit 0 when every include obeys, 1 otherwise (one line per problem,
+library headers) are not checked. In ref/, a bug-zoo flag is tested only through the one-line
+VT_BUG_SWITCH of ref/core/bugzoo.h (docs/design.md, "Bug zoo"): a `bugs & VT_BUG_...` elsewhere is a
+problem, so every switch reads the same way and sits after the value it overrides. Exit 0 when every include obeys, 1 otherwise (one line per problem,
 file:line: what).
 """
 import os
@@ -19,6 +21,7 @@ import re
 import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+BUG_TEST = re.compile(r"\bbugs\s*&|&\s*VT_BUG_")
 ROW = re.compile(r"^\|\s*`((?:ref|trace)/[a-z0-9_]+)/?`\s*\|(.*)\|\s*$")
 
 
@@ -98,6 +101,9 @@ def check(root):
                                 f"to the table under 'Dependency rules' in docs/design.md")
                 continue
             for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n"), 1):
+                if tree == "ref" and rel.as_posix() != "ref/core/bugzoo.h" and BUG_TEST.search(line):
+                    problems.append(f"{rel}:{lineno}: a bug-zoo flag tested by hand: write the switch as one line, "
+                                    f"VT_BUG_SWITCH(bugs, VT_BUG_X, <alternative>); (docs/design.md, 'Bug zoo')")
                 m = INCLUDE.match(line)
                 if not m:
                     continue

@@ -129,7 +129,7 @@ int vt_lm_rotary(float **cos, float **sin, const vt_lm_model *m, const int64_t *
     VT_TRY(vt_tap_emit(tap, "model.rotary_emb.cos", &c3, st));
     VT_TRY(vt_tap_emit(tap, "model.rotary_emb.sin", &s3, st));
     /* bug zoo, mrope-section-order: the axes handed to the split as (w, h, t) */
-    if (m->bugs & VT_BUG_MROPE_SECTION_ORDER) swap_t_w(vt_f32(&c3), L, D), swap_t_w(vt_f32(&s3), L, D);
+    VT_BUG_SWITCH(m->bugs, VT_BUG_MROPE_SECTION_ORDER, swap_t_w(vt_f32(&c3), L, D), swap_t_w(vt_f32(&s3), L, D));
     /* apply_multimodal_rotary_pos_emb: chunks of mrope_section * 2 channels take axis t, h, w, t, h, w */
     VT_TRY(vt_tensor_alloc(&c, a, VT_F32, VT_DIMS(1, 1, L, D), st));
     VT_TRY(vt_tensor_alloc(&s, a, VT_F32, VT_DIMS(1, 1, L, D), st));

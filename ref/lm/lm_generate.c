@@ -102,8 +102,9 @@ static int step_full(float *row, const vt_lm_model *m, const vt_lm_inputs *in, c
  * path uses cache_position + rope_deltas (plain text continuing at max(position_ids) + 1). */
 static int64_t decode_position(const vt_lm_model *m, int64_t index, int64_t delta)
 {
-    if (m->bugs & VT_BUG_DECODE_POSITIONS_RESTART) return index; /* bug zoo: rope_deltas forgotten */
-    return index + delta;
+    int64_t position = index + delta;
+    VT_BUG_SWITCH(m->bugs, VT_BUG_DECODE_POSITIONS_RESTART, position = index); /* bug zoo: rope_deltas forgotten */
+    return position;
 }
 
 /* One step with the cache: token at sequence index cache->len, position p on t, h and w. -> its logits

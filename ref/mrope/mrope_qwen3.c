@@ -106,18 +106,21 @@ int vt_mrope_split_video_frames(vt_tensor *frames, const vt_tensor *video_grid_t
 
 /* ======================================== the interleaved rotary ======================================== */
 
+/* bug zoo, sectioned-mrope: Qwen2-VL's contiguous chunks t | h | w instead of the interleave. */
+static void sectioned_axis(int64_t *axis, const int mrope_section[3], int J)
+{
+    for (int j = 0; j < J; j++) axis[j] = j < mrope_section[0] ? 0 : j < mrope_section[0] + mrope_section[1] ? 1 : 2;
+}
+
 void vt_mrope_interleaved_axis(int64_t *axis, const int mrope_section[3], int head_dim, unsigned bugs)
 {
     const int J = head_dim / 2;
-    if (bugs & VT_BUG_SECTIONED_MROPE) { /* bug zoo: Qwen2-VL's contiguous chunks t | h | w */
-        for (int j = 0; j < J; j++) axis[j] = j < mrope_section[0] ? 0 : j < mrope_section[0] + mrope_section[1] ? 1 : 2;
-        return;
-    }
     /* freqs_t = freqs[0]; for dim, offset in ((1, 1), (2, 2)):
      *     freqs_t[..., offset : mrope_section[dim] * 3 : 3] = freqs[dim, ..., offset : mrope_section[dim] * 3 : 3] */
     for (int j = 0; j < J; j++) axis[j] = 0;
     for (int dim = 1; dim <= 2; dim++)
         for (int j = dim; j < 3 * mrope_section[dim] && j < J; j += 3) axis[j] = dim;
+    VT_BUG_SWITCH(bugs, VT_BUG_SECTIONED_MROPE, sectioned_axis(axis, mrope_section, J));
 }
 
 /* mirrors the product of Qwen3VLTextRotaryEmbedding.forward: (inv_freq @ position).transpose: one float32

@@ -140,7 +140,7 @@ int vt_qwen3vl_forward(vt_qwen3vl_output *out, const vt_qwen3vl_model *m, const 
     VT_TRY(vt_tap_emit(tap, "visual.cu_seqlens", &cu, st));
     /* bug zoo, no-segment-mask: cu_seqlens computed (and traced) right, then never used: one segment */
     vt_tensor cu_used = cu;
-    if (m->bugs & VT_BUG_NO_SEGMENT_MASK) VT_TRY(vt_vision_one_segment(&cu_used, N, a, st));
+    VT_BUG_SWITCH(m->bugs, VT_BUG_NO_SEGMENT_MASK, VT_TRY(vt_vision_one_segment(&cu_used, N, a, st)));
     float *mask = NULL;
     if (attn == VT_ATTN_LITERAL)
         VT_TRY(vt_vision_segment_mask(&mask, vt_i32(&cu_used), cu_used.shape[0] - 1, N, a, st));

@@ -52,18 +52,21 @@ void vt_qwen3vl_linspace(float *out, int64_t n, float start, float end)
 
 /* ======================================== indices and weights ======================================== */
 
-/* The sample positions along one axis of n patches: linspace(0, G-1, n), or (bug zoo) the half-pixel
- * centres F.interpolate(align_corners=False) samples, clamped at 0. -> x [n] */
+/* bug zoo, align-corners-false: the half-pixel centres F.interpolate(align_corners=False) samples,
+ * (i + 0.5) * G / n - 0.5, clamped at 0. -> x [n] */
+static void half_pixel_centres(float *x, int64_t n, int side)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = ((float)i + 0.5f) * ((float)side / (float)n) - 0.5f;
+        x[i] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* The sample positions along one axis of n patches: linspace(0, G-1, n). -> x [n] */
 static void sample_positions(float *x, int64_t n, int side, unsigned bugs)
 {
-    if (bugs & VT_BUG_ALIGN_CORNERS_FALSE) { /* bug zoo: (i + 0.5) * G / n - 0.5 */
-        for (int64_t i = 0; i < n; i++) {
-            float v = ((float)i + 0.5f) * ((float)side / (float)n) - 0.5f;
-            x[i] = v < 0.0f ? 0.0f : v;
-        }
-        return;
-    }
     vt_qwen3vl_linspace(x, n, 0.0f, (float)(side - 1));
+    VT_BUG_SWITCH(bugs, VT_BUG_ALIGN_CORNERS_FALSE, half_pixel_centres(x, n, side));
 }
 
 int vt_qwen3vl_pos_interp_weights(vt_tensor *idx, vt_tensor *wgt, const vt_tensor *grid_thw, int side, unsigned bugs,

@@ -74,6 +74,13 @@ class TestCheckLayers(Copy):
         self.assertEqual(rc, 1, out)
         self.assertIn("ref/model/ may not include trace/format/", out)
 
+    def test_a_bug_flag_tested_by_hand_fails(self):
+        self.append("ref/lm/lm_generate.c", "\nstatic int f(unsigned bugs) { return bugs & VT_BUG_X ? 1 : 0; }\n")
+        rc, out = self.layers()
+        self.assertEqual(rc, 1, out)
+        self.assertIn("ref/lm/lm_generate.c", out)
+        self.assertIn("VT_BUG_SWITCH", out)
+
     def test_an_unqualified_include_fails(self):
         self.append("ref/io/json.c", '\n#include "tensor.h"\n')
         rc, out = self.layers()
