@@ -68,6 +68,9 @@ typedef struct vt_mrope_config {
  * later versions: each field is looked up there first). The vision fields (spatial_merge_size,
  * absolute_time, tokens_per_second) are left for the family's parser to set. */
 int vt_mrope_config_parse(vt_mrope_config *t, const cJSON *root, vt_status *st);
+/* The four vision token ids (image, video, vision_start, vision_end) are distinct: get_rope_index finds
+ * images and videos by them. Both config parsers call it. */
+int vt_mrope_check_token_ids(const vt_mrope_config *t, vt_status *st);
 
 /* Qwen3-VL's text side (Qwen3VLConfig / Qwen3VLTextConfig, transformers 4.57 and 5.0): the token ids at the
  * top level, text_config (required) with head_dim (explicit, 128), num_attention_heads,

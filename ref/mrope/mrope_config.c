@@ -16,6 +16,17 @@ static const cJSON *text_field(const cJSON *root, const cJSON *tc, const char *k
     return v ? tc : root;
 }
 
+int vt_mrope_check_token_ids(const vt_mrope_config *t, vt_status *st)
+{
+    const int64_t ids[4] = {t->image_token_id, t->video_token_id, t->vision_start_token_id, t->vision_end_token_id};
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (ids[i] == ids[j])
+                return vt_fail(st, VT_EINPUT, "image_token_id, video_token_id, vision_start_token_id and "
+                               "vision_end_token_id must differ (%lld appears twice)", (long long)ids[i]);
+    return VT_OK;
+}
+
 int vt_mrope_config_parse(vt_mrope_config *t, const cJSON *root, vt_status *st)
 {
     int rc;
@@ -30,12 +41,7 @@ int vt_mrope_config_parse(vt_mrope_config *t, const cJSON *root, vt_status *st)
                    &t->vision_start_token_id, st));
     VT_TRY(vt_json_int64(text_field(root, tc, "vision_end_token_id"), s, "vision_end_token_id", 151653, 0, id_max,
                    &t->vision_end_token_id, st));
-    const int64_t ids[4] = {t->image_token_id, t->video_token_id, t->vision_start_token_id, t->vision_end_token_id};
-    for (int i = 0; i < 4; i++)
-        for (int j = i + 1; j < 4; j++)
-            if (ids[i] == ids[j])
-                return vt_fail(st, VT_EINPUT, "image_token_id, video_token_id, vision_start_token_id and "
-                               "vision_end_token_id must differ (%lld appears twice)", (long long)ids[i]);
+    VT_TRY(vt_mrope_check_token_ids(t, st));
     /* defaults: Qwen2VLConfig (a 72B text model) */
     VT_TRY(vt_json_int(text_field(root, tc, "hidden_size"), s, "hidden_size", 8192, 1, 1 << 17, &t->hidden_size, st));
     VT_TRY(vt_json_int(text_field(root, tc, "num_attention_heads"), s, "num_attention_heads", 64, 1, VT_CFG_MAX_HEADS,

@@ -34,12 +34,7 @@ int vt_mrope_qwen3_config_parse(vt_mrope_config *t, const cJSON *root, vt_status
     VT_TRY(vt_json_int64(root, "", "video_token_id", 151656, 0, id_max, &t->video_token_id, st));
     VT_TRY(vt_json_int64(root, "", "vision_start_token_id", 151652, 0, id_max, &t->vision_start_token_id, st));
     VT_TRY(vt_json_int64(root, "", "vision_end_token_id", 151653, 0, id_max, &t->vision_end_token_id, st));
-    const int64_t ids[4] = {t->image_token_id, t->video_token_id, t->vision_start_token_id, t->vision_end_token_id};
-    for (int i = 0; i < 4; i++)
-        for (int j = i + 1; j < 4; j++)
-            if (ids[i] == ids[j])
-                return vt_fail(st, VT_EINPUT, "image_token_id, video_token_id, vision_start_token_id and "
-                               "vision_end_token_id must differ (%lld appears twice)", (long long)ids[i]);
+    VT_TRY(vt_mrope_check_token_ids(t, st));
     /* defaults: Qwen3VLTextConfig */
     VT_TRY(vt_json_int(tc, s, "hidden_size", 4096, 1, 1 << 17, &t->hidden_size, st));
     VT_TRY(vt_json_int(tc, s, "num_attention_heads", 32, 1, VT_CFG_MAX_HEADS, &t->num_attention_heads, st));
