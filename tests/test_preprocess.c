@@ -16,27 +16,6 @@
 
 /* ---------------------------------------- helpers ---------------------------------------- */
 
-static cJSON *load_json(const char *case_dir, const char *file)
-{
-    char path[512];
-    void *buf;
-    size_t len;
-    vt_status st = {0};
-    snprintf(path, sizeof path, "%s/%s", case_dir, file);
-    if (vt_read_file(path, &buf, &len, 16 << 20, &st)) fail_msg("%s", st.msg);
-    cJSON *j = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (!j) fail_msg("%s: not JSON", path);
-    return j;
-}
-
-static int64_t json_int(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) fail_msg("inputs.json: no number '%s'", key);
-    return (int64_t)v->valuedouble;
-}
-
 /* A tap that compares each tensor with the golden one of the same name (after renaming our
  * "<from>." prefix to "<to>."), by the comparison rule (docs/design.md), and counts what it matched. */
 typedef struct golden_tap {
@@ -118,31 +97,33 @@ static vt_image golden_image(const char *case_dir, const char *name, void **owne
 static void test_preprocess_smart_resize_cases(void **state)
 {
     (void)state;
-    cJSON *j = load_json(VT_GOLDEN("preprocess-sizes"), "inputs.json");
+    cJSON *j = vt_test_load_json(VT_GOLDEN("preprocess-sizes"), "inputs.json");
     const cJSON *cases = cJSON_GetObjectItemCaseSensitive(j, "smart_resize_cases"), *c;
     int n_ok = 0, n_err = 0;
     cJSON_ArrayForEach(c, cases)
     {
         int64_t h, w;
         vt_status st = {0};
-        int rc = vt_processor_smart_resize(&h, &w, json_int(c, "height"), json_int(c, "width"), json_int(c, "factor"),
-                                       json_int(c, "min_pixels"), json_int(c, "max_pixels"), &st);
+        int rc = vt_processor_smart_resize(&h, &w, vt_test_json_int(c, "height"), vt_test_json_int(c, "width"),
+                                           vt_test_json_int(c, "factor"), vt_test_json_int(c, "min_pixels"),
+                                           vt_test_json_int(c, "max_pixels"), &st);
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(c, "error");
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(c, "result_hw");
         if (err) {
             assert_int_equal(rc, VT_EINPUT);
             if (strcmp(st.msg, err->valuestring) != 0)
-                fail_msg("smart_resize(%lld, %lld): '%s', the reference says '%s'", (long long)json_int(c, "height"),
-                         (long long)json_int(c, "width"), st.msg, err->valuestring);
+                fail_msg("smart_resize(%lld, %lld): '%s', the reference says '%s'",
+                         (long long)vt_test_json_int(c, "height"), (long long)vt_test_json_int(c, "width"), st.msg,
+                         err->valuestring);
             n_err++;
         } else {
             assert_int_equal(rc, 0);
             int64_t wh = (int64_t)cJSON_GetArrayItem(res, 0)->valuedouble, ww = (int64_t)cJSON_GetArrayItem(res, 1)->valuedouble;
             if (h != wh || w != ww)
                 fail_msg("smart_resize(%lld, %lld, min %lld, max %lld) = %lldx%lld, the reference gives %lldx%lld",
-                         (long long)json_int(c, "height"), (long long)json_int(c, "width"),
-                         (long long)json_int(c, "min_pixels"), (long long)json_int(c, "max_pixels"), (long long)h,
-                         (long long)w, (long long)wh, (long long)ww);
+                         (long long)vt_test_json_int(c, "height"), (long long)vt_test_json_int(c, "width"),
+                         (long long)vt_test_json_int(c, "min_pixels"), (long long)vt_test_json_int(c, "max_pixels"),
+                         (long long)h, (long long)w, (long long)wh, (long long)ww);
             n_ok++;
         }
     }
@@ -181,8 +162,8 @@ static void check_single_image(const char *case_dir, const cJSON *img, int k)
     vt_image im = golden_image(case_dir, gname, &owned);
     vt_processor_opts po;
     vt_processor_defaults(&po);
-    po.min_pixels = json_int(img, "min_pixels");
-    po.max_pixels = json_int(img, "max_pixels");
+    po.min_pixels = vt_test_json_int(img, "min_pixels");
+    po.max_pixels = vt_test_json_int(img, "max_pixels");
     po.emit_input_grids = 1;
     golden_tap g;
     char to[32], prefix[32];
@@ -218,7 +199,7 @@ static void check_single_image(const char *case_dir, const cJSON *img, int k)
 
 static int check_single_images(const char *case_dir)
 {
-    cJSON *j = load_json(case_dir, "inputs.json");
+    cJSON *j = vt_test_load_json(case_dir, "inputs.json");
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(j, "images"), *img;
     int k = 0;
     cJSON_ArrayForEach(img, imgs) check_single_image(case_dir, img, k++);
@@ -246,13 +227,13 @@ static void check_model_case(const char *name)
 {
     char dir[256];
     snprintf(dir, sizeof dir, "%s/%s", VT_GOLDEN_ROOT, name);
-    cJSON *j = load_json(dir, "inputs.json");
+    cJSON *j = vt_test_load_json(dir, "inputs.json");
     int n_img = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "images"));
     int n_vid = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "videos"));
     vt_processor_opts po;
     vt_processor_defaults(&po);
-    po.min_pixels = json_int(j, "min_pixels");
-    po.max_pixels = json_int(j, "max_pixels");
+    po.min_pixels = vt_test_json_int(j, "min_pixels");
+    po.max_pixels = vt_test_json_int(j, "max_pixels");
     cJSON_Delete(j);
 
     vt_image imgs[4];

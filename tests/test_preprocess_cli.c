@@ -14,27 +14,6 @@
 #include "format/manifest.h"
 #include "core/tap.h"
 
-static cJSON *load_json(const char *case_dir, const char *file)
-{
-    char path[512];
-    void *buf;
-    size_t len;
-    vt_status st = {0};
-    snprintf(path, sizeof path, "%s/%s", case_dir, file);
-    if (vt_read_file(path, &buf, &len, 16 << 20, &st)) fail_msg("%s", st.msg);
-    cJSON *j = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (!j) fail_msg("%s: not JSON", path);
-    return j;
-}
-
-static int64_t json_int(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) fail_msg("inputs.json: no number '%s'", key);
-    return (int64_t)v->valuedouble;
-}
-
 /* Our trace's image.0.* against the golden image.{k}.*: every golden tensor of that image present and
  * matching (uint8 and int64 exactly, floats by the comparison rule of docs/design.md). */
 static void check_trace_image(const char *ours, const char *case_dir, int k)
@@ -70,7 +49,7 @@ static void check_trace_image(const char *ours, const char *case_dir, int k)
 /* `vlmtrace preprocess` on each image of a preprocess case alone, with its own limits. */
 static int check_cli_case(const char *case_dir)
 {
-    cJSON *j = load_json(case_dir, "inputs.json");
+    cJSON *j = vt_test_load_json(case_dir, "inputs.json");
     const cJSON *imgs = cJSON_GetObjectItemCaseSensitive(j, "images"), *img;
     char tmp[64], out[4096];
     vt_test_tmpdir(tmp);
@@ -80,8 +59,10 @@ static int check_cli_case(const char *case_dir)
         const char *file = cJSON_GetObjectItemCaseSensitive(img, "file")->valuestring;
         char trace[128];
         snprintf(trace, sizeof trace, "%s/%d", tmp, k);
-        int rc = vt_test_cli(out, sizeof out, "preprocess --family qwen2-vl --image %s/%s --min-pixels %lld --max-pixels %lld --trace %s",
-                             case_dir, file, (long long)json_int(img, "min_pixels"), (long long)json_int(img, "max_pixels"), trace);
+        int rc = vt_test_cli(
+            out, sizeof out,
+            "preprocess --family qwen2-vl --image %s/%s --min-pixels %lld --max-pixels %lld --trace %s", case_dir, file,
+            (long long)vt_test_json_int(img, "min_pixels"), (long long)vt_test_json_int(img, "max_pixels"), trace);
         if (cJSON_GetObjectItemCaseSensitive(img, "processor_error")) {
             if (rc != 2 || !strstr(out, "height and width must be > 0") || !strstr(out, file))
                 fail_msg("%s image %d: exit %d, output: %s", case_dir, k, rc, out);
@@ -113,9 +94,10 @@ static void check_cli_model_case(const char *name, const char *family)
 {
     char dir[256], args[4096], tmp[64], out[8192];
     snprintf(dir, sizeof dir, "%s/%s", VT_GOLDEN_ROOT, name);
-    cJSON *j = load_json(dir, "inputs.json");
-    size_t n = (size_t)snprintf(args, sizeof args, "preprocess --family %s --min-pixels %lld --max-pixels %lld", family,
-                                (long long)json_int(j, "min_pixels"), (long long)json_int(j, "max_pixels"));
+    cJSON *j = vt_test_load_json(dir, "inputs.json");
+    size_t n =
+        (size_t)snprintf(args, sizeof args, "preprocess --family %s --min-pixels %lld --max-pixels %lld", family,
+                         (long long)vt_test_json_int(j, "min_pixels"), (long long)vt_test_json_int(j, "max_pixels"));
     const cJSON *it;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "images"))
         n += (size_t)snprintf(args + n, sizeof args - n, " --image %s/%s", dir,

@@ -23,25 +23,6 @@
 
 /* ---------------------------------------- helpers ---------------------------------------- */
 
-static cJSON *inputs_json(void)
-{
-    void *buf;
-    size_t len;
-    vt_status st = {0};
-    if (vt_read_file(FAST "/inputs.json", &buf, &len, 1 << 20, &st)) fail_msg("%s", st.msg);
-    cJSON *j = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (!j) fail_msg("inputs.json: not JSON");
-    return j;
-}
-
-static int64_t jint(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) fail_msg("inputs.json: no number '%s'", key);
-    return (int64_t)v->valuedouble;
-}
-
 static int64_t jpair(const cJSON *o, const char *key, int i)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -141,7 +122,7 @@ static void check_image(const cJSON *img, int k)
     void *owned;
     vt_test_load_golden(FAST, gname, &rgb, &owned);
     vt_image im = {(int)rgb.shape[1], (int)rgb.shape[0], vt_u8(&rgb)};
-    vt_processor_opts po = fast_opts(jint(img, "min_pixels"), jint(img, "max_pixels"));
+    vt_processor_opts po = fast_opts(vt_test_json_int(img, "min_pixels"), vt_test_json_int(img, "max_pixels"));
     snprintf(to, sizeof to, "image.%d", k);
     snprintf(prefix, sizeof prefix, "image.%d.", k);
     fast_tap g;
@@ -165,7 +146,7 @@ static void check_image(const cJSON *img, int k)
 static void test_fast_each_image(void **state)
 {
     (void)state;
-    cJSON *j = inputs_json();
+    cJSON *j = vt_test_load_json(FAST, "inputs.json");
     const cJSON *img;
     int k = 0;
     cJSON_ArrayForEach(img, cJSON_GetObjectItemCaseSensitive(j, "images")) check_image(img, k++);
@@ -177,20 +158,20 @@ static void test_fast_each_image(void **state)
 static void test_fast_video(void **state)
 {
     (void)state;
-    cJSON *j = inputs_json();
+    cJSON *j = vt_test_load_json(FAST, "inputs.json");
     const cJSON *v = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "videos"), 0);
     vt_tensor rgb;
     void *owned;
     vt_test_load_golden(FAST, "video.0.rgb", &rgb, &owned);
     const int F = (int)rgb.shape[0], H = (int)rgb.shape[1], W = (int)rgb.shape[2];
-    assert_int_equal(F, jint(v, "num_frames"));
+    assert_int_equal(F, vt_test_json_int(v, "num_frames"));
     vt_image frames[3];
     for (int f = 0; f < F; f++) frames[f] = (vt_image){W, H, vt_u8(&rgb) + (size_t)f * H * W * 3};
     vt_processor_video vid = {frames, F};
     /* the image settings are left at the hub's: only the video processor's may decide */
     vt_processor_opts po = fast_opts(3136, 12845056);
-    po.video_min_pixels = jint(v, "min_pixels");
-    po.video_max_pixels = jint(v, "max_pixels");
+    po.video_min_pixels = vt_test_json_int(v, "min_pixels");
+    po.video_max_pixels = vt_test_json_int(v, "max_pixels");
     fast_tap g;
     fast_tap_open(&g, NULL, NULL);
     vt_tap tap = {fast_emit, NULL, NULL, &g};
@@ -244,15 +225,17 @@ static void test_fast_batch_equals_singles(void **state)
 static void test_fast_smart_resize(void **state)
 {
     (void)state;
-    cJSON *j = inputs_json();
+    cJSON *j = vt_test_load_json(FAST, "inputs.json");
     const cJSON *img;
     int n = 0;
     cJSON_ArrayForEach(img, cJSON_GetObjectItemCaseSensitive(j, "images"))
     {
         int64_t h, w;
         vt_status st = {0};
-        assert_int_equal(vt_processor_smart_resize_fast(&h, &w, jpair(img, "file_size_wh", 1), jpair(img, "file_size_wh", 0),
-                                                        28, jint(img, "min_pixels"), jint(img, "max_pixels"), &st), 0);
+        assert_int_equal(vt_processor_smart_resize_fast(
+                             &h, &w, jpair(img, "file_size_wh", 1), jpair(img, "file_size_wh", 0), 28,
+                             vt_test_json_int(img, "min_pixels"), vt_test_json_int(img, "max_pixels"), &st),
+                         0);
         if (h != jpair(img, "smart_resize", 0) || w != jpair(img, "smart_resize", 1))
             fail_msg("image %d: %lldx%lld, the reference gives %lldx%lld", n, (long long)h, (long long)w,
                      (long long)jpair(img, "smart_resize", 0), (long long)jpair(img, "smart_resize", 1));

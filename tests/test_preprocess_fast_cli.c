@@ -18,25 +18,6 @@
 
 #define FAST VT_GOLDEN("preprocess-fast")
 
-static cJSON *inputs_json(void)
-{
-    void *buf;
-    size_t len;
-    vt_status st = {0};
-    if (vt_read_file(FAST "/inputs.json", &buf, &len, 1 << 20, &st)) fail_msg("%s", st.msg);
-    cJSON *j = cJSON_ParseWithLength(buf, len);
-    free(buf);
-    if (!j) fail_msg("inputs.json: not JSON");
-    return j;
-}
-
-static int64_t jint(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) fail_msg("inputs.json: no number '%s'", key);
-    return (int64_t)v->valuedouble;
-}
-
 /* Our trace's <kind>.0.* against the golden <kind>.{k}.*: every golden tensor of that input present, with
  * the golden dtype and shape, and equal byte for byte (uint8 and int64 as the rule requires; the float32
  * tensors are bit-identical on the fast path too). Also checks the manifest's processor_mode. */
@@ -95,7 +76,7 @@ static void frames_arg(char *buf, size_t cap)
 static void test_fast_cli_each_image_and_video(void **state)
 {
     (void)state;
-    cJSON *j = inputs_json();
+    cJSON *j = vt_test_load_json(FAST, "inputs.json");
     const cJSON *img;
     char tmp[64], out[4096], trace[128];
     vt_test_tmpdir(tmp);
@@ -104,10 +85,12 @@ static void test_fast_cli_each_image_and_video(void **state)
     {
         const char *file = cJSON_GetObjectItemCaseSensitive(img, "file")->valuestring;
         snprintf(trace, sizeof trace, "%s/%d", tmp, k);
-        int rc = vt_test_cli(out, sizeof out,
-                             "preprocess --family qwen2-vl --processor fast --image %s/%s --min-pixels %lld --max-pixels "
-                             "%lld --trace %s",
-                             FAST, file, (long long)jint(img, "min_pixels"), (long long)jint(img, "max_pixels"), trace);
+        int rc =
+            vt_test_cli(out, sizeof out,
+                        "preprocess --family qwen2-vl --processor fast --image %s/%s --min-pixels %lld --max-pixels "
+                        "%lld --trace %s",
+                        FAST, file, (long long)vt_test_json_int(img, "min_pixels"),
+                        (long long)vt_test_json_int(img, "max_pixels"), trace);
         if (rc != 0) fail_msg("image %d: exit %d, output: %s", k, rc, out);
         assert_non_null(strstr(out, "(fast processor)"));
         check_trace_input(trace, "image", k, "fast");
@@ -121,7 +104,8 @@ static void test_fast_cli_each_image_and_video(void **state)
     int rc = vt_test_cli(out, sizeof out,
                          "preprocess --family qwen2-vl --processor fast --video %s --min-pixels %lld --max-pixels %lld "
                          "--trace %s",
-                         frames, (long long)jint(v, "min_pixels"), (long long)jint(v, "max_pixels"), trace);
+                         frames, (long long)vt_test_json_int(v, "min_pixels"),
+                         (long long)vt_test_json_int(v, "max_pixels"), trace);
     if (rc != 0) fail_msg("video: exit %d, output: %s", rc, out);
     check_trace_input(trace, "video", 0, "fast");
     /* and `vlmtrace diff` agrees, for the video's processor outputs too */

@@ -8,6 +8,7 @@
 
 #include "diff/diff.h"
 #include "format/manifest.h"
+#include "io/fileio.h"
 
 void vt_test_tmpdir(char *buf)
 {
@@ -113,4 +114,25 @@ void vt_assert_dirs_match(const char *ours, const char *ref, const char *file, i
         _fail(file, line);
     }
     free(text);
+}
+
+cJSON *vt_test_load_json(const char *dir, const char *file)
+{
+    char path[512];
+    void *buf;
+    size_t len;
+    vt_status st = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (vt_read_file(path, &buf, &len, 16 << 20, &st)) fail_msg("%s", st.msg);
+    cJSON *j = cJSON_ParseWithLength(buf, len);
+    free(buf);
+    if (!j) fail_msg("%s: not JSON", path);
+    return j;
+}
+
+int64_t vt_test_json_int(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsNumber(v)) fail_msg("no number '%s' in the JSON object", key);
+    return (int64_t)v->valuedouble;
 }

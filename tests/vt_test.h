@@ -8,6 +8,8 @@
  *                                   the comparison rule (docs/design.md); on failure prints the worst element and fails
  *   assert_golden_dir_matches(ours_dir, ref_dir)
  *                                   vlmtrace diff in-process; prints the report on failure
+ *   vt_test_load_json(dir, file), vt_test_json_int(obj, key)
+ *                                   a case's JSON file (inputs.json, ...) and one integer of it, or the test fails
  */
 #ifndef VT_TEST_H
 #define VT_TEST_H
@@ -17,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "diff/compare.h"
@@ -40,6 +43,11 @@ void vt_assert_tensor_close(const vt_tensor *ours, const vt_tensor *ref, const c
 
 /* Load one tensor of a golden case by name (through its manifest); fails the test if absent. */
 void vt_test_load_golden(const char *case_dir, const char *name, vt_tensor *t, void **owned);
+
+/* dir/file parsed as JSON (the caller deletes it), and obj's number `key` as an integer; either fails the
+ * test with the path or key when it is not there. */
+cJSON *vt_test_load_json(const char *dir, const char *file);
+int64_t vt_test_json_int(const cJSON *obj, const char *key);
 
 /* diff ours against ref with the default rule and every reference tensor required. */
 void vt_assert_dirs_match(const char *ours, const char *ref, const char *file, int line);
